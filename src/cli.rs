@@ -1,0 +1,78 @@
+//! Command-line syntax. clap parses; each command's `run` validates its
+//! arguments before it touches any file.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::cmd;
+
+const AFTER_HELP: &str = "\
+Examples:
+  pki init                                  # root CA (CN rootCA, RSA-2048, 10 years) in ./pki
+  pki issue myuser                          # client certificate with CN=myuser, 365 days
+  pki export marathon --user myuser         # the Marathon env block, as JSON, on stdout
+  pki export marathon --merge app.json      # app.json with its env updated
+
+Exit codes:
+  0  success, including \"nothing to do\"
+  1  failure while working (I/O, crypto, network, a failed --on-change hook)
+  2  usage error or invalid input; nothing was changed
+  3  attention: check found something due or expired, verify found a problem
+  4  refused: another pki holds the store lock, or the command would overwrite without --force
+
+Environment:
+  PKI_DIR   the store directory (as --dir)
+  PKI_NOW   pretend the time is this RFC 3339 instant (testing and what-if planning)
+  NO_COLOR  respected; pki prints no colour anyway";
+
+/// A certificate authority for the ASP ephemeral store (Riak KV on Marathon and Kubernetes).
+#[derive(Debug, Parser)]
+#[command(name = "pki", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// The store directory.
+    #[arg(
+        long,
+        global = true,
+        env = "PKI_DIR",
+        default_value = "pki",
+        value_name = "DIR"
+    )]
+    pub dir: PathBuf,
+
+    /// Machine output on stdout: one versioned JSON document per command.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print nothing on stderr but errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Say more on stderr about what is being done.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// Wait for another pki working on the store instead of exiting with code 4.
+    #[arg(long, global = true)]
+    pub wait: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the root CA in the store.
+    Init(cmd::init::Args),
+    /// Issue client certificates (CN = USER), several users in one call.
+    Issue(cmd::issue::Args),
+    /// Every issued certificate: user, serial, not-after, days left, status.
+    List(cmd::list::Args),
+    /// Inspect a user's certificate, the CA (--ca) or any certificate file (--file).
+    Show(cmd::show::Args),
+    /// Emit the store's material for an orchestrator or other tools.
+    #[command(subcommand)]
+    Export(cmd::export::Target),
+    /// Print shell completions.
+    Completions(cmd::completions::Args),
+}

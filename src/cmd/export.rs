@@ -1,0 +1,247 @@
+//! `pki export`: the store's material for Marathon and other tools.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::cmd::Ctx;
+use crate::error::{Error, Result};
+use crate::fsutil::{self, Replace, PUBLIC_MODE, SECRET_MODE};
+use crate::json;
+use crate::keys::KeyFormat;
+use crate::marathon;
+use crate::store::{CertEntry, CertState, Index};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Target {
+    /// The Marathon env block (default), a full app definition, or an app file with its env updated.
+    Marathon(MarathonArgs),
+    /// Certificate, key and CA certificate as plain PEM files for other tools.
+    Files(FilesArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The env object: ORCHESTRATION, EPHEMERAL_STORE_USER, _ROOT_CA_CERT, _ROOT_CA_KEY.
+    Env,
+    /// A complete ephemeral-store app definition, ready for POST /v2/apps.
+    App,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  pki export marathon --user myuser\n  pki export marathon --format app > ephemeral-store.json\n  pki export marathon --merge app.json > app.new.json\n\nThe output carries the root CA private key in clear: treat it as a secret."
+)]
+pub struct MarathonArgs {
+    /// The ephemeral-store user; may be left out when the store has exactly one.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = Format::Env)]
+    pub format: Format,
+    /// An existing app definition (file, or - for stdin) to print with its env updated; all else is kept.
+    #[arg(long, value_name = "APP.json", conflicts_with = "format")]
+    pub merge: Option<PathBuf>,
+    /// Docker image for --format app.
+    #[arg(long, default_value = marathon::DEFAULT_IMAGE, requires = "format")]
+    pub image: String,
+    /// App id for --format app.
+    #[arg(long, default_value = marathon::DEFAULT_APP_ID, requires = "format")]
+    pub app_id: String,
+    /// Form of the CA key in the env: native (PKCS#1, as the store documents) or pkcs8.
+    #[arg(long, value_enum, default_value_t = KeyFormat::Native)]
+    pub key_format: KeyFormat,
+    /// Export even though the CA is not RSA (the store's TLS stack cannot use it).
+    #[arg(long)]
+    pub allow_non_rsa: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  pki export files --user myuser --out ./myuser-tls\n  # writes myuser.crt, myuser.key (0600) and ca.crt"
+)]
+pub struct FilesArgs {
+    #[arg(long, value_name = "USER")]
+    pub user: String,
+    /// Destination directory (created 0700 if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Form of the key file: native (PKCS#1 for RSA, SEC1 for EC) or pkcs8.
+    #[arg(long, value_enum, default_value_t = KeyFormat::Native)]
+    pub key_format: KeyFormat,
+    /// Replace files that already exist in DIR.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
+    match t {
+        Target::Marathon(a) => marathon_cmd(ctx, a),
+        Target::Files(a) => files(ctx, a),
+    }
+}
+
+/// The user an export is for: the one named, or the store's only user.
+pub fn pick_user<'a>(ctx: &Ctx, index: &'a Index, user: Option<&str>) -> Result<&'a CertEntry> {
+    match user {
+        Some(u) => {
+            crate::names::validate_user(u)?;
+            match index.current().into_iter().find(|c| c.user == u) {
+                Some(c) if c.state == CertState::Active => Ok(c),
+                Some(_) => Err(Error::input(
+                    format!("user {u:?} is revoked"),
+                    "issue it anew with `pki issue`, or export another user",
+                )),
+                None => Err(crate::cmd::show::no_user(u)),
+            }
+        }
+        None => {
+            let active: Vec<&CertEntry> = index.active_all().collect();
+            match active.as_slice() {
+                [one] => Ok(one),
+                [] => Err(Error::input(
+                    format!("the store {} has no users", ctx.store.dir.display()),
+                    "issue one first: pki issue myuser",
+                )),
+                many => Err(Error::usage(
+                    format!("the store has {} users", many.len()),
+                    format!("choose one with --user (e.g. --user {})", many[0].user),
+                )),
+            }
+        }
+    }
+}
+
+/// The Marathon env block for `user`, with the CA key in `format`.
+pub fn env_for(
+    ctx: &Ctx,
+    index: &Index,
+    user: &str,
+    format: KeyFormat,
+    allow_non_rsa: bool,
+) -> Result<serde_json::Map<String, Value>> {
+    let ca = index.ca(&ctx.store)?;
+    if !ca.key_type.is_rsa() && !allow_non_rsa {
+        return Err(Error::input(
+            format!("the store's CA is {}, but the ephemeral store's TLS stack needs an RSA CA", ca.key_type),
+            "create an RSA CA (pki init --force --key-type rsa-2048), or pass --allow-non-rsa if you know better",
+        ));
+    }
+    let cert = ctx.store.read_text(&ca.cert)?;
+    let key = ctx.store.read_key(&ca.key)?;
+    let key_pem = key.to_pem(format)?;
+    Ok(marathon::env_block(user, &cert, &key_pem))
+}
+
+fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
+    marathon::validate_app_id(&a.app_id)?;
+    // Read the app to merge into before anything else, so bad input fails first.
+    let merge_into = match &a.merge {
+        Some(p) => {
+            let text = if p.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).map_err(|source| Error::Read {
+                    path: "stdin".into(),
+                    source,
+                })?
+            } else {
+                fsutil::read_input_text(p)?
+            };
+            let v: Value = serde_json::from_str(&text).map_err(|e| {
+                Error::input(
+                    format!(
+                        "{} is not JSON: {}",
+                        p.display(),
+                        crate::error::one_line(&e)
+                    ),
+                    "give a Marathon app definition in JSON",
+                )
+            })?;
+            Some(v)
+        }
+        None => None,
+    };
+    let index = ctx.store.read_index()?;
+    let user = pick_user(ctx, &index, a.user.as_deref())?.user.clone();
+    let env = env_for(ctx, &index, &user, a.key_format, a.allow_non_rsa)?;
+    let doc = match (merge_into, a.format) {
+        (Some(mut app), _) => {
+            let what = a.merge.as_ref().expect("merge given").display().to_string();
+            marathon::merge(&mut app, env, &what)?;
+            app
+        }
+        (None, Format::Env) => Value::Object(env),
+        (None, Format::App) => marathon::app_definition(&a.app_id, &a.image, env),
+    };
+    let mut text =
+        serde_json::to_string_pretty(&doc).map_err(|e| Error::crypto("cannot encode JSON", e))?;
+    text.push('\n');
+    ctx.data(&text)?;
+    ctx.say(format!(
+        "Marathon env for user {user}: it carries the root CA private key in clear; anyone who can read the app definition can mint users"
+    ));
+    Ok(())
+}
+
+fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
+    let index = ctx.store.read_index()?;
+    let entry = pick_user(ctx, &index, Some(&a.user))?;
+    let ca = index.ca(&ctx.store)?;
+    let key_rel = entry.key.as_ref().ok_or_else(|| {
+        Error::input(
+            format!(
+                "the key of {} is not in the store (it was signed from a CSR)",
+                a.user
+            ),
+            "its owner holds the key",
+        )
+    })?;
+    let cert = ctx.store.read_text(&entry.cert)?;
+    let key = ctx.store.read_key(key_rel)?.to_pem(a.key_format)?;
+    let ca_cert = ctx.store.read_text(&ca.cert)?;
+    let cert_path = a.out.join(format!("{}.crt", a.user));
+    let key_path = a.out.join(format!("{}.key", a.user));
+    let ca_path = a.out.join("ca.crt");
+    let replace = if a.force {
+        Replace::Allow
+    } else {
+        Replace::Never
+    };
+    if !a.force {
+        if let Some(p) = [&cert_path, &key_path, &ca_path]
+            .into_iter()
+            .find(|p| p.exists())
+        {
+            return Err(Error::refused(
+                format!("{} already exists", p.display()),
+                "pass --force to replace it, or choose another --out",
+            ));
+        }
+    }
+    if !a.out.exists() {
+        fsutil::private_dir(&a.out)?;
+    } else if !a.out.is_dir() {
+        return Err(Error::input(
+            format!("{} is not a directory", a.out.display()),
+            "give a directory for --out",
+        ));
+    }
+    fsutil::write_atomic(&key_path, key.as_bytes(), SECRET_MODE, replace)?;
+    fsutil::write_atomic(&cert_path, cert.as_bytes(), PUBLIC_MODE, replace)?;
+    fsutil::write_atomic(&ca_path, ca_cert.as_bytes(), PUBLIC_MODE, replace)?;
+    if ctx.json {
+        ctx.emit_json(&json::ExportFilesDoc {
+            version: json::VERSION,
+            user: a.user.clone(),
+            cert_path: cert_path.display().to_string(),
+            key_path: key_path.display().to_string(),
+            ca_cert_path: ca_path.display().to_string(),
+        })?;
+    }
+    ctx.say(format!(
+        "wrote {}, {} and {}",
+        cert_path.display(),
+        key_path.display(),
+        ca_path.display()
+    ));
+    Ok(())
+}

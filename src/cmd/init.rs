@@ -1,0 +1,127 @@
+//! `pki init`: create the root CA.
+
+use crate::certinfo::CertInfo;
+use crate::cmd::{shown, Ctx};
+use crate::error::{Error, Result};
+use crate::json;
+use crate::keys::{KeyFormat, KeyType, PrivateKey};
+use crate::names;
+use crate::profile::{self, DEFAULT_CA_DAYS, MAX_DAYS};
+use crate::store::{CaEntry, CertState, Index, Store};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  pki init\n  pki --dir /etc/pki/ephemeral-store init --cn asp-root --days 1825"
+)]
+pub struct Args {
+    /// Common Name of the root CA (the deployment documentation uses rootCA).
+    #[arg(long, default_value = "rootCA")]
+    pub cn: String,
+    /// Key algorithm. The ephemeral store's TLS stack needs RSA.
+    #[arg(long, value_enum, default_value_t = KeyType::Rsa2048)]
+    pub key_type: KeyType,
+    /// Lifetime in days (10 years: CA rotation should be rare and planned).
+    #[arg(long, default_value_t = DEFAULT_CA_DAYS, value_parser = clap::value_parser!(u32).range(1..=MAX_DAYS as i64))]
+    pub days: u32,
+    /// How the CA key is written: native (PKCS#1 for RSA, SEC1 for EC) or pkcs8.
+    #[arg(long, value_enum, default_value_t = KeyFormat::Native)]
+    pub key_format: KeyFormat,
+    /// Replace an existing CA. The old CA and every certificate it signed
+    /// stay in the store's history; users must be issued anew.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
+    names::validate_ca_cn(&a.cn)?;
+    if ctx.store.dir.exists() && !ctx.store.dir.is_dir() {
+        return Err(Error::input(
+            format!("{} exists and is not a directory", ctx.store.dir.display()),
+            "choose another --dir (or PKI_DIR), or move that file away",
+        ));
+    }
+    // Refuse before creating anything when a CA exists and --force is absent.
+    if ctx.store.exists() && !a.force {
+        ctx.store.read_index()?.ca(&ctx.store)?;
+        return Err(existing(&ctx.store));
+    }
+    crate::fsutil::private_dir(&ctx.store.dir)?;
+    let _lock = ctx.store.lock(ctx.wait)?;
+    let mut index = if ctx.store.exists() {
+        ctx.store.read_index()?
+    } else {
+        Index::new()
+    };
+    if index.ca.is_some() && !a.force {
+        return Err(existing(&ctx.store));
+    }
+    if !a.key_type.is_rsa() {
+        ctx.warn(format!(
+            "a {} CA cannot serve the ASP ephemeral store, whose TLS stack needs RSA; export marathon will refuse it",
+            a.key_type
+        ));
+    }
+
+    let key = PrivateKey::generate(a.key_type)?;
+    let serial = loop {
+        let s = profile::random_serial()?;
+        if !index.serial_in_use(&profile::hex(&s)) {
+            break s;
+        }
+    };
+    let (not_before, not_after) = profile::validity(ctx.now, a.days);
+    let der = profile::self_sign(
+        &profile::ca_params(&a.cn, &serial, not_before, not_after),
+        &key,
+    )?;
+    let info = CertInfo::from_der(&der, "the new CA certificate")?;
+    let (cert_rel, key_rel) = Store::ca_paths(&info.serial);
+    ctx.store.write_key(&key_rel, &key, a.key_format)?;
+    ctx.store.write_cert(&cert_rel, &der)?;
+
+    let entry = CaEntry::from_info(&info, cert_rel.clone(), key_rel.clone(), ctx.now)?;
+    let mut retired = 0;
+    if let Some(old) = index.ca.replace(entry) {
+        index.ca_history.push(old);
+        for c in index
+            .certificates
+            .iter_mut()
+            .filter(|c| c.state == CertState::Active)
+        {
+            c.state = CertState::Superseded;
+            retired += 1;
+        }
+    }
+    ctx.store.write_index(&index)?;
+
+    let ca = index.ca.as_ref().expect("just set");
+    if ctx.json {
+        ctx.emit_json(&json::InitDoc {
+            version: json::VERSION,
+            ca: json::CaSummary::new(ca, ctx.now),
+            cert_path: shown(ctx, &cert_rel).display().to_string(),
+            key_path: shown(ctx, &key_rel).display().to_string(),
+        })?;
+    }
+    ctx.say(format!(
+        "created root CA {:?} ({}, serial {}, valid until {}) in {}",
+        a.cn,
+        a.key_type,
+        ca.serial,
+        crate::certinfo::rfc3339(ca.not_after),
+        ctx.store.dir.display()
+    ));
+    if retired > 0 {
+        ctx.say(format!(
+            "the previous CA and its {retired} user certificate(s) are kept in history; issue users again with `pki issue USER...` and redeploy the env"
+        ));
+    }
+    Ok(())
+}
+
+fn existing(store: &Store) -> Error {
+    Error::refused(
+        format!("{} already holds a root CA", store.dir.display()),
+        "pass --force to replace it (the old CA stays in history), or use another --dir",
+    )
+}

@@ -1,0 +1,194 @@
+//! The one error type of `pki`, with the stable exit codes of `docs/exit-codes.md`.
+//!
+//! Every variant renders as a single line: what went wrong, then what to do
+//! about it. No variant ever carries key material; paths and names only.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Exit codes. Stable: scripts and monitoring depend on them.
+pub mod code {
+    /// Success, including "nothing to do".
+    pub const OK: u8 = 0;
+    /// Failure while working: I/O, crypto, network, a failed `--on-change` hook.
+    pub const FAILURE: u8 = 1;
+    /// Usage error or invalid input; nothing was changed.
+    pub const USAGE: u8 = 2;
+    /// Attention: `check` found something due or expired, `verify` found a problem.
+    pub const ATTENTION: u8 = 3;
+    /// Refused: the store is locked, or the command would overwrite without `--force`.
+    pub const REFUSED: u8 = 4;
+}
+
+#[derive(Debug)]
+pub enum Error {
+    /// Bad flags or arguments (exit 2).
+    Usage { msg: String, hint: String },
+    /// Malformed or unacceptable input (exit 2).
+    Input { msg: String, hint: String },
+    /// An input file that could not be read (exit 2).
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The store was not found or is not a store (exit 2).
+    NoStore { dir: PathBuf },
+    /// Would overwrite, or another `pki` holds the lock (exit 4).
+    Refused { msg: String, hint: String },
+    /// Something needs attention (exit 3); findings were already printed.
+    Attention { msg: String },
+    /// I/O failure while working (exit 1).
+    Io {
+        what: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Any other failure while working (exit 1).
+    Failed { msg: String, hint: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn usage(msg: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Usage {
+            msg: msg.into(),
+            hint: hint.into(),
+        }
+    }
+    pub fn input(msg: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Input {
+            msg: msg.into(),
+            hint: hint.into(),
+        }
+    }
+    pub fn refused(msg: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Refused {
+            msg: msg.into(),
+            hint: hint.into(),
+        }
+    }
+    pub fn failed(msg: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Failed {
+            msg: msg.into(),
+            hint: hint.into(),
+        }
+    }
+    pub fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            what: what.into(),
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    /// A crypto-library failure. The library's message never contains key bytes.
+    pub fn crypto(what: &str, err: impl fmt::Display) -> Self {
+        Error::failed(
+            format!("{what}: {err}"),
+            "this is a bug or a broken crypto library; please report it",
+        )
+    }
+
+    /// The process exit code for this error.
+    pub fn code(&self) -> u8 {
+        match self {
+            Error::Usage { .. }
+            | Error::Input { .. }
+            | Error::Read { .. }
+            | Error::NoStore { .. } => code::USAGE,
+            Error::Refused { .. } => code::REFUSED,
+            Error::Attention { .. } => code::ATTENTION,
+            Error::Io { .. } | Error::Failed { .. } => code::FAILURE,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage { msg, hint }
+            | Error::Input { msg, hint }
+            | Error::Refused { msg, hint }
+            | Error::Failed { msg, hint } => {
+                if hint.is_empty() {
+                    write!(f, "{msg}")
+                } else {
+                    write!(f, "{msg}; {hint}")
+                }
+            }
+            Error::Read { path, source } => write!(
+                f,
+                "cannot read {}: {}; check the path and its permissions",
+                path.display(),
+                one_line(source)
+            ),
+            Error::NoStore { dir } => write!(
+                f,
+                "no pki store at {}; run `pki init` first, or point --dir (or PKI_DIR) at an existing store",
+                dir.display()
+            ),
+            Error::Attention { msg } => write!(f, "{msg}"),
+            Error::Io { what, path, source } => write!(
+                f,
+                "cannot {what} {}: {}; check free space and permissions, then run the command again",
+                path.display(),
+                one_line(source)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// An error's text on one line, whatever the source printed.
+pub fn one_line(e: &impl fmt::Display) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_the_documented_table() {
+        let cases: Vec<(Error, u8)> = vec![
+            (Error::usage("x", "y"), 2),
+            (Error::input("x", "y"), 2),
+            (Error::NoStore { dir: "d".into() }, 2),
+            (
+                Error::Read {
+                    path: "p".into(),
+                    source: std::io::Error::other("e"),
+                },
+                2,
+            ),
+            (Error::Attention { msg: "a".into() }, 3),
+            (Error::refused("x", "y"), 4),
+            (
+                Error::io("write", Path::new("p"), std::io::Error::other("e")),
+                1,
+            ),
+            (Error::failed("x", "y"), 1),
+        ];
+        for (e, c) in cases {
+            assert_eq!(e.code(), c, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn messages_are_one_line_and_say_what_to_do() {
+        let e = Error::io(
+            "write",
+            Path::new("/s/x"),
+            std::io::Error::other("disk\nfull"),
+        );
+        let s = e.to_string();
+        assert!(!s.contains('\n'), "{s}");
+        assert!(
+            s.contains("/s/x") && s.contains("disk full") && s.contains("run the command again")
+        );
+    }
+}

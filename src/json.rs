@@ -1,0 +1,189 @@
+//! The `--json` output formats. This module is their specification.
+//!
+//! Every document is one JSON object on stdout carrying `"version": 1`
+//! (the one exception is `export marathon --format env`, whose output *is*
+//! the Marathon `env` object and so can carry no extra key). Timestamps are
+//! RFC 3339 UTC, serials lower-case hex, fingerprints SHA-256 over the DER,
+//! lower-case hex. Fields may be added in a later version 1; none is ever
+//! renamed or removed without raising `version`.
+//!
+//! Tests read output back into these types with `deny_unknown_fields`, so
+//! an undocumented field cannot slip in.
+
+use serde::{Deserialize, Serialize};
+
+use crate::certinfo::{days_left, rfc3339, CertInfo};
+use crate::store::{CaEntry, CertEntry};
+
+/// The version every document carries.
+pub const VERSION: u32 = 1;
+
+/// The root CA as `list`, `init` and `show --ca` report it.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CaSummary {
+    pub subject: String,
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub days_left: i64,
+    pub key_type: String,
+    pub fingerprint_sha256: String,
+}
+
+impl CaSummary {
+    pub fn new(ca: &CaEntry, now: time::OffsetDateTime) -> Self {
+        CaSummary {
+            subject: ca.subject.clone(),
+            serial: ca.serial.clone(),
+            not_before: rfc3339(ca.not_before),
+            not_after: rfc3339(ca.not_after),
+            days_left: days_left(ca.not_after, now),
+            key_type: ca.key_type.name().into(),
+            fingerprint_sha256: ca.fingerprint_sha256.clone(),
+        }
+    }
+}
+
+/// `pki init --json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitDoc {
+    pub version: u32,
+    pub ca: CaSummary,
+    pub cert_path: String,
+    pub key_path: String,
+}
+
+/// One certificate written by `issue` (and later `rotate`, `sign`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Issued {
+    pub user: String,
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub key_type: String,
+    pub fingerprint_sha256: String,
+    pub cert_path: String,
+    /// Null when the key is not in the store.
+    pub key_path: Option<String>,
+    /// The serial this certificate replaced, if any.
+    pub replaced_serial: Option<String>,
+}
+
+/// `pki issue --json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueDoc {
+    pub version: u32,
+    pub issued: Vec<Issued>,
+}
+
+/// One row of `pki list`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListRow {
+    pub user: String,
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub days_left: i64,
+    /// `valid`, `due`, `expired`, `revoked`; and with `--all`, `superseded`.
+    pub status: String,
+    pub key_type: String,
+    pub fingerprint_sha256: String,
+}
+
+impl ListRow {
+    pub fn new(c: &CertEntry, status: &str, now: time::OffsetDateTime) -> Self {
+        ListRow {
+            user: c.user.clone(),
+            serial: c.serial.clone(),
+            not_before: rfc3339(c.not_before),
+            not_after: rfc3339(c.not_after),
+            days_left: days_left(c.not_after, now),
+            status: status.into(),
+            key_type: c.key_type.name().into(),
+            fingerprint_sha256: c.fingerprint_sha256.clone(),
+        }
+    }
+}
+
+/// `pki list --json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListDoc {
+    pub version: u32,
+    pub ca: CaSummary,
+    pub certificates: Vec<ListRow>,
+}
+
+/// Everything `show` reports of one certificate.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertDetails {
+    pub subject: String,
+    pub issuer: String,
+    pub common_names: Vec<String>,
+    pub serial: String,
+    pub x509_version: u32,
+    pub not_before: String,
+    pub not_after: String,
+    pub days_left: i64,
+    /// Null when pki does not support the key algorithm or size.
+    pub key_type: Option<String>,
+    pub signature_algorithm: String,
+    pub is_ca: bool,
+    pub key_usage: Vec<String>,
+    pub extended_key_usage: Vec<String>,
+    pub subject_alt_names: Vec<String>,
+    pub crl_distribution_points: Vec<String>,
+    pub fingerprint_sha256: String,
+}
+
+impl CertDetails {
+    pub fn new(i: &CertInfo, now: time::OffsetDateTime) -> Self {
+        CertDetails {
+            subject: i.subject.clone(),
+            issuer: i.issuer.clone(),
+            common_names: i.common_names.clone(),
+            serial: i.serial.clone(),
+            x509_version: i.version,
+            not_before: rfc3339(i.not_before),
+            not_after: rfc3339(i.not_after),
+            days_left: days_left(i.not_after, now),
+            key_type: i.key_type.map(|k| k.name().to_string()),
+            signature_algorithm: i.signature_algorithm.clone(),
+            is_ca: i.is_ca,
+            key_usage: i.key_usage.clone(),
+            extended_key_usage: i.extended_key_usage.clone(),
+            subject_alt_names: i.subject_alt_names.clone(),
+            crl_distribution_points: i.crl_urls.clone(),
+            fingerprint_sha256: i.fingerprint_sha256.clone(),
+        }
+    }
+}
+
+/// `pki show --json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShowDoc {
+    pub version: u32,
+    /// The user the certificate belongs to; null for `--ca` and `--file`.
+    pub user: Option<String>,
+    /// `valid`, `due`, `expired`, `revoked`, `superseded`; null for `--file`.
+    pub status: Option<String>,
+    pub certificate: CertDetails,
+}
+
+/// `pki export files --json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportFilesDoc {
+    pub version: u32,
+    pub user: String,
+    pub cert_path: String,
+    pub key_path: String,
+    pub ca_cert_path: String,
+}

@@ -1,0 +1,201 @@
+//! The Marathon side of the ephemeral store: its `env` block, the full app
+//! definition the seed document shows, and merging into an existing app.
+//!
+//! The env values are plain strings (Marathon rejects numbers and booleans);
+//! PEM keeps its real line breaks and the JSON encoder escapes them.
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+pub const ORCHESTRATION: &str = "ORCHESTRATION";
+pub const USER: &str = "EPHEMERAL_STORE_USER";
+pub const CA_CERT: &str = "EPHEMERAL_STORE_ROOT_CA_CERT";
+pub const CA_KEY: &str = "EPHEMERAL_STORE_ROOT_CA_KEY";
+/// The keys `pki` owns in an app's env; every other variable is left alone.
+pub const ENV_KEYS: [&str; 4] = [ORCHESTRATION, USER, CA_CERT, CA_KEY];
+
+/// The image the seed document deploys.
+pub const DEFAULT_IMAGE: &str = "f5networks/ephemeral-store:latest";
+pub const DEFAULT_APP_ID: &str = "/ephemeral-store";
+/// Five instances: the seed document warns that fewer may lose data.
+pub const INSTANCES: u32 = 5;
+
+/// The `EPHEMERAL_STORE_USER` value, character for character as documented:
+/// `{ "name" : "myuser", "auth_mode" : "certificate" }`.
+pub fn user_json(name: &str) -> String {
+    let quoted = Value::String(name.to_string()).to_string();
+    format!("{{ \"name\" : {quoted}, \"auth_mode\" : \"certificate\" }}")
+}
+
+/// The env object: exactly the four keys, in the documented order.
+pub fn env_block(user: &str, ca_cert_pem: &str, ca_key_pem: &str) -> Map<String, Value> {
+    let mut env = Map::new();
+    env.insert(ORCHESTRATION.into(), "marathon".into());
+    env.insert(USER.into(), user_json(user).into());
+    env.insert(CA_CERT.into(), ca_cert_pem.into());
+    env.insert(CA_KEY.into(), ca_key_pem.into());
+    env
+}
+
+/// The full ephemeral-store app definition, as the seed document deploys it:
+/// five instances of 1 CPU and 1 GiB, Docker with HOST networking, and the
+/// Riak ports 8087 (protobuf), 4369 (epmd) and 8099 (handoff).
+pub fn app_definition(id: &str, image: &str, env: Map<String, Value>) -> Value {
+    serde_json::json!({
+        "id": id,
+        "instances": INSTANCES,
+        "cpus": 1,
+        "mem": 1024,
+        "env": env,
+        "container": {
+            "type": "DOCKER",
+            "docker": {
+                "image": image,
+                "network": "HOST",
+                "forcePullImage": true
+            }
+        },
+        "portDefinitions": [
+            { "port": 8087, "protocol": "tcp", "name": "proto", "labels": { "VIP_0": format!("{}:8087", id.trim_start_matches('/')) } },
+            { "port": 4369, "protocol": "tcp", "name": "epmd", "labels": {} },
+            { "port": 8099, "protocol": "tcp", "name": "handoff", "labels": {} }
+        ],
+        "requirePorts": true
+    })
+}
+
+/// Check a Marathon app id against the schema's rule: slash-separated
+/// names of `a-z 0-9 - .`, not starting or ending with a dash.
+pub fn validate_app_id(id: &str) -> Result<()> {
+    let ok_part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            && !p.starts_with('-')
+            && !p.ends_with('-')
+    };
+    let body = id.strip_prefix('/').unwrap_or(id);
+    if body.split('/').all(ok_part) {
+        Ok(())
+    } else {
+        Err(Error::input(
+            format!("app id {id:?} is not a valid Marathon app id"),
+            "use slash-separated names of a-z 0-9 - . that neither start nor end with a dash, e.g. /ephemeral-store",
+        ))
+    }
+}
+
+/// Set the four env keys in an app definition, keeping every other field,
+/// every other variable and the order of keys. Refuses what is not an app.
+pub fn merge(app: &mut Value, env: Map<String, Value>, what: &str) -> Result<()> {
+    let not_app = |why: &str| {
+        Error::input(
+            format!("{what} is not a Marathon app definition: {why}"),
+            "give the JSON of one app, as `GET /v2/apps/ID` returns under \"app\" or as you POST it",
+        )
+    };
+    // Accept the `GET /v2/apps/ID` response shape too: {"app": {...}}.
+    let obj = match app {
+        Value::Object(o) if o.len() == 1 && o.get("app").is_some_and(Value::is_object) => o
+            .get_mut("app")
+            .and_then(Value::as_object_mut)
+            .expect("checked above"),
+        Value::Object(o) => o,
+        _ => return Err(not_app("it is not a JSON object")),
+    };
+    match obj.get("id") {
+        Some(Value::String(id)) => {
+            validate_app_id(id).map_err(|_| not_app("its \"id\" is not a valid app id"))?
+        }
+        Some(_) => return Err(not_app("its \"id\" is not a string")),
+        None => return Err(not_app("it has no \"id\"")),
+    }
+    if obj.contains_key("apps") || obj.contains_key("groups") {
+        return Err(not_app("it is a group; give the app itself"));
+    }
+    let slot = obj
+        .entry("env")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let target = slot
+        .as_object_mut()
+        .ok_or_else(|| not_app("its \"env\" is not an object"))?;
+    for (k, v) in env {
+        target.insert(k, v);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_json_is_character_for_character_the_documented_string() {
+        assert_eq!(
+            user_json("myuser"),
+            r#"{ "name" : "myuser", "auth_mode" : "certificate" }"#
+        );
+        let v: Value = serde_json::from_str(&user_json("a.b@c")).unwrap();
+        assert_eq!(v["name"], "a.b@c");
+        assert_eq!(v["auth_mode"], "certificate");
+    }
+
+    #[test]
+    fn env_block_has_exactly_the_four_string_keys() {
+        let env = env_block("u", "C\nD\n", "K\nL\n");
+        assert_eq!(
+            env.keys().collect::<Vec<_>>(),
+            ENV_KEYS.iter().collect::<Vec<_>>()
+        );
+        assert!(env.values().all(Value::is_string));
+        let text = serde_json::to_string(&env).unwrap();
+        assert!(text.contains(r#""C\nD\n""#), "{text}");
+    }
+
+    #[test]
+    fn merge_keeps_everything_else_in_order() {
+        let mut app: Value = serde_json::from_str(
+            r#"{"id":"/x","z":1,"env":{"A":"1","ORCHESTRATION":"old","B":"2"},"a":2}"#,
+        )
+        .unwrap();
+        merge(&mut app, env_block("u", "c", "k"), "app.json").unwrap();
+        let keys: Vec<_> = app.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["id", "z", "env", "a"]);
+        let env: Vec<_> = app["env"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(env, ["A", "ORCHESTRATION", "B", USER, CA_CERT, CA_KEY]);
+        assert_eq!(app["env"]["ORCHESTRATION"], "marathon");
+        assert_eq!(app["env"]["A"], "1");
+    }
+
+    #[test]
+    fn merge_refuses_what_is_not_an_app() {
+        for bad in [
+            r#"[]"#,
+            r#""x""#,
+            r#"{"env":{}}"#,
+            r#"{"id":5}"#,
+            r#"{"id":"/x","env":[]}"#,
+            r#"{"id":"/x","apps":[]}"#,
+            r#"{"id":"/Bad_Id"}"#,
+        ] {
+            let mut v: Value = serde_json::from_str(bad).unwrap();
+            let e = merge(&mut v, env_block("u", "c", "k"), "f").unwrap_err();
+            assert_eq!(e.code(), 2, "{bad}");
+            assert!(
+                e.to_string().contains("not a Marathon app definition"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn app_ids_follow_the_schema_rule() {
+        for ok in ["/ephemeral-store", "ephemeral-store", "/a/b.c/d-1"] {
+            validate_app_id(ok).unwrap();
+        }
+        for bad in ["", "/", "/-a", "/a-", "/A", "/a//b", "/a_b"] {
+            assert!(validate_app_id(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Certificate profiles: every field of the root CA and user certificates,
+//! set on purpose (rcgen's defaults are for tests: valid 1975 to 4096 and a
+//! serial derived from the key).
+//!
+//! Root: X.509 v3, basicConstraints critical CA:TRUE, keyUsage critical
+//! keyCertSign + cRLSign, subject key identifier.
+//! User: basicConstraints CA:FALSE, keyUsage critical digitalSignature +
+//! keyEncipherment (RSA key exchange suites need the latter on Riak's R16
+//! stack), extendedKeyUsage clientAuth, subject and authority key identifiers.
+
+use std::net::IpAddr;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
+};
+use time::{Duration, OffsetDateTime};
+
+use crate::error::{Error, Result};
+use crate::keys::PrivateKey;
+
+/// Ten years for the root CA: long enough that CA rotation is a rare,
+/// planned event, short enough that a lost key does not live forever.
+pub const DEFAULT_CA_DAYS: u32 = 3650;
+/// 365 days for users: the lifetime the deployment documentation uses.
+pub const DEFAULT_USER_DAYS: u32 = 365;
+/// notBefore is set this far in the past so that nodes whose clocks lag a
+/// little still accept a certificate issued just now (cfssl uses 5 minutes).
+pub const BACKDATE: Duration = Duration::minutes(5);
+/// Serial length: RFC 5280 allows up to 20 octets; CA/B Forum wants at
+/// least 64 random bits. We use 20 random octets with the top bit clear.
+pub const SERIAL_LEN: usize = 20;
+/// Longest lifetime we issue (about 100 years), to keep dates in range.
+pub const MAX_DAYS: u32 = 36500;
+
+/// A fresh serial: 20 random bytes, positive (top bit clear), first byte
+/// non-zero so the DER integer is exactly 20 octets.
+pub fn random_serial() -> Result<[u8; SERIAL_LEN]> {
+    let mut b = [0u8; SERIAL_LEN];
+    aws_lc_rs::rand::fill(&mut b).map_err(|e| Error::crypto("random source failed", e))?;
+    b[0] &= 0x7f;
+    if b[0] == 0 {
+        b[0] = 1;
+    }
+    Ok(b)
+}
+
+/// Lower-case hex, the form serials and fingerprints take everywhere.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Validity of a new certificate: from `now - BACKDATE` for `days` days
+/// from now. Seconds are truncated so the dates round-trip exactly.
+pub fn validity(now: OffsetDateTime, days: u32) -> (OffsetDateTime, OffsetDateTime) {
+    let now = now.replace_nanosecond(0).expect("0 is a valid nanosecond");
+    (now - BACKDATE, now + Duration::days(days.into()))
+}
+
+/// Root CA parameters.
+pub fn ca_params(
+    cn: &str,
+    serial: &[u8],
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> CertificateParams {
+    let mut p = base_params(cn, serial, not_before, not_after);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    // A self-signed root carries no authority key identifier of its own.
+    p.use_authority_key_identifier_extension = false;
+    p
+}
+
+/// What goes into a user (client) certificate besides the key.
+pub struct UserProfile<'a> {
+    pub user: &'a str,
+    pub serial: &'a [u8],
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub sans: &'a [String],
+    pub crl_url: Option<&'a str>,
+}
+
+/// User (client) certificate parameters.
+pub fn user_params(u: &UserProfile<'_>) -> Result<CertificateParams> {
+    let mut p = base_params(u.user, u.serial, u.not_before, u.not_after);
+    p.is_ca = IsCa::ExplicitNoCa;
+    p.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    p.use_authority_key_identifier_extension = true;
+    p.subject_alt_names = u.sans.iter().map(|s| parse_san(s)).collect::<Result<_>>()?;
+    if let Some(url) = u.crl_url {
+        p.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: vec![url.to_string()],
+        }];
+    }
+    Ok(p)
+}
+
+fn base_params(
+    cn: &str,
+    serial: &[u8],
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    p.distinguished_name = dn;
+    p.serial_number = Some(SerialNumber::from_slice(serial));
+    p.not_before = not_before;
+    p.not_after = not_after;
+    p
+}
+
+/// A SAN as given on the command line: an IP address, an e-mail address
+/// (contains `@`), a URI (contains `://`), or else a DNS name.
+pub fn parse_san(s: &str) -> Result<SanType> {
+    let bad = |why: &str| {
+        Error::input(
+            format!("--san {s:?} {why}"),
+            "give a DNS name, an IP address, an e-mail address or a URI",
+        )
+    };
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(SanType::IpAddress(ip));
+    }
+    let ia5 = |v: &str| v.try_into().map_err(|_| bad("is not ASCII"));
+    if s.contains("://") {
+        return Ok(SanType::URI(ia5(s)?));
+    }
+    if s.contains('@') {
+        return Ok(SanType::Rfc822Name(ia5(s)?));
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let dns = s.strip_prefix("*.").unwrap_or(s);
+    if s.len() > 253 || !dns.split('.').all(label_ok) {
+        return Err(bad("is not a valid DNS name"));
+    }
+    Ok(SanType::DnsName(ia5(s)?))
+}
+
+/// Self-sign a root CA certificate; returns its DER.
+pub fn self_sign(params: &CertificateParams, key: &PrivateKey) -> Result<Vec<u8>> {
+    let kp = key.key_pair()?;
+    let cert = params
+        .self_signed(&kp)
+        .map_err(|e| Error::crypto("cannot sign the CA certificate", e))?;
+    Ok(cert.der().to_vec())
+}
+
+/// A CA ready to sign: its certificate DER and its key.
+pub struct Signer {
+    pub cert_der: Vec<u8>,
+    pub key: PrivateKey,
+    key_pair: KeyPair,
+    pub not_after: OffsetDateTime,
+}
+
+impl Signer {
+    pub fn new(cert_der: Vec<u8>, key: PrivateKey) -> Result<Self> {
+        let key_pair = key.key_pair()?;
+        let (_, x) = x509_parser::parse_x509_certificate(&cert_der)
+            .map_err(|e| Error::crypto("cannot parse the CA certificate", e))?;
+        let not_after = x.validity().not_after.to_datetime();
+        Ok(Signer {
+            cert_der,
+            key,
+            key_pair,
+            not_after,
+        })
+    }
+
+    pub fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
+        Issuer::from_ca_cert_der(&self.cert_der.as_slice().into(), &self.key_pair)
+            .map_err(|e| Error::crypto("cannot use the CA certificate as issuer", e))
+    }
+
+    /// Sign a certificate for `public_key` (any `PublicKeyData`); returns DER.
+    pub fn sign(
+        &self,
+        params: &CertificateParams,
+        public_key: &impl rcgen::PublicKeyData,
+    ) -> Result<Vec<u8>> {
+        let issuer = self.issuer()?;
+        let cert = params
+            .signed_by(public_key, &issuer)
+            .map_err(|e| Error::crypto("cannot sign the certificate", e))?;
+        Ok(cert.der().to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_are_20_positive_bytes_and_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2000 {
+            let s = random_serial().unwrap();
+            assert_eq!(s.len(), 20);
+            assert!(s[0] & 0x80 == 0 && s[0] != 0, "{s:?}");
+            assert!(seen.insert(s));
+        }
+    }
+
+    #[test]
+    fn validity_backdates_and_truncates() {
+        let now = time::macros::datetime!(2026-01-01 12:00:00.75 UTC);
+        let (nb, na) = validity(now, 365);
+        assert_eq!(nb, time::macros::datetime!(2026-01-01 11:55:00 UTC));
+        assert_eq!(na, time::macros::datetime!(2027-01-01 12:00:00 UTC));
+    }
+
+    #[test]
+    fn sans_are_classified() {
+        assert!(matches!(
+            parse_san("10.0.0.1").unwrap(),
+            SanType::IpAddress(_)
+        ));
+        assert!(matches!(parse_san("::1").unwrap(), SanType::IpAddress(_)));
+        assert!(matches!(
+            parse_san("a@b.c").unwrap(),
+            SanType::Rfc822Name(_)
+        ));
+        assert!(matches!(
+            parse_san("spiffe://x/y").unwrap(),
+            SanType::URI(_)
+        ));
+        assert!(matches!(
+            parse_san("node-1.example.com").unwrap(),
+            SanType::DnsName(_)
+        ));
+        assert!(matches!(
+            parse_san("*.example.com").unwrap(),
+            SanType::DnsName(_)
+        ));
+        for bad in ["", "a..b", "-a.b", "a b", "ex ample.com", "é.com"] {
+            assert_eq!(parse_san(bad).unwrap_err().code(), 2, "{bad}");
+        }
+    }
+}
