@@ -1,0 +1,194 @@
+//! Shared helpers for integration tests: run the real `pki` binary in a
+//! fresh temporary directory with a cleared environment, and look at what
+//! it printed and wrote.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const PKI: &str = env!("CARGO_BIN_EXE_pki");
+
+/// A scratch directory; the store lives in `<root>/pki` unless told otherwise.
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+    pub umask: Option<u32>,
+    pub vars: Vec<(String, String)>,
+}
+
+/// What one run of `pki` did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Assert the exit code, showing both streams when it is wrong.
+    #[track_caller]
+    pub fn code(&self, want: i32) -> &Self {
+        assert_eq!(self.code, want, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn ok(&self) -> &Self {
+        self.code(0)
+    }
+
+    /// Assert stderr holds exactly one line (an error message) containing each of `parts`.
+    #[track_caller]
+    pub fn one_line_error(&self, parts: &[&str]) -> &Self {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{}", self.stderr);
+        assert!(lines[0].starts_with("pki: error: "), "{}", lines[0]);
+        for p in parts {
+            assert!(lines[0].contains(p), "stderr {:?} lacks {p:?}", lines[0]);
+        }
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Env { tmp: tempfile::tempdir().expect("tempdir"), umask: None, vars: Vec::new() }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.root().join("pki")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    /// Set an environment variable for every later run (e.g. PKI_NOW).
+    pub fn var(&mut self, k: &str, v: &str) -> &mut Self {
+        self.vars.retain(|(key, _)| key != k);
+        self.vars.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = if let Some(mask) = self.umask {
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(format!("umask {mask:03o} && exec \"$0\" \"$@\"")).arg(PKI);
+            c
+        } else {
+            Command::new(PKI)
+        };
+        c.args(args).current_dir(self.root()).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (k, v) in &self.vars {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Run `pki ARGS` in the scratch directory with no stdin.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).stdin(Stdio::null()).output().expect("run pki");
+        to_run(out)
+    }
+
+    /// Run with `input` on stdin.
+    pub fn run_stdin(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pki");
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        to_run(child.wait_with_output().unwrap())
+    }
+
+    /// A store with a CA and the given users.
+    pub fn with_users(users: &[&str]) -> Self {
+        let env = Env::new();
+        env.run(&["init"]).ok();
+        if !users.is_empty() {
+            let mut args = vec!["issue"];
+            args.extend_from_slice(users);
+            env.run(&args).ok();
+        }
+        env
+    }
+
+    /// Every file under `dir` with its bytes and mode: compare before and after a refusal.
+    pub fn snapshot(&self, dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
+        let mut out = BTreeMap::new();
+        fn walk(d: &Path, base: &Path, out: &mut BTreeMap<PathBuf, (Vec<u8>, u32)>) {
+            let Ok(rd) = std::fs::read_dir(d) else { return };
+            for e in rd.flatten() {
+                let p = e.path();
+                let m = std::fs::symlink_metadata(&p).unwrap();
+                let rel = p.strip_prefix(base).unwrap().to_path_buf();
+                if m.is_dir() {
+                    out.insert(rel.clone(), (Vec::new(), m.mode()));
+                    walk(&p, base, out);
+                } else {
+                    out.insert(rel, (std::fs::read(&p).unwrap_or_default(), m.mode()));
+                }
+            }
+        }
+        walk(dir, dir, &mut out);
+        out
+    }
+
+    /// The current certificate and key paths of `user`, from `pki list --json` and the index.
+    pub fn user_files(&self, user: &str) -> (PathBuf, PathBuf) {
+        let index: serde_json::Value = serde_json::from_slice(&std::fs::read(self.store().join("index.json")).unwrap()).unwrap();
+        let e = index["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|c| c["user"] == user && c["state"] == "active")
+            .unwrap_or_else(|| panic!("no active certificate for {user}"));
+        (self.store().join(e["cert"].as_str().unwrap()), self.store().join(e["key"].as_str().unwrap()))
+    }
+
+    /// The current CA certificate and key paths.
+    pub fn ca_files(&self) -> (PathBuf, PathBuf) {
+        let index: serde_json::Value = serde_json::from_slice(&std::fs::read(self.store().join("index.json")).unwrap()).unwrap();
+        (
+            self.store().join(index["ca"]["cert"].as_str().unwrap()),
+            self.store().join(index["ca"]["key"].as_str().unwrap()),
+        )
+    }
+}
+
+fn to_run(out: Output) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().mode() & 0o7777
+}
+
+/// Run `openssl ARGS`; returns (success, stdout+stderr).
+pub fn openssl(args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl").args(args).output().expect("openssl is installed");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// The repository's `../shared` directory (Marathon schemas, docs).
+pub fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
