@@ -199,14 +199,14 @@ impl PrivateKey {
                 Self::from_pkcs8_der(Zeroizing::new(wrapped), what)
             }
             "EC PRIVATE KEY" => {
-                for (t, alg) in [
-                    (KeyType::EcdsaP256, &rcgen::PKCS_ECDSA_P256_SHA256),
-                    (KeyType::EcdsaP384, &rcgen::PKCS_ECDSA_P384_SHA384),
+                // SEC1 carries its curve; try each we support and re-wrap as PKCS#8.
+                for alg in [
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+                    &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
                 ] {
-                    let d = rustls_pki_types::PrivateKeyDer::Sec1(der.to_vec().into());
-                    if let Ok(kp) = KeyPair::from_der_and_sign_algo(&d, alg) {
-                        return Ok(PrivateKey { key_type: t, pkcs8: Zeroizing::new(kp.serialize_der()) })
-                            .and_then(|k| k.normalised(what));
+                    if let Ok(kp) = aws_lc_rs::signature::EcdsaKeyPair::from_private_key_der(alg, &der) {
+                        let p8 = kp.to_pkcs8v1().map_err(|_| bad_key(what))?;
+                        return Self::from_pkcs8_der(Zeroizing::new(p8.as_ref().to_vec()), what);
                     }
                 }
                 Err(bad_key(what))
@@ -220,11 +220,6 @@ impl PrivateKey {
                 "give the private key file (-----BEGIN (RSA |EC )PRIVATE KEY-----)",
             )),
         }
-    }
-
-    /// Make sure the PKCS#8 bytes are the form aws-lc itself produces.
-    fn normalised(self, what: &str) -> Result<Self> {
-        Self::from_pkcs8_der(self.pkcs8, what)
     }
 
     /// Read PKCS#8 DER, working out the key type from the algorithm and size.
