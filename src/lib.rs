@@ -12,6 +12,7 @@ pub mod fsutil;
 pub mod json;
 pub mod keys;
 pub mod marathon;
+pub mod marathon_api;
 pub mod names;
 pub mod policy;
 pub mod profile;
