@@ -14,6 +14,7 @@ Examples:
   pki export marathon --user myuser         # the Marathon env block, as JSON, on stdout
   pki export marathon --merge app.json      # app.json with its env updated
   pki deploy marathon --url http://marathon.mesos:8080   # set the env of the running app
+  pki export k8s --user myuser | kubectl apply -f -      # Kubernetes Secrets and ConfigMap
 
 Exit codes:
   0  success, including \"nothing to do\"

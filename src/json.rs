@@ -218,3 +218,8 @@ pub struct DeployDoc {
     /// `<redacted: root CA private key>`; null otherwise.
     pub body: Option<serde_json::Value>,
 }
+
+// ---- pki export k8s ----
+// `pki export k8s --json` (or `--format json`) prints a Kubernetes `v1`
+// `List` of the Secrets and the ConfigMap: like `export marathon --format
+// env`, the document is the consumer's own format and carries no "version".

@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod error;
 pub mod fsutil;
 pub mod json;
+pub mod k8s;
 pub mod keys;
 pub mod marathon;
 pub mod marathon_api;
