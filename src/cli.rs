@@ -13,6 +13,8 @@ Examples:
   pki issue myuser                          # client certificate with CN=myuser, 365 days
   pki export marathon --user myuser         # the Marathon env block, as JSON, on stdout
   pki export marathon --merge app.json      # app.json with its env updated
+  pki deploy marathon --url http://marathon.mesos:8080   # set the env of the running app
+  pki export k8s --user myuser | kubectl apply -f -      # Kubernetes Secrets and ConfigMap
 
 Exit codes:
   0  success, including \"nothing to do\"
@@ -24,7 +26,8 @@ Exit codes:
 Environment:
   PKI_DIR   the store directory (as --dir)
   PKI_NOW   pretend the time is this RFC 3339 instant (testing and what-if planning)
-  NO_COLOR  respected; pki prints no colour anyway";
+  NO_COLOR  respected; pki prints no colour anyway
+  DCOS_ACS_TOKEN  token for `pki deploy marathon` when --token-file is not given";
 
 /// A certificate authority for the ASP ephemeral store (Riak KV on Marathon and Kubernetes).
 #[derive(Debug, Parser)]
@@ -73,6 +76,9 @@ pub enum Command {
     /// Emit the store's material for an orchestrator or other tools.
     #[command(subcommand)]
     Export(cmd::export::Target),
+    /// Push the store's material to a running orchestrator (Marathon's REST API).
+    #[command(subcommand)]
+    Deploy(cmd::deploy::Target),
     /// Print shell completions.
     Completions(cmd::completions::Args),
 }

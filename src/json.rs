@@ -187,3 +187,39 @@ pub struct ExportFilesDoc {
     pub key_path: String,
     pub ca_cert_path: String,
 }
+
+// ---- pki deploy marathon ----
+
+/// `pki deploy marathon --json` (also with `--dry-run`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployDoc {
+    pub version: u32,
+    pub dry_run: bool,
+    /// The app, with its leading slash (`/ephemeral-store`).
+    pub app_id: String,
+    /// The ephemeral-store user whose env was sent.
+    pub user: String,
+    /// `update` (PUT of the merged env) or `create` (POST of the full app, `--create`).
+    pub action: String,
+    /// `PUT` or `POST`.
+    pub method: String,
+    /// The URL of that request, with `?force=true` when `--force` was given.
+    pub url: String,
+    /// Names of the app's other env variables, sent back unchanged.
+    pub kept_env: Vec<String>,
+    /// Marathon's HTTP status (200 updated, 201 created); null with `--dry-run`.
+    pub status: Option<u16>,
+    /// Marathon's deployment id; null with `--dry-run` or when Marathon gave none.
+    pub deployment_id: Option<String>,
+    /// The app version Marathon assigned; null with `--dry-run` or when Marathon gave none.
+    pub app_version: Option<String>,
+    /// `--dry-run` only: the request body, the root CA key replaced by
+    /// `<redacted: root CA private key>`; null otherwise.
+    pub body: Option<serde_json::Value>,
+}
+
+// ---- pki export k8s ----
+// `pki export k8s --json` (or `--format json`) prints a Kubernetes `v1`
+// `List` of the Secrets and the ConfigMap: like `export marathon --format
+// env`, the document is the consumer's own format and carries no "version".

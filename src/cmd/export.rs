@@ -3,11 +3,13 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::fsutil::{self, Replace, PUBLIC_MODE, SECRET_MODE};
 use crate::json;
+use crate::k8s;
 use crate::keys::KeyFormat;
 use crate::marathon;
 use crate::store::{CertEntry, CertState, Index};
@@ -18,6 +20,8 @@ pub enum Target {
     Marathon(MarathonArgs),
     /// Certificate, key and CA certificate as plain PEM files for other tools.
     Files(FilesArgs),
+    /// Kubernetes Secrets and ConfigMap for the same material, for `kubectl apply -f -`.
+    K8s(K8sArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -74,10 +78,44 @@ pub struct FilesArgs {
     pub force: bool,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum K8sFormat {
+    /// A multi-document YAML stream (`---` between objects).
+    Yaml,
+    /// One `v1` `List` object in JSON (also what the global --json gives).
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  pki export k8s --user myuser | kubectl apply -f -\n  pki export k8s --user myuser --namespace asp --store-namespace ephemeral-store\n  pki export k8s --user myuser --format json > ephemeral-store-secrets.json\n\nObjects: Secret ephemeral-store-root (kubernetes.io/tls, CA certificate and key),\nSecret ephemeral-store-user-USER (kubernetes.io/tls, user certificate and key),\nSecret ephemeral-store-user-rootca-cert (Opaque, rootCA.crt and ca.crt: the CA\ncertificate only), ConfigMap ephemeral-store-users (EPHEMERAL_STORE_USER).\n\nThe output carries the root CA private key: treat it as a secret."
+)]
+pub struct K8sArgs {
+    /// The ephemeral-store user; may be left out when the store has exactly one.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Namespace of the ASP DaemonSet: the user and CA-certificate Secrets go there.
+    #[arg(long, default_value = k8s::DEFAULT_NAMESPACE, value_name = "NS")]
+    pub namespace: String,
+    /// Namespace of the ephemeral store itself (root Secret, users ConfigMap); default: --namespace.
+    #[arg(long, value_name = "NS")]
+    pub store_namespace: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = K8sFormat::Yaml)]
+    pub format: K8sFormat,
+    /// Form of the keys in tls.key: native (PKCS#1 for RSA, SEC1 for EC) or pkcs8.
+    #[arg(long, value_enum, default_value_t = KeyFormat::Native)]
+    pub key_format: KeyFormat,
+    /// Export even though the CA is not RSA (the store's TLS stack cannot use it).
+    #[arg(long)]
+    pub allow_non_rsa: bool,
+}
+
 pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
     match t {
         Target::Marathon(a) => marathon_cmd(ctx, a),
         Target::Files(a) => files(ctx, a),
+        Target::K8s(a) => k8s_cmd(ctx, a),
     }
 }
 
@@ -120,6 +158,18 @@ pub fn env_for(
     format: KeyFormat,
     allow_non_rsa: bool,
 ) -> Result<serde_json::Map<String, Value>> {
+    let (cert, key_pem) = ca_pem(ctx, index, format, allow_non_rsa)?;
+    Ok(marathon::env_block(user, &cert, &key_pem))
+}
+
+/// The CA certificate and key (in `format`) as PEM; refuses a non-RSA CA
+/// unless allowed, since the store's TLS stack needs RSA.
+pub fn ca_pem(
+    ctx: &Ctx,
+    index: &Index,
+    format: KeyFormat,
+    allow_non_rsa: bool,
+) -> Result<(String, Zeroizing<String>)> {
     let ca = index.ca(&ctx.store)?;
     if !ca.key_type.is_rsa() && !allow_non_rsa {
         return Err(Error::input(
@@ -129,8 +179,63 @@ pub fn env_for(
     }
     let cert = ctx.store.read_text(&ca.cert)?;
     let key = ctx.store.read_key(&ca.key)?;
-    let key_pem = key.to_pem(format)?;
-    Ok(marathon::env_block(user, &cert, &key_pem))
+    Ok((cert, key.to_pem(format)?))
+}
+
+/// A user's certificate and key (in `format`) as PEM; refuses when the key
+/// is not in the store.
+pub fn user_pem(
+    ctx: &Ctx,
+    entry: &CertEntry,
+    format: KeyFormat,
+) -> Result<(String, Zeroizing<String>)> {
+    let key_rel = entry.key.as_ref().ok_or_else(|| {
+        Error::input(
+            format!(
+                "the key of {} is not in the store (it was signed from a CSR)",
+                entry.user
+            ),
+            "its owner holds the key",
+        )
+    })?;
+    let cert = ctx.store.read_text(&entry.cert)?;
+    Ok((cert, ctx.store.read_key(key_rel)?.to_pem(format)?))
+}
+
+fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
+    let store_ns = a.store_namespace.as_deref().unwrap_or(&a.namespace);
+    k8s::validate_namespace(&a.namespace)?;
+    k8s::validate_namespace(store_ns)?;
+    let index = ctx.store.read_index()?;
+    let entry = pick_user(ctx, &index, a.user.as_deref())?;
+    k8s::user_secret_name(&entry.user)?;
+    let (ca_cert, ca_key) = ca_pem(ctx, &index, a.key_format, a.allow_non_rsa)?;
+    let (user_cert, user_key) = user_pem(ctx, entry, a.key_format)?;
+    let items = k8s::manifests(
+        &k8s::Material {
+            user: &entry.user,
+            user_cert: &user_cert,
+            user_key: &user_key,
+            ca_cert: &ca_cert,
+            ca_key: &ca_key,
+        },
+        &a.namespace,
+        store_ns,
+    )?;
+    let text = Zeroizing::new(if ctx.json || a.format == K8sFormat::Json {
+        let mut s = serde_json::to_string_pretty(&k8s::to_list(items))
+            .map_err(|e| Error::crypto("cannot encode JSON", e))?;
+        s.push('\n');
+        s
+    } else {
+        k8s::to_yaml(&items)
+    });
+    ctx.data(&text)?;
+    ctx.say(format!(
+        "Kubernetes objects for user {}: they carry the root CA private key; apply them with kubectl apply -f - and keep the text nowhere else",
+        entry.user
+    ));
+    Ok(())
 }
 
 fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
@@ -186,17 +291,7 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
     let index = ctx.store.read_index()?;
     let entry = pick_user(ctx, &index, Some(&a.user))?;
     let ca = index.ca(&ctx.store)?;
-    let key_rel = entry.key.as_ref().ok_or_else(|| {
-        Error::input(
-            format!(
-                "the key of {} is not in the store (it was signed from a CSR)",
-                a.user
-            ),
-            "its owner holds the key",
-        )
-    })?;
-    let cert = ctx.store.read_text(&entry.cert)?;
-    let key = ctx.store.read_key(key_rel)?.to_pem(a.key_format)?;
+    let (cert, key) = user_pem(ctx, entry, a.key_format)?;
     let ca_cert = ctx.store.read_text(&ca.cert)?;
     let cert_path = a.out.join(format!("{}.crt", a.user));
     let key_path = a.out.join(format!("{}.key", a.user));

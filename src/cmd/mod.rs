@@ -1,6 +1,7 @@
 //! One module per command. Each has an `Args` (clap) and a `run`.
 
 pub mod completions;
+pub mod deploy;
 pub mod export;
 pub mod init;
 pub mod issue;
@@ -100,6 +101,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::List(a) => list::run(&ctx, a),
         Command::Show(a) => show::run(&ctx, a),
         Command::Export(t) => export::run(&ctx, t),
+        Command::Deploy(t) => deploy::run(&ctx, t),
         Command::Completions(a) => completions::run(&ctx, a),
     }
 }

@@ -1,0 +1,276 @@
+//! The Kubernetes side of the ephemeral store: the Secrets and ConfigMap the
+//! ephemeral store and the ASP DaemonSet mount, as a `v1` `List` (JSON) or
+//! a multi-document YAML stream, both accepted by `kubectl apply -f -`.
+//!
+//! Objects, by the names the DaemonSet and the store mount (the vendor docs
+//! create the user Secret as `ephemeral-store-<name>`, which the DaemonSet
+//! does not mount; we use the mounted name):
+//! - `ephemeral-store-root`: `kubernetes.io/tls`, CA certificate and key (the
+//!   store mints its node certificates from it).
+//! - `ephemeral-store-user-<USER>`: `kubernetes.io/tls`, the user's
+//!   certificate and key.
+//! - `ephemeral-store-user-rootca-cert`: the CA certificate only, type
+//!   `Opaque`. A `kubernetes.io/tls` Secret must carry `tls.key` (the API
+//!   server refuses one without it), and this Secret must not carry the CA
+//!   key. The vendor makes it with `kubectl create secret generic
+//!   --from-file=rootCA.crt`, so the file the DaemonSet's mount shows is
+//!   `rootCA.crt`; we write that key and the conventional `ca.crt` beside it.
+//! - ConfigMap `ephemeral-store-users`: `EPHEMERAL_STORE_USER`, the user JSON
+//!   exactly as the Marathon env carries it.
+
+use serde_json::{json, Map, Value};
+
+use crate::error::{Error, Result};
+use crate::marathon;
+
+pub const ROOT_SECRET: &str = "ephemeral-store-root";
+pub const USER_SECRET_PREFIX: &str = "ephemeral-store-user-";
+pub const CA_SECRET: &str = "ephemeral-store-user-rootca-cert";
+pub const USERS_CONFIGMAP: &str = "ephemeral-store-users";
+/// Where the ASP runs in the vendor's deployment.
+pub const DEFAULT_NAMESPACE: &str = "kube-system";
+
+/// The PEM material one export carries.
+pub struct Material<'a> {
+    pub user: &'a str,
+    pub user_cert: &'a str,
+    pub user_key: &'a str,
+    pub ca_cert: &'a str,
+    pub ca_key: &'a str,
+}
+
+/// The user Secret's name, refused when Kubernetes would refuse it: object
+/// names are DNS subdomains (`[a-z0-9.-]`, ending alphanumeric), narrower
+/// than Riak's user names (which allow `_` and `@`).
+pub fn user_secret_name(user: &str) -> Result<String> {
+    let name = format!("{USER_SECRET_PREFIX}{user}");
+    let ok = user
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !name.contains("..")
+        && name.len() <= 253;
+    if ok {
+        Ok(name)
+    } else {
+        Err(Error::input(
+            format!("user {user:?} gives the Secret name {name:?}, which Kubernetes refuses"),
+            "Kubernetes names allow a-z 0-9 - . and end in a letter or digit: issue a user with such a name",
+        ))
+    }
+}
+
+/// A namespace is a DNS label: `[a-z0-9-]`, 1 to 63, alphanumeric at both ends.
+pub fn validate_namespace(ns: &str) -> Result<()> {
+    let ok = !ns.is_empty()
+        && ns.len() <= 63
+        && ns
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !ns.starts_with('-')
+        && !ns.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(
+            format!("namespace {ns:?} is not a valid Kubernetes namespace"),
+            "use a-z 0-9 and -, at most 63 characters, e.g. kube-system",
+        ))
+    }
+}
+
+fn b64(text: &str) -> Value {
+    use base64::Engine;
+    Value::String(base64::engine::general_purpose::STANDARD.encode(text.as_bytes()))
+}
+
+fn meta(name: &str, ns: &str) -> Value {
+    json!({
+        "name": name,
+        "namespace": ns,
+        "labels": {
+            "app.kubernetes.io/part-of": "ephemeral-store",
+            "app.kubernetes.io/managed-by": "pki"
+        }
+    })
+}
+
+fn tls_secret(name: &str, ns: &str, cert: &str, key: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta(name, ns),
+        "type": "kubernetes.io/tls",
+        "data": { "tls.crt": b64(cert), "tls.key": b64(key) }
+    })
+}
+
+/// The four objects: root Secret and ConfigMap in `store_ns` (where the
+/// store runs), user and CA-certificate Secrets in `asp_ns` (where the ASP
+/// DaemonSet runs).
+pub fn manifests(m: &Material, asp_ns: &str, store_ns: &str) -> Result<Vec<Value>> {
+    validate_namespace(asp_ns)?;
+    validate_namespace(store_ns)?;
+    let user_secret = user_secret_name(m.user)?;
+    Ok(vec![
+        tls_secret(ROOT_SECRET, store_ns, m.ca_cert, m.ca_key),
+        tls_secret(&user_secret, asp_ns, m.user_cert, m.user_key),
+        json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": meta(CA_SECRET, asp_ns),
+            "type": "Opaque",
+            "data": { "rootCA.crt": b64(m.ca_cert), "ca.crt": b64(m.ca_cert) }
+        }),
+        json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta(USERS_CONFIGMAP, store_ns),
+            "data": { marathon::USER: marathon::user_json(m.user) }
+        }),
+    ])
+}
+
+/// The objects as one `v1` `List`, for `--format json`.
+pub fn to_list(items: Vec<Value>) -> Value {
+    json!({ "apiVersion": "v1", "kind": "List", "items": items })
+}
+
+/// The objects as a YAML stream, one `---` document each.
+///
+/// Mappings are written in block style; every other value (strings, numbers,
+/// lists) is written as its JSON text. A JSON string is a YAML double-quoted
+/// scalar with the same escapes, so no value can be misread (`yes`, `0x10`,
+/// a leading `-`, a `:` in the user JSON). Keys are plain only when they are
+/// identifiers YAML reads as strings, otherwise quoted the same way.
+pub fn to_yaml(items: &[Value]) -> String {
+    let mut out = String::new();
+    for item in items {
+        out.push_str("---\n");
+        match item {
+            Value::Object(m) => yaml_map(&mut out, m, 0),
+            other => {
+                out.push_str(&other.to_string());
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn yaml_map(out: &mut String, m: &Map<String, Value>, indent: usize) {
+    for (k, v) in m {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&yaml_key(k));
+        out.push(':');
+        match v {
+            Value::Object(inner) if !inner.is_empty() => {
+                out.push('\n');
+                yaml_map(out, inner, indent + 2);
+            }
+            other => {
+                out.push(' ');
+                out.push_str(&other.to_string());
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn yaml_key(k: &str) -> String {
+    // YAML 1.1 reads these plain words as booleans or null.
+    const SPECIAL: [&str; 11] = [
+        "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", "",
+    ];
+    let plain = k.starts_with(|c: char| c.is_ascii_alphabetic())
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+        && !SPECIAL.contains(&k.to_ascii_lowercase().as_str());
+    if plain {
+        k.to_string()
+    } else {
+        Value::String(k.to_string()).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn material() -> Material<'static> {
+        Material {
+            user: "myuser",
+            user_cert: "UC\n",
+            user_key: "UK\n",
+            ca_cert: "CC\n",
+            ca_key: "CK\n",
+        }
+    }
+
+    #[test]
+    fn names_types_and_namespaces() {
+        let items = manifests(&material(), "kube-system", "store").unwrap();
+        let got: Vec<(&str, &str, &str, &str)> = items
+            .iter()
+            .map(|i| {
+                (
+                    i["kind"].as_str().unwrap(),
+                    i["metadata"]["name"].as_str().unwrap(),
+                    i["metadata"]["namespace"].as_str().unwrap(),
+                    i["type"].as_str().unwrap_or("-"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "Secret",
+                    "ephemeral-store-root",
+                    "store",
+                    "kubernetes.io/tls"
+                ),
+                (
+                    "Secret",
+                    "ephemeral-store-user-myuser",
+                    "kube-system",
+                    "kubernetes.io/tls"
+                ),
+                (
+                    "Secret",
+                    "ephemeral-store-user-rootca-cert",
+                    "kube-system",
+                    "Opaque"
+                ),
+                ("ConfigMap", "ephemeral-store-users", "store", "-"),
+            ]
+        );
+        assert_eq!(items[1]["data"]["tls.key"], "VUsK");
+        assert!(items[2]["data"].get("tls.key").is_none());
+        assert_eq!(
+            items[3]["data"][marathon::USER],
+            r#"{ "name" : "myuser", "auth_mode" : "certificate" }"#
+        );
+    }
+
+    #[test]
+    fn names_kubernetes_refuses_are_refused() {
+        for bad in ["a_b", "a@b", "a.", "a..b"] {
+            assert_eq!(user_secret_name(bad).unwrap_err().code(), 2, "{bad}");
+        }
+        user_secret_name("a.b-c9").unwrap();
+        for bad in ["", "-a", "a-", "A", "a.b", &"a".repeat(64)] {
+            assert_eq!(validate_namespace(bad).unwrap_err().code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn yaml_quotes_every_string_and_odd_key() {
+        let v = json!({"a": {"yes": "no", "tls.crt": "x: \"y\"\n", "n": 1, "e": {}, "l": [1]}});
+        let y = to_yaml(&[v]);
+        assert_eq!(
+            y,
+            "---\na:\n  \"yes\": \"no\"\n  tls.crt: \"x: \\\"y\\\"\\n\"\n  \"n\": 1\n  e: {}\n  l: [1]\n"
+        );
+    }
+}

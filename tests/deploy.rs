@@ -1,0 +1,757 @@
+//! `pki deploy marathon` against a fake Marathon on 127.0.0.1 that behaves
+//! like `/v2/apps` of Marathon 1.3: PUT replaces `env` as a whole map, and
+//! it answers 200/201/401/403/404/409/422 as Marathon does.
+//!
+//! The fake serves one request per connection, on its own thread, until the
+//! test drops it (or 60 s pass); every wait in it is bounded.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::{shared, Env};
+use serde_json::{json, Value};
+
+const APP: &str = "/ephemeral-store";
+const PUT_DEPLOYMENT: &str = "5ed4c0c5-9ff8-4a6f-a0cd-f57f59a34b43";
+const PUT_VERSION: &str = "2026-11-24T19:00:00.000Z";
+const POST_DEPLOYMENT: &str = "0c7f3f6e-2b7d-4bd5-8c54-0d1b7b3a9e11";
+
+/// How the fake Marathon behaves.
+#[derive(Clone, Default)]
+struct Behaviour {
+    /// The app as Marathon holds it; `None` answers 404.
+    app: Option<Value>,
+    /// Answer 401 unless `Authorization: token=<this>` is sent.
+    token: Option<String>,
+    /// Answer 403 to PUT and POST.
+    forbid: bool,
+    /// A deployment is running: PUT answers 409 unless `?force=true`.
+    busy: bool,
+    /// Answer 422 to PUT and POST, as Marathon does for an invalid app.
+    reject: bool,
+    /// Accept the connection and never answer (timeouts).
+    stall: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Seen {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+struct State {
+    b: Behaviour,
+    seen: Vec<Seen>,
+}
+
+struct Fake {
+    port: u16,
+    tls: bool,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Fake {
+    fn start(b: Behaviour) -> Fake {
+        Fake::spawn(b, None)
+    }
+
+    fn spawn(b: Behaviour, tls: Option<Arc<rustls::ServerConfig>>) -> Fake {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(State {
+            b,
+            seen: Vec::new(),
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, sp, is_tls) = (state.clone(), stop.clone(), tls.is_some());
+        let handle = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !sp.load(Ordering::SeqCst) && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        s.set_nonblocking(false).unwrap();
+                        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                        match &tls {
+                            Some(cfg) => {
+                                let conn = rustls::ServerConnection::new(cfg.clone()).unwrap();
+                                serve(rustls::StreamOwned::new(conn, s), &st, &sp);
+                            }
+                            None => serve(s, &st, &sp),
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5))
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        Fake {
+            port,
+            tls: is_tls,
+            state,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    fn methods(&self) -> Vec<String> {
+        self.seen().iter().map(|s| s.method.clone()).collect()
+    }
+
+    fn app(&self) -> Option<Value> {
+        self.state.lock().unwrap().b.app.clone()
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Read one request, answer it like Marathon, close.
+fn serve<S: Read + Write>(stream: S, state: &Mutex<State>, stop: &AtomicBool) {
+    let mut r = BufReader::new(stream);
+    let mut line = String::new();
+    if r.read_line(&mut line).is_err() || line.is_empty() {
+        return; // e.g. a TLS handshake the client refused
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let target = parts.next().unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    for _ in 0..100 {
+        let mut h = String::new();
+        if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len.min(1 << 20)];
+    if r.read_exact(&mut body).is_err() {
+        return;
+    }
+    let seen = Seen {
+        method,
+        target,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
+    let (status, reply) = {
+        let mut st = state.lock().unwrap();
+        st.seen.push(seen.clone());
+        if st.b.stall {
+            drop(st);
+            let until = Instant::now() + Duration::from_secs(10);
+            while !stop.load(Ordering::SeqCst) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            return;
+        }
+        marathon(&mut st.b, &seen)
+    };
+    let reason = match status {
+        200 => "OK",
+        201 => "Created",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        422 => "Unprocessable Entity",
+        _ => "Other",
+    };
+    let text = reply.to_string();
+    let mut s = r.into_inner();
+    let _ = write!(
+        s,
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
+    let _ = s.flush();
+}
+
+/// Marathon 1.3's `/v2/apps` as far as `pki` uses it.
+fn marathon(b: &mut Behaviour, req: &Seen) -> (u16, Value) {
+    if let Some(t) = &b.token {
+        if req.header("authorization") != Some(&format!("token={t}")) {
+            return (401, json!({"message": "Authentication failed"}));
+        }
+    }
+    let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
+    let app_path = format!("/v2/apps{APP}");
+    match (req.method.as_str(), path) {
+        ("GET", p) if p == app_path => match &b.app {
+            Some(app) => (200, json!({ "app": app })),
+            None => (
+                404,
+                json!({"message": format!("App '{APP}' does not exist")}),
+            ),
+        },
+        ("PUT", p) if p == app_path => {
+            if b.forbid {
+                return (403, json!({"message": "Forbidden"}));
+            }
+            if b.busy && query != "force=true" {
+                return (
+                    409,
+                    json!({"message": "App is locked by one or more deployments. Override with the option '?force=true'.",
+                           "deployments": [{"id": "97c136bf-5a28-4821-9d94-480d9fbb01c8"}]}),
+                );
+            }
+            if b.reject {
+                return invalid();
+            }
+            let update = req.json();
+            let app = b.app.as_mut().expect("the app exists");
+            // PUT replaces each field it carries as a whole: env included.
+            for (k, v) in update.as_object().unwrap() {
+                app[k] = v.clone();
+            }
+            (
+                200,
+                json!({"version": PUT_VERSION, "deploymentId": PUT_DEPLOYMENT}),
+            )
+        }
+        ("POST", "/v2/apps") => {
+            if b.forbid {
+                return (403, json!({"message": "Forbidden"}));
+            }
+            if b.reject {
+                return invalid();
+            }
+            let mut app = req.json();
+            b.app = Some(app.clone());
+            app["version"] = json!(PUT_VERSION);
+            app["deployments"] = json!([{ "id": POST_DEPLOYMENT }]);
+            (201, app)
+        }
+        _ => (404, json!({"message": "not found"})),
+    }
+}
+
+fn invalid() -> (u16, Value) {
+    (
+        422,
+        json!({"message": "Object is not valid",
+               "details": [{"path": "/env(OTHER)", "errors": ["error.expected.jsstring"]}]}),
+    )
+}
+
+/// A Marathon that runs [`running_app`].
+fn running() -> Behaviour {
+    Behaviour {
+        app: Some(running_app()),
+        ..Default::default()
+    }
+}
+
+/// An app as `GET /v2/apps/ephemeral-store` shows it, env holding other variables.
+fn running_app() -> Value {
+    json!({
+        "id": APP,
+        "instances": 5,
+        "cpus": 1.0,
+        "mem": 1024.0,
+        "env": {
+            "JAVA_OPTS": "-Xmx512m",
+            "EPHEMERAL_STORE_USER": "{ \"name\" : \"old\", \"auth_mode\" : \"certificate\" }",
+            "DB_PASSWORD": {"secret": "db-password"},
+            "LOG_LEVEL": "debug"
+        },
+        "secrets": {"db-password": {"source": "/ephemeral-store/db"}},
+        "container": {"type": "DOCKER", "docker": {"image": "f5networks/ephemeral-store:1.1.0", "network": "HOST"}},
+        "version": "2017-10-02T18:56:43.319Z",
+        "tasksRunning": 5
+    })
+}
+
+fn store() -> Env {
+    Env::with_users(&["myuser"])
+}
+
+fn deploy(env: &Env, fake: &Fake, extra: &[&str]) -> common::Run {
+    let url = fake.url();
+    let mut args = vec!["deploy", "marathon", "--url", &url];
+    args.extend_from_slice(extra);
+    let run = env.run(&args);
+    assert_no_key(&run.stderr);
+    run
+}
+
+#[track_caller]
+fn assert_no_key(text: &str) {
+    assert!(
+        !text.contains("PRIVATE KEY"),
+        "key material printed:\n{text}"
+    );
+}
+
+/// The Marathon 1.3.9 AppDefinition schema, loaded as JSON Schema draft 4
+/// explicitly (its `$schema` names no draft).
+fn schema_1_3() -> jsonschema::Validator {
+    let path = shared().join("marathon/AppDefinition-1.3.9.json");
+    let mut schema: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    // Its "$schema" ("http://json-schema.org/schema#") names no draft and
+    // would be fetched from the web; the draft is chosen explicitly instead.
+    assert_eq!(schema["$schema"], "http://json-schema.org/schema#");
+    schema.as_object_mut().unwrap().remove("$schema");
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .build(&schema)
+        .expect("the schema loads as draft 4")
+}
+
+#[track_caller]
+fn assert_valid(v: &jsonschema::Validator, body: &Value) {
+    let errors: Vec<String> = v
+        .iter_errors(body)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "body does not validate: {errors:?}");
+}
+
+#[test]
+fn update_sets_the_four_keys_and_loses_no_other_variable() {
+    let env = store();
+    let fake = Fake::start(running());
+    let run = deploy(&env, &fake, &["--json"]);
+    run.ok();
+
+    let doc: pki::json::DeployDoc = serde_json::from_str(&run.stdout).expect("DeployDoc");
+    assert_eq!(doc.version, 1);
+    assert!(!doc.dry_run);
+    assert_eq!(
+        (doc.app_id.as_str(), doc.user.as_str(), doc.action.as_str()),
+        (APP, "myuser", "update")
+    );
+    assert_eq!(doc.method, "PUT");
+    assert_eq!(doc.status, Some(200));
+    assert_eq!(doc.deployment_id.as_deref(), Some(PUT_DEPLOYMENT));
+    assert_eq!(doc.app_version.as_deref(), Some(PUT_VERSION));
+    assert_eq!(doc.kept_env, ["JAVA_OPTS", "DB_PASSWORD", "LOG_LEVEL"]);
+    assert!(doc.body.is_none());
+    assert!(
+        run.stderr.contains(PUT_DEPLOYMENT) && run.stderr.contains(PUT_VERSION),
+        "{}",
+        run.stderr
+    );
+    assert_no_key(&run.stdout);
+
+    assert_eq!(fake.methods(), ["GET", "PUT"]);
+    let put = &fake.seen()[1];
+    assert_eq!(put.target, format!("/v2/apps{APP}"));
+    assert_eq!(put.header("content-type"), Some("application/json"));
+    assert!(put.header("authorization").is_none());
+    let body = put.json();
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        ["id", "env"],
+        "the PUT carries the id and the whole env, nothing else"
+    );
+
+    // What Marathon now holds: every variable it had, the four keys set.
+    let app = fake.app().unwrap();
+    let e = app["env"].as_object().unwrap();
+    assert_eq!(e["JAVA_OPTS"], "-Xmx512m");
+    assert_eq!(e["LOG_LEVEL"], "debug");
+    assert_eq!(e["DB_PASSWORD"], json!({"secret": "db-password"}));
+    assert_eq!(e["ORCHESTRATION"], "marathon");
+    assert_eq!(
+        e["EPHEMERAL_STORE_USER"],
+        r#"{ "name" : "myuser", "auth_mode" : "certificate" }"#
+    );
+    let (ca_cert, ca_key) = env.ca_files();
+    assert_eq!(
+        e["EPHEMERAL_STORE_ROOT_CA_CERT"],
+        std::fs::read_to_string(ca_cert).unwrap().as_str()
+    );
+    assert_eq!(
+        e["EPHEMERAL_STORE_ROOT_CA_KEY"],
+        std::fs::read_to_string(ca_key).unwrap().as_str()
+    );
+    assert_eq!(e.len(), 7);
+    // Fields the PUT did not carry are Marathon's as before.
+    assert_eq!(app["secrets"], running_app()["secrets"]);
+    assert_eq!(app["instances"], 5);
+
+    // A second deploy changes nothing more and still keeps all seven.
+    deploy(&env, &fake, &[]).ok();
+    assert_eq!(fake.app().unwrap()["env"].as_object().unwrap().len(), 7);
+}
+
+#[test]
+fn put_and_post_bodies_validate_against_the_marathon_1_3_9_schema() {
+    let v = schema_1_3();
+    // The validator is real: it refuses what Marathon refuses.
+    assert!(
+        !v.is_valid(&json!({"id": APP, "env": {"N": 5}})),
+        "numbers in env must fail"
+    );
+    assert!(!v.is_valid(&json!({"env": {}})), "id is required");
+    assert!(
+        !v.is_valid(&running_app()),
+        "GET's read-only fields must fail"
+    );
+
+    let env = store();
+    let fake = Fake::start(running());
+    deploy(&env, &fake, &["--force"]).ok();
+    assert_valid(&v, &fake.seen()[1].json());
+
+    let fake = Fake::start(Behaviour::default());
+    deploy(
+        &env,
+        &fake,
+        &["--create", "--app-id", "/asp/ephemeral-store"],
+    )
+    .ok();
+    let post = &fake.seen()[1];
+    assert_eq!(
+        (post.method.as_str(), post.target.as_str()),
+        ("POST", "/v2/apps")
+    );
+    assert_valid(&v, &post.json());
+}
+
+#[test]
+fn conflict_409_says_a_deployment_is_in_progress_and_force_sends_force_true() {
+    let env = store();
+    let fake = Fake::start(Behaviour {
+        busy: true,
+        ..running()
+    });
+    let run = deploy(&env, &fake, &[]);
+    run.code(4).one_line_error(&[
+        "deployment of /ephemeral-store is in progress",
+        "409",
+        "--force",
+    ]);
+    assert_eq!(
+        fake.app().unwrap()["env"],
+        running_app()["env"],
+        "nothing changed"
+    );
+    assert!(fake.seen()[1].target.ends_with("/v2/apps/ephemeral-store"));
+
+    let run = deploy(&env, &fake, &["--force"]);
+    run.ok();
+    assert_eq!(fake.seen()[3].method, "PUT");
+    assert_eq!(fake.seen()[3].target, "/v2/apps/ephemeral-store?force=true");
+    assert_eq!(fake.app().unwrap()["env"]["ORCHESTRATION"], "marathon");
+}
+
+#[test]
+fn a_missing_app_is_refused_unless_create_posts_the_full_app() {
+    let env = store();
+    let fake = Fake::start(Behaviour::default());
+    deploy(&env, &fake, &[])
+        .code(2)
+        .one_line_error(&["has no app /ephemeral-store", "--create"]);
+    assert_eq!(fake.methods(), ["GET"]);
+    assert!(fake.app().is_none());
+
+    let run = deploy(
+        &env,
+        &fake,
+        &["--create", "--json", "--image", "registry.local/es:1.1.0"],
+    );
+    run.ok();
+    let doc: pki::json::DeployDoc = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        (doc.action.as_str(), doc.method.as_str(), doc.status),
+        ("create", "POST", Some(201))
+    );
+    assert_eq!(doc.deployment_id.as_deref(), Some(POST_DEPLOYMENT));
+    let app = fake.app().unwrap();
+    assert_eq!(app["id"], APP);
+    assert_eq!(app["instances"], 5);
+    assert_eq!(
+        app["container"]["docker"]["image"],
+        "registry.local/es:1.1.0"
+    );
+    assert_eq!(app["env"]["ORCHESTRATION"], "marathon");
+
+    // --create on an app that exists is an update.
+    deploy(&env, &fake, &["--create"]).ok();
+    assert_eq!(fake.methods(), ["GET", "GET", "POST", "GET", "PUT"]);
+}
+
+#[test]
+fn credentials_401_403_and_the_token_header() {
+    let mut env = store();
+    let fake = Fake::start(Behaviour {
+        token: Some("tok.en-123".into()),
+        ..running()
+    });
+    deploy(&env, &fake, &[]).code(1).one_line_error(&[
+        "401 Unauthorized",
+        "sent no credentials",
+        "--token-file",
+        "DCOS_ACS_TOKEN",
+    ]);
+
+    std::fs::write(env.path("token"), "tok.en-123\n").unwrap();
+    deploy(&env, &fake, &["--token-file", "token"]).ok();
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 3);
+    assert!(
+        seen[1..]
+            .iter()
+            .all(|s| s.header("authorization") == Some("token=tok.en-123")),
+        "{seen:?}"
+    );
+
+    env.var("DCOS_ACS_TOKEN", "tok.en-123");
+    deploy(&env, &fake, &[]).ok();
+    assert_eq!(
+        fake.seen()[4].header("authorization"),
+        Some("token=tok.en-123")
+    );
+
+    env.var("DCOS_ACS_TOKEN", "wrong");
+    deploy(&env, &fake, &[])
+        .code(1)
+        .one_line_error(&["401", "sent a token"]);
+
+    // Basic auth from a credentials file; a server that forbids the change.
+    let fake = Fake::start(Behaviour {
+        forbid: true,
+        ..running()
+    });
+    std::fs::write(env.path("creds"), "admin:s3cret\n").unwrap();
+    deploy(&env, &fake, &["--credentials-file", "creds"])
+        .code(1)
+        .one_line_error(&["403 Forbidden", "permission"]);
+    assert_eq!(
+        fake.seen()[0].header("authorization"),
+        Some("Basic YWRtaW46czNjcmV0")
+    );
+    assert_eq!(fake.app().unwrap()["env"], running_app()["env"]);
+}
+
+#[test]
+fn validation_422_prints_marathons_own_message() {
+    let env = store();
+    let fake = Fake::start(Behaviour {
+        reject: true,
+        ..running()
+    });
+    let run = deploy(&env, &fake, &[]);
+    run.code(2).one_line_error(&[
+        "422",
+        "Object is not valid",
+        "/env(OTHER): error.expected.jsstring",
+    ]);
+    assert!(!run.stderr.contains("BEGIN"), "no request body in messages");
+}
+
+#[test]
+fn dry_run_prints_the_request_with_the_key_redacted_and_sends_no_change() {
+    let env = store();
+    let fake = Fake::start(running());
+    let run = deploy(&env, &fake, &["--dry-run", "--force"]);
+    run.ok();
+    assert_no_key(&run.stdout);
+    let (first, rest) = run.stdout.split_once('\n').unwrap();
+    assert_eq!(
+        first,
+        format!("PUT {}/v2/apps/ephemeral-store?force=true", fake.url())
+    );
+    let body: Value = serde_json::from_str(rest).unwrap();
+    assert_eq!(
+        body["env"]["EPHEMERAL_STORE_ROOT_CA_KEY"],
+        "<redacted: root CA private key>"
+    );
+    assert!(body["env"]["EPHEMERAL_STORE_ROOT_CA_CERT"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(body["env"]["JAVA_OPTS"], "-Xmx512m");
+    assert!(run.stderr.contains("dry run"), "{}", run.stderr);
+
+    let run = deploy(&env, &fake, &["--dry-run", "--json"]);
+    run.ok();
+    assert_no_key(&run.stdout);
+    let doc: pki::json::DeployDoc = serde_json::from_str(&run.stdout).unwrap();
+    assert!(doc.dry_run);
+    assert_eq!((doc.status, doc.deployment_id), (None, None));
+    assert_eq!(
+        doc.body.unwrap()["env"]["EPHEMERAL_STORE_ROOT_CA_KEY"],
+        "<redacted: root CA private key>"
+    );
+
+    assert_eq!(fake.methods(), ["GET", "GET"], "a dry run only reads");
+    assert_eq!(fake.app().unwrap(), running_app());
+
+    // With --create and no app: the POST it would send.
+    let fake = Fake::start(Behaviour::default());
+    let run = deploy(&env, &fake, &["--dry-run", "--create"]);
+    run.ok();
+    assert!(
+        run.stdout
+            .starts_with(&format!("POST {}/v2/apps\n", fake.url())),
+        "{}",
+        run.stdout
+    );
+    assert_no_key(&run.stdout);
+    assert_eq!(fake.methods(), ["GET"]);
+}
+
+#[test]
+fn refused_connections_and_timeouts_are_one_line_exit_1() {
+    let env = store();
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    env.run(&["deploy", "marathon", "--url", &url])
+        .code(1)
+        .one_line_error(&["cannot connect", &url, "connection refused", "check --url"]);
+
+    let fake = Fake::start(Behaviour {
+        stall: true,
+        ..running()
+    });
+    deploy(&env, &fake, &["--timeout", "1"])
+        .code(1)
+        .one_line_error(&["no answer from", "within 1 s", "--timeout"]);
+}
+
+#[test]
+fn bad_input_is_refused_before_any_request() {
+    let env = store();
+    let fake = Fake::start(running());
+    let url = fake.url();
+    std::fs::write(env.path("empty"), "").unwrap();
+    std::fs::write(env.path("notpem"), "hello").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--url", "marathon:8080"], "not an http"),
+        (vec!["--url", "http://user:pw@127.0.0.1:1"], "credentials"),
+        (
+            vec!["--url", &url, "--app-id", "/Bad_App"],
+            "not a valid Marathon app id",
+        ),
+        (
+            vec!["--url", &url, "--token-file", "missing"],
+            "cannot read missing",
+        ),
+        (
+            vec!["--url", &url, "--token-file", "empty"],
+            "does not hold a token",
+        ),
+        (
+            vec!["--url", &url, "--credentials-file", "notpem"],
+            "user:password",
+        ),
+        (
+            vec!["--url", &url, "--ca-cert", "notpem"],
+            "--ca-cert is for https",
+        ),
+        (
+            vec!["--url", "https://127.0.0.1:1", "--ca-cert", "notpem"],
+            "holds no PEM certificate",
+        ),
+        (vec!["--url", &url, "--user", "nobody"], "nobody"),
+    ];
+    for (args, want) in cases {
+        let mut full = vec!["deploy", "marathon"];
+        full.extend_from_slice(&args);
+        env.run(&full).code(2).one_line_error(&[want]);
+    }
+    assert!(fake.seen().is_empty(), "{:?}", fake.seen());
+}
+
+/// A private CA and a server certificate for 127.0.0.1, made with rcgen.
+fn private_tls(dir: &std::path::Path) -> (Arc<rustls::ServerConfig>, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "test Marathon CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, &ca_key);
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let ca_path = dir.join("marathon-ca.crt");
+    std::fs::write(&ca_path, ca_cert.pem()).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    (Arc::new(cfg), ca_path)
+}
+
+#[test]
+fn https_with_a_private_ca() {
+    let env = store();
+    let (cfg, ca_path) = private_tls(env.root());
+    let fake = Fake::spawn(Behaviour { ..running() }, Some(cfg));
+    assert!(fake.url().starts_with("https://"));
+
+    deploy(&env, &fake, &[])
+        .code(1)
+        .one_line_error(&["TLS with", "--ca-cert"]);
+    assert!(
+        fake.seen().is_empty(),
+        "no request over an untrusted connection"
+    );
+
+    deploy(&env, &fake, &["--ca-cert", ca_path.to_str().unwrap()]).ok();
+    assert_eq!(fake.methods(), ["GET", "PUT"]);
+    assert_eq!(fake.app().unwrap()["env"]["ORCHESTRATION"], "marathon");
+}
