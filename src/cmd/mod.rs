@@ -1,11 +1,16 @@
 //! One module per command. Each has an `Args` (clap) and a `run`.
 
 pub mod completions;
+pub mod config;
+pub mod crl;
 pub mod export;
+pub mod import;
 pub mod init;
 pub mod issue;
 pub mod list;
+pub mod revoke;
 pub mod show;
+pub mod sign;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -101,6 +106,11 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Show(a) => show::run(&ctx, a),
         Command::Export(t) => export::run(&ctx, t),
         Command::Completions(a) => completions::run(&ctx, a),
+        Command::Import(a) => import::run(&ctx, a),
+        Command::Sign(a) => sign::run(&ctx, a),
+        Command::Revoke(a) => revoke::run(&ctx, a),
+        Command::Crl(a) => crl::run(&ctx, a),
+        Command::Config(a) => config::run(&ctx, a),
     }
 }
 
