@@ -48,6 +48,13 @@ pub fn parse_crl_url(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
+/// [`parse_crl_url`] as a usage error (exit 2).
+pub fn check_crl_url(s: &str) -> Result<()> {
+    parse_crl_url(s)
+        .map(drop)
+        .map_err(|e| Error::usage(e, "give e.g. http://crl.example.internal/rootCA.crl"))
+}
+
 pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
     if let Action::Set { value, .. } = &action {
         parse_crl_url(value)

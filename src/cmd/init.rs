@@ -32,12 +32,15 @@ pub struct Args {
     pub force: bool,
     /// CRL distribution point (an http:// URL: the only kind Riak fetches) put
     /// into every certificate issued from now on; see docs/revocation.md.
-    #[arg(long, value_name = "URL", value_parser = crate::cmd::config::parse_crl_url)]
+    #[arg(long, value_name = "URL")]
     pub crl_url: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     names::validate_ca_cn(&a.cn)?;
+    if let Some(url) = &a.crl_url {
+        crate::cmd::config::check_crl_url(url)?;
+    }
     if ctx.store.dir.exists() && !ctx.store.dir.is_dir() {
         return Err(Error::input(
             format!("{} exists and is not a directory", ctx.store.dir.display()),
