@@ -168,6 +168,26 @@ fn the_documented_v1_ca_is_adopted_and_keeps_working() {
         "-pubout",
     ]);
     assert!(a.contains("BEGIN PUBLIC KEY") && a == b);
+    // With --key-format pkcs8 the env is byte for byte what the deployment
+    // already runs with, so adopting the CA need not restart the app.
+    let r = env.run(&[
+        "export",
+        "marathon",
+        "--user",
+        "myuser",
+        "--key-format",
+        "pkcs8",
+    ]);
+    r.ok();
+    let e = r.json();
+    assert_eq!(
+        e["EPHEMERAL_STORE_ROOT_CA_KEY"].as_str().unwrap(),
+        text(&env.path("rootCA.key"))
+    );
+    assert_eq!(
+        e["EPHEMERAL_STORE_ROOT_CA_CERT"].as_str().unwrap(),
+        text(&ca)
+    );
 
     // A CRL of the v1 CA verifies, and revokes what it lists.
     env.run(&["revoke", "myuser"]).ok();
@@ -741,6 +761,12 @@ fn crl_url_can_be_set_on_an_existing_store() {
     env.run(&["issue", "--force", "alice"]).ok();
     let (alice, _) = env.user_files("alice");
     assert!(x509_text(&alice).contains("URI:http://crl.example/root.crl"));
+    // Signed CSRs carry it too.
+    sh(&env, "openssl req -new -newkey rsa:2048 -nodes -keyout c.key -subj /CN=carol -out c.csr 2>/dev/null");
+    let r = env.run(&["sign", "--csr", "c.csr"]);
+    r.ok();
+    std::fs::write(env.path("carol.crt"), &r.stdout).unwrap();
+    assert!(x509_text(&env.path("carol.crt")).contains("URI:http://crl.example/root.crl"));
     env.run(&["config", "unset", "crl-url"]).ok();
     env.run(&["issue", "bob"]).ok();
     let (bob, _) = env.user_files("bob");
