@@ -190,6 +190,20 @@ fn erlang_available() -> bool {
         .is_ok()
 }
 
+/// Whether the Erlang tests can run; on CI they must.
+fn erlang_or_skip() -> bool {
+    if erlang_available() {
+        return true;
+    }
+    // .ci/run installs erlang-base and erlang-ssl; a developer machine may lack them.
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "escript missing on CI: .ci/run must install erlang-base erlang-ssl"
+    );
+    eprintln!("skipped: escript not installed (apt-get install erlang-base erlang-ssl)");
+    false
+}
+
 /// Start the Erlang server, run `openssl s_client` with the given client pair; returns the server's verdict line.
 fn erlang_handshake(ca: &Path, server: (&Path, &Path), client: (&Path, &Path)) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/erlang_server.escript");
@@ -249,13 +263,7 @@ fn erlang_handshake(ca: &Path, server: (&Path, &Path), client: (&Path, &Path)) -
 
 #[test]
 fn erlang_ssl_accepts_our_client_certificate_as_riak_would() {
-    if !erlang_available() {
-        // .ci/run installs erlang-base and erlang-ssl; a developer machine may lack them.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "escript missing on CI: .ci/run must install erlang-base erlang-ssl"
-        );
-        eprintln!("skipped: escript not installed (apt-get install erlang-base erlang-ssl)");
+    if !erlang_or_skip() {
         return;
     }
     let env = Env::with_users(&["myuser"]);
@@ -282,12 +290,7 @@ fn erlang_ssl_accepts_our_client_certificate_as_riak_would() {
 /// authority key identifier (the v1 root has no key id to name).
 #[test]
 fn erlang_ssl_accepts_users_of_an_imported_v1_ca() {
-    if !erlang_available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "escript missing on CI: .ci/run must install erlang-base erlang-ssl"
-        );
-        eprintln!("skipped: escript not installed (apt-get install erlang-base erlang-ssl)");
+    if !erlang_or_skip() {
         return;
     }
     let env = Env::new();
