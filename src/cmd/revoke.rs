@@ -12,7 +12,7 @@ use crate::store::{CertState, Index};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  pki revoke myuser\n  pki revoke --serial 3f9a0c... --reason key-compromise\n  pki crl --out /srv/crl/rootCA.crl      # then publish: Riak sees only the published CRL\n\nRevoking a user's current certificate frees the name: `pki issue USER` works again without --force."
+    after_help = "Examples:\n  pki revoke myuser\n  pki revoke --serial 3f9a0c... --reason key-compromise\n  pki crl --out /srv/crl/rootCA.crl --format der   # then publish: Riak sees only the published CRL\n\nRevoking a user's current certificate frees the name: `pki issue USER` works again without --force."
 )]
 pub struct Args {
     /// The user whose current certificate is revoked.
@@ -181,7 +181,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             c.serial
         ));
     } else {
-        ctx.say("Riak learns of it only from a published CRL: run `pki crl --out FILE` and publish FILE (docs/revocation.md)");
+        ctx.say("Riak learns of it only from a published CRL: run `pki crl --out FILE --format der` and publish FILE (docs/revocation.md)");
     }
     if index.settings.crl_url.is_none() {
         ctx.warn("this store's certificates carry no CRL distribution point, so Riak cannot check revocation; see `pki config set crl-url`");
