@@ -200,7 +200,8 @@ fn signature_name(oid: &str) -> String {
     }
 }
 
-fn key_type_of(spki: &SubjectPublicKeyInfo<'_>) -> Option<KeyType> {
+/// The key type of a public key, or None when pki does not support it.
+pub fn key_type_of(spki: &SubjectPublicKeyInfo<'_>) -> Option<KeyType> {
     match spki.parsed().ok()? {
         x509_parser::public_key::PublicKey::RSA(rsa) => match rsa.key_size() {
             2048 => Some(KeyType::Rsa2048),

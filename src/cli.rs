@@ -81,4 +81,15 @@ pub enum Command {
     Deploy(cmd::deploy::Target),
     /// Print shell completions.
     Completions(cmd::completions::Args),
+    /// Adopt an existing root CA (e.g. made with openssl), or an existing user certificate.
+    Import(cmd::import::Args),
+    /// Sign a certificate signing request whose key never leaves its owner.
+    Sign(cmd::sign::Args),
+    /// Revoke a user's certificate (or any by serial); publish a CRL afterwards.
+    Revoke(cmd::revoke::Args),
+    /// Make a CRL signed by the CA, for Riak's check_crl.
+    Crl(cmd::crl::Args),
+    /// Store-wide settings (crl-url).
+    #[command(subcommand)]
+    Config(cmd::config::Action),
 }

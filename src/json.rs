@@ -223,3 +223,89 @@ pub struct DeployDoc {
 // `pki export k8s --json` (or `--format json`) prints a Kubernetes `v1`
 // `List` of the Secrets and the ConfigMap: like `export marathon --format
 // env`, the document is the consumer's own format and carries no "version".
+// ---- import, revoke, crl, config (issue #4) ----
+// `pki sign --json` and `pki import --user --json` print an `IssueDoc`.
+
+impl Issued {
+    /// The report of a certificate that entered the store (signed or imported).
+    pub fn from_info(
+        user: &str,
+        info: &CertInfo,
+        cert_path: String,
+        key_path: Option<String>,
+        replaced_serial: Option<String>,
+    ) -> Self {
+        Issued {
+            user: user.to_string(),
+            serial: info.serial.clone(),
+            not_before: rfc3339(info.not_before),
+            not_after: rfc3339(info.not_after),
+            key_type: info.key_type.map(|t| t.name()).unwrap_or_default().into(),
+            fingerprint_sha256: info.fingerprint_sha256.clone(),
+            cert_path,
+            key_path,
+            replaced_serial,
+        }
+    }
+}
+
+/// `pki import --json` (a CA).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportCaDoc {
+    pub version: u32,
+    pub ca: CaSummary,
+    /// 1 for the v1 certificates the documented openssl commands make, else 3.
+    pub x509_version: u32,
+    pub cert_path: String,
+    pub key_path: String,
+    /// User certificates of a replaced CA, now superseded (0 unless --force).
+    pub retired_certificates: usize,
+}
+
+/// One revoked certificate, as `revoke` and `crl` report it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revoked {
+    pub user: String,
+    pub serial: String,
+    pub revoked_at: String,
+    /// A reason name of `pki revoke --reason`, e.g. `key-compromise`.
+    pub reason: String,
+}
+
+/// `pki revoke --json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeDoc {
+    pub version: u32,
+    /// Null when it was revoked already (nothing done).
+    pub revoked: Option<Revoked>,
+}
+
+/// `pki crl --json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrlDoc {
+    pub version: u32,
+    pub crl_number: u64,
+    pub this_update: String,
+    pub next_update: String,
+    /// Where the store keeps this CRL.
+    pub path: String,
+    /// The --out copy, if any.
+    pub out: Option<String>,
+    /// Where certificates say the CRL is published; null when not configured.
+    pub crl_url: Option<String>,
+    /// The CRL itself, PEM.
+    pub pem: String,
+    pub revoked: Vec<Revoked>,
+}
+
+/// `pki config --json` (show, set, unset): the settings after the command.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigDoc {
+    pub version: u32,
+    pub crl_url: Option<String>,
+}

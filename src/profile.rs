@@ -165,6 +165,9 @@ pub struct Signer {
     pub key: PrivateKey,
     key_pair: KeyPair,
     pub not_after: OffsetDateTime,
+    /// The CA's subject key identifier. X.509 v1 CAs (the documented
+    /// openssl procedure makes them) have none.
+    pub ski: Option<Vec<u8>>,
 }
 
 impl Signer {
@@ -173,12 +176,30 @@ impl Signer {
         let (_, x) = x509_parser::parse_x509_certificate(&cert_der)
             .map_err(|e| Error::crypto("cannot parse the CA certificate", e))?;
         let not_after = x.validity().not_after.to_datetime();
+        let ski = x
+            .iter_extensions()
+            .find_map(|e| match e.parsed_extension() {
+                x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => {
+                    Some(k.0.to_vec())
+                }
+                _ => None,
+            });
         Ok(Signer {
             cert_der,
             key,
             key_pair,
             not_after,
+            ski,
         })
+    }
+
+    /// How the authority key identifier of what this CA signs is made: the
+    /// CA's own SKI when it has one, else rcgen's hash of the CA key.
+    pub fn key_id_method(&self) -> rcgen::KeyIdMethod {
+        match &self.ski {
+            Some(ski) => rcgen::KeyIdMethod::PreSpecified(ski.clone()),
+            None => rcgen::KeyIdMethod::Sha256,
+        }
     }
 
     pub fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
@@ -193,6 +214,18 @@ impl Signer {
         public_key: &impl rcgen::PublicKeyData,
     ) -> Result<Vec<u8>> {
         let issuer = self.issuer()?;
+        // An issuer without a subject key identifier (an X.509 v1 CA) gives
+        // its certificates no authority key identifier: rcgen would make one
+        // up from the key hash, naming a key id that no certificate carries.
+        let trimmed;
+        let params = if self.ski.is_none() && params.use_authority_key_identifier_extension {
+            let mut p = params.clone();
+            p.use_authority_key_identifier_extension = false;
+            trimmed = p;
+            &trimmed
+        } else {
+            params
+        };
         let cert = params
             .signed_by(public_key, &issuer)
             .map_err(|e| Error::crypto("cannot sign the certificate", e))?;

@@ -45,6 +45,24 @@ pub struct Index {
     pub certificates: Vec<CertEntry>,
     #[serde(default)]
     pub settings: Settings,
+    /// CRL bookkeeping (`pki crl`): absent until the first CRL is made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl: Option<CrlRecord>,
+}
+
+/// The last CRL made by `pki crl`. Its number only grows (RFC 5280 5.2.3).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrlRecord {
+    pub number: u64,
+    /// Serial of the CA that signed it.
+    pub ca_serial: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub this_update: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_update: OffsetDateTime,
+    /// Path relative to the store.
+    pub path: PathBuf,
 }
 
 /// Store-wide settings.
@@ -104,6 +122,16 @@ pub struct CertEntry {
     pub key: Option<PathBuf>,
     #[serde(with = "time::serde::rfc3339")]
     pub issued_at: OffsetDateTime,
+    /// When it was revoked (`pki revoke`); None unless `state` is revoked.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// The CRL reason code name given to `pki revoke --reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_reason: Option<String>,
 }
 
 impl CertEntry {
@@ -132,6 +160,8 @@ impl CertEntry {
             cert,
             key,
             issued_at: now,
+            revoked_at: None,
+            revocation_reason: None,
         })
     }
 }
@@ -214,6 +244,25 @@ impl Index {
             .find(|c| c.user == user && c.state == CertState::Active)?;
         e.state = CertState::Superseded;
         Some(e.serial.clone())
+    }
+
+    /// Make `ca` the current CA. An earlier CA moves to `ca_history` and
+    /// every active certificate becomes superseded (users must be issued
+    /// anew under the new CA); returns how many were.
+    pub fn replace_ca(&mut self, ca: CaEntry) -> usize {
+        let mut retired = 0;
+        if let Some(old) = self.ca.replace(ca) {
+            self.ca_history.push(old);
+            for c in self
+                .certificates
+                .iter_mut()
+                .filter(|c| c.state == CertState::Active)
+            {
+                c.state = CertState::Superseded;
+                retired += 1;
+            }
+        }
+        retired
     }
 
     pub fn serial_in_use(&self, serial: &str) -> bool {
@@ -399,6 +448,8 @@ mod tests {
             cert: "c".into(),
             key: None,
             issued_at: t,
+            revoked_at: None,
+            revocation_reason: None,
         }
     }
 

@@ -190,6 +190,20 @@ fn erlang_available() -> bool {
         .is_ok()
 }
 
+/// Whether the Erlang tests can run; on CI they must.
+fn erlang_or_skip() -> bool {
+    if erlang_available() {
+        return true;
+    }
+    // .ci/run installs erlang-base and erlang-ssl; a developer machine may lack them.
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "escript missing on CI: .ci/run must install erlang-base erlang-ssl"
+    );
+    eprintln!("skipped: escript not installed (apt-get install erlang-base erlang-ssl)");
+    false
+}
+
 /// Start the Erlang server, run `openssl s_client` with the given client pair; returns the server's verdict line.
 fn erlang_handshake(ca: &Path, server: (&Path, &Path), client: (&Path, &Path)) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/erlang_server.escript");
@@ -249,13 +263,7 @@ fn erlang_handshake(ca: &Path, server: (&Path, &Path), client: (&Path, &Path)) -
 
 #[test]
 fn erlang_ssl_accepts_our_client_certificate_as_riak_would() {
-    if !erlang_available() {
-        // .ci/run installs erlang-base and erlang-ssl; a developer machine may lack them.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "escript missing on CI: .ci/run must install erlang-base erlang-ssl"
-        );
-        eprintln!("skipped: escript not installed (apt-get install erlang-base erlang-ssl)");
+    if !erlang_or_skip() {
         return;
     }
     let env = Env::with_users(&["myuser"]);
@@ -273,5 +281,55 @@ fn erlang_ssl_accepts_our_client_certificate_as_riak_would() {
     assert!(
         verdict.starts_with("FAIL") && verdict.contains("unknown_ca"),
         "{verdict}"
+    );
+}
+
+/// An X.509 v1 root made by the deployment's documented openssl commands,
+/// adopted with `pki import`: Erlang's ssl (Riak's stack) accepts a user
+/// that pki issues under it, although that user's certificate carries no
+/// authority key identifier (the v1 root has no key id to name).
+#[test]
+fn erlang_ssl_accepts_users_of_an_imported_v1_ca() {
+    if !erlang_or_skip() {
+        return;
+    }
+    let env = Env::new();
+    let root = env.root().to_str().unwrap().to_string();
+    let (ok, out) = openssl(&["genrsa", "-out", &format!("{root}/rootCA.key"), "2048"]);
+    assert!(ok, "{out}");
+    let (ok, out) = openssl(&[
+        "req",
+        "-new",
+        "-key",
+        &format!("{root}/rootCA.key"),
+        "-subj",
+        "/CN=rootCA",
+        "-out",
+        &format!("{root}/rootCA.csr"),
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &format!("{root}/rootCA.csr"),
+        "-signkey",
+        &format!("{root}/rootCA.key"),
+        "-sha256",
+        "-days",
+        "365",
+        "-out",
+        &format!("{root}/rootCA.crt"),
+    ]);
+    assert!(ok, "{out}");
+    env.run(&["import", "--cert", "rootCA.crt", "--key", "rootCA.key"])
+        .ok();
+    env.run(&["issue", "myuser"]).ok();
+    let (ca_crt, _) = env.ca_files();
+    let (node_crt, node_key) = node_cert(&env);
+    let (crt, key) = env.user_files("myuser");
+    assert_eq!(
+        erlang_handshake(&ca_crt, (&node_crt, &node_key), (&crt, &key)),
+        "OK CN=myuser"
     );
 }

@@ -7,11 +7,11 @@ use crate::json;
 use crate::keys::{KeyFormat, KeyType, PrivateKey};
 use crate::names;
 use crate::profile::{self, DEFAULT_CA_DAYS, MAX_DAYS};
-use crate::store::{CaEntry, CertState, Index, Store};
+use crate::store::{CaEntry, Index, Store};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  pki init\n  pki --dir /etc/pki/ephemeral-store init --cn asp-root --days 1825"
+    after_help = "Examples:\n  pki init\n  pki --dir /etc/pki/ephemeral-store init --cn asp-root --days 1825\n  pki init --crl-url http://crl.example.internal/rootCA.crl"
 )]
 pub struct Args {
     /// Common Name of the root CA (the deployment documentation uses rootCA).
@@ -30,10 +30,17 @@ pub struct Args {
     /// stay in the store's history; users must be issued anew.
     #[arg(long)]
     pub force: bool,
+    /// CRL distribution point (an http:// URL: the only kind Riak fetches) put
+    /// into every certificate issued from now on; see docs/revocation.md.
+    #[arg(long, value_name = "URL")]
+    pub crl_url: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     names::validate_ca_cn(&a.cn)?;
+    if let Some(url) = &a.crl_url {
+        crate::cmd::config::check_crl_url(url)?;
+    }
     if ctx.store.dir.exists() && !ctx.store.dir.is_dir() {
         return Err(Error::input(
             format!("{} exists and is not a directory", ctx.store.dir.display()),
@@ -80,18 +87,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     ctx.store.write_cert(&cert_rel, &der)?;
 
     let entry = CaEntry::from_info(&info, cert_rel.clone(), key_rel.clone(), ctx.now)?;
-    let mut retired = 0;
-    if let Some(old) = index.ca.replace(entry) {
-        index.ca_history.push(old);
-        for c in index
-            .certificates
-            .iter_mut()
-            .filter(|c| c.state == CertState::Active)
-        {
-            c.state = CertState::Superseded;
-            retired += 1;
-        }
+    if let Some(url) = &a.crl_url {
+        index.settings.crl_url = Some(url.clone());
     }
+    let retired = index.replace_ca(entry);
     ctx.store.write_index(&index)?;
 
     let ca = index.ca.as_ref().expect("just set");
@@ -119,7 +118,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     Ok(())
 }
 
-fn existing(store: &Store) -> Error {
+/// The refusal when a store already holds a CA (exit 4).
+pub fn existing(store: &Store) -> Error {
     Error::refused(
         format!("{} already holds a root CA", store.dir.display()),
         "pass --force to replace it (the old CA stays in history), or use another --dir",

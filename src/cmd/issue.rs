@@ -201,7 +201,11 @@ pub fn issue_batch(
 }
 
 /// A certificate never outlives its CA: clamp notAfter and say so.
-fn clamp(ctx: &Ctx, r: &Request, ca_not_after: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+pub fn clamp(
+    ctx: &Ctx,
+    r: &Request,
+    ca_not_after: OffsetDateTime,
+) -> (OffsetDateTime, OffsetDateTime) {
     let (nb, na) = profile::validity(ctx.now, r.days);
     if na > ca_not_after {
         ctx.warn(format!(

@@ -2,11 +2,16 @@
 
 pub mod completions;
 pub mod deploy;
+pub mod config;
+pub mod crl;
 pub mod export;
+pub mod import;
 pub mod init;
 pub mod issue;
 pub mod list;
+pub mod revoke;
 pub mod show;
+pub mod sign;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -103,6 +108,11 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Export(t) => export::run(&ctx, t),
         Command::Deploy(t) => deploy::run(&ctx, t),
         Command::Completions(a) => completions::run(&ctx, a),
+        Command::Import(a) => import::run(&ctx, a),
+        Command::Sign(a) => sign::run(&ctx, a),
+        Command::Revoke(a) => revoke::run(&ctx, a),
+        Command::Crl(a) => crl::run(&ctx, a),
+        Command::Config(a) => config::run(&ctx, a),
     }
 }
 

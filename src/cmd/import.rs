@@ -1,0 +1,444 @@
+//! `pki import`: adopt an existing root CA (for instance one made with the
+//! deployment's documented openssl commands), or bring an existing user
+//! certificate into the index so `list` and `rotate` see it.
+//!
+//! Everything is read and checked before the store is touched: a refusal
+//! leaves the store byte for byte as it was.
+
+use std::path::{Path, PathBuf};
+
+use x509_parser::prelude::*;
+use zeroize::Zeroizing;
+
+use crate::certinfo::{rfc3339, CertInfo};
+use crate::cmd::{shown, Ctx};
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::json;
+use crate::keys::{KeyFormat, PrivateKey};
+use crate::names;
+use crate::store::{CaEntry, CertEntry, Index, Store};
+
+const AFTER_HELP: &str = "\
+Examples:
+  pki import --cert rootCA.crt --key rootCA.key
+  pki import --cert rootCA.crt --key rootCA.enc.key --passphrase-file pass.txt
+  pki import --cert new-root.crt --key new-root.key --force    # replace the store's CA
+  pki import --user myuser --cert myuser.crt --key myuser.key
+
+The CA may be X.509 v1 (what the documented openssl commands make) or v3 with
+basicConstraints CA:TRUE. Keys may be PKCS#8 (BEGIN PRIVATE KEY), PKCS#1
+(BEGIN RSA PRIVATE KEY), SEC1, or encrypted PKCS#8 (BEGIN ENCRYPTED PRIVATE
+KEY) with --passphrase-file. The key is stored in the native form (PKCS#1 for
+RSA), mode 0600. See docs/migrating.md.";
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// The certificate to import (PEM): the root CA, or with --user that user's certificate.
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// Its private key (PEM). Required for a CA; optional for a user (the owner may hold it).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// A file whose first line is the passphrase of an encrypted key.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Import a user certificate for USER (CN must equal USER) instead of a CA.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// How the key is written into the store: native (PKCS#1 for RSA, SEC1 for EC) or pkcs8.
+    #[arg(long, value_enum, default_value_t = KeyFormat::Native)]
+    pub key_format: KeyFormat,
+    /// Replace the store's CA (it moves to history and its users must be
+    /// issued anew), or a user's current certificate.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
+    match a.user.clone() {
+        Some(user) => import_user(ctx, &a, &user),
+        None => import_ca(ctx, &a),
+    }
+}
+
+/// Read a private key from a user-given file, decrypting it with the
+/// passphrase in `passphrase_file` when it is encrypted PKCS#8. The error
+/// names the file, never its content.
+pub fn read_private_key(path: &Path, passphrase_file: Option<&Path>) -> Result<PrivateKey> {
+    let text = Zeroizing::new(fsutil::read_input_text(path)?);
+    let what = path.display().to_string();
+    let block = ::pem::parse(text.as_bytes()).map_err(|_| {
+        Error::input(
+            format!("{what} is not a PEM private key"),
+            "give a file that starts with -----BEGIN (RSA |EC |ENCRYPTED )PRIVATE KEY-----",
+        )
+    })?;
+    if block
+        .headers()
+        .get("Proc-Type")
+        .is_some_and(|v| v.contains("ENCRYPTED"))
+    {
+        let mut contents = block.into_contents();
+        zeroize::Zeroize::zeroize(&mut contents);
+        return Err(Error::input(
+            format!("{what} is encrypted in the legacy OpenSSL form (Proc-Type: 4,ENCRYPTED), which pki does not read"),
+            format!("convert it to encrypted PKCS#8 first: openssl pkcs8 -topk8 -v2 aes-256-cbc -in {what} -out key.p8.pem, then pass key.p8.pem with --passphrase-file"),
+        ));
+    }
+    if block.tag() != "ENCRYPTED PRIVATE KEY" {
+        let mut contents = block.into_contents();
+        zeroize::Zeroize::zeroize(&mut contents);
+        return PrivateKey::from_pem(&text, &what);
+    }
+    let Some(pass_path) = passphrase_file else {
+        return Err(Error::input(
+            format!("{what} is encrypted"),
+            "pass --passphrase-file FILE holding its passphrase",
+        ));
+    };
+    let pass = Zeroizing::new(fsutil::read_input(pass_path)?);
+    // The first line, without its line ending: what `echo secret > FILE` writes.
+    let end = pass
+        .iter()
+        .position(|b| *b == b'\n' || *b == b'\r')
+        .unwrap_or(pass.len());
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(block.contents()).map_err(|_| {
+        Error::input(
+            format!("{what} is not a valid encrypted private key"),
+            "check that the file is complete and unmodified",
+        )
+    })?;
+    let doc = info.decrypt(&pass[..end]).map_err(|_| {
+        Error::input(
+            format!("cannot decrypt {what}"),
+            format!(
+                "check the passphrase in {} (and that the key uses PBES2, as openssl pkcs8 -topk8 -v2 aes-256-cbc makes)",
+                pass_path.display()
+            ),
+        )
+    })?;
+    PrivateKey::from_pkcs8_der(Zeroizing::new(doc.as_bytes().to_vec()), &what)
+}
+
+/// Refuse a key whose public half is not the certificate's.
+fn check_key_matches(
+    key: &PrivateKey,
+    info: &CertInfo,
+    key_path: &Path,
+    cert_path: &Path,
+) -> Result<()> {
+    if key.public_key_der()? != info.spki_der {
+        return Err(Error::input(
+            format!(
+                "the key {} does not belong to the certificate {}",
+                key_path.display(),
+                cert_path.display()
+            ),
+            "give the key the certificate was made for (compare `openssl x509 -noout -pubkey` with `openssl pkey -pubout`)",
+        ));
+    }
+    Ok(())
+}
+
+/// Read and check a certificate file; returns its DER and what it says.
+fn read_cert(path: &Path) -> Result<(Vec<u8>, CertInfo)> {
+    let what = path.display().to_string();
+    let text = fsutil::read_input_text(path)?;
+    let der = crate::certinfo::pem_to_der(&text, &what)?;
+    let info = CertInfo::from_der(&der, &what)?;
+    if info.serial.is_empty() {
+        return Err(Error::input(
+            format!("{what} has serial number 0, which RFC 5280 forbids"),
+            "re-issue it with a positive serial number",
+        ));
+    }
+    Ok((der, info))
+}
+
+/// Why a certificate cannot serve as the store's root CA, if it cannot.
+pub fn ca_problem(
+    der: &[u8],
+    info: &CertInfo,
+    now: ::time::OffsetDateTime,
+) -> Option<(String, String)> {
+    let (_, x) = X509Certificate::from_der(der).ok()?;
+    let mut bc = None;
+    for ext in x.extensions() {
+        if let ParsedExtension::BasicConstraints(b) = ext.parsed_extension() {
+            bc = Some(b.ca);
+        }
+    }
+    if info.version >= 3 && bc != Some(true) {
+        return Some((
+            "is not a CA certificate (X.509 v3 without basicConstraints CA:TRUE)".into(),
+            "give the root CA certificate, not a user or server certificate".into(),
+        ));
+    }
+    if !info.key_usage.is_empty() && !info.key_usage.iter().any(|k| k == "keyCertSign") {
+        return Some((
+            format!(
+                "has keyUsage {} without keyCertSign, so it cannot sign certificates",
+                info.key_usage.join(", ")
+            ),
+            "give a CA certificate whose keyUsage includes keyCertSign".into(),
+        ));
+    }
+    if x.subject().as_raw() != x.issuer().as_raw() || x.verify_signature(None).is_err() {
+        return Some((
+            format!("is not self-signed (issued by {})", info.issuer),
+            "the store's CA is the root the ephemeral store trusts: import the root certificate and its key".into(),
+        ));
+    }
+    if info.not_after <= now {
+        return Some((
+            format!("expired on {}", rfc3339(info.not_after)),
+            "create a new CA with `pki init` (or import a valid one)".into(),
+        ));
+    }
+    if info.not_before > now {
+        return Some((
+            format!("is not valid before {}", rfc3339(info.not_before)),
+            "check this machine's clock, or wait until then".into(),
+        ));
+    }
+    None
+}
+
+fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
+    let key_path = a.key.as_deref().ok_or_else(|| {
+        Error::usage(
+            "importing a CA needs its private key",
+            "pass --key CA.key (or --user USER to import a user certificate)",
+        )
+    })?;
+    let (der, info) = read_cert(&a.cert)?;
+    let what = a.cert.display().to_string();
+    if let Some((why, hint)) = ca_problem(&der, &info, ctx.now) {
+        return Err(Error::input(format!("{what} {why}"), hint));
+    }
+    let key = read_private_key(key_path, a.passphrase_file.as_deref())?;
+    check_key_matches(&key, &info, key_path, &a.cert)?;
+    if ctx.store.dir.exists() && !ctx.store.dir.is_dir() {
+        return Err(Error::input(
+            format!("{} exists and is not a directory", ctx.store.dir.display()),
+            "choose another --dir (or PKI_DIR), or move that file away",
+        ));
+    }
+    // Refuse before creating anything when a CA exists and --force is absent.
+    if ctx.store.exists() {
+        let index = ctx.store.read_index()?;
+        if check_ca_replaceable(ctx, &index, &info, a.force)? {
+            return already(ctx, &index);
+        }
+    }
+    fsutil::private_dir(&ctx.store.dir)?;
+    let _lock = ctx.store.lock(ctx.wait)?;
+    let mut index = if ctx.store.exists() {
+        ctx.store.read_index()?
+    } else {
+        Index::new()
+    };
+    if check_ca_replaceable(ctx, &index, &info, a.force)? {
+        return already(ctx, &index);
+    }
+    let (cert_rel, key_rel) = Store::ca_paths(&info.serial);
+    let entry = CaEntry::from_info(&info, cert_rel.clone(), key_rel.clone(), ctx.now)?;
+    if !key.key_type().is_rsa() {
+        ctx.warn(format!(
+            "a {} CA cannot serve the ASP ephemeral store, whose TLS stack needs RSA; export marathon will refuse it",
+            key.key_type()
+        ));
+    }
+    if !info.key_usage.is_empty() && !info.key_usage.iter().any(|k| k == "cRLSign") {
+        ctx.warn("the CA's keyUsage lacks cRLSign: `pki crl` cannot sign revocation lists with it");
+    }
+    ctx.store.write_key(&key_rel, &key, a.key_format)?;
+    ctx.store.write_cert(&cert_rel, &der)?;
+    let retired = index.replace_ca(entry);
+    ctx.store.write_index(&index)?;
+
+    let ca = index.ca.as_ref().expect("just set");
+    if ctx.json {
+        ctx.emit_json(&json::ImportCaDoc {
+            version: json::VERSION,
+            ca: json::CaSummary::new(ca, ctx.now),
+            x509_version: info.version,
+            cert_path: shown(ctx, &cert_rel).display().to_string(),
+            key_path: shown(ctx, &key_rel).display().to_string(),
+            retired_certificates: retired,
+        })?;
+    }
+    ctx.say(format!(
+        "imported root CA {} (X.509 v{}, {}, serial {}, valid until {}) into {}",
+        ca.subject,
+        info.version,
+        ca.key_type,
+        ca.serial,
+        rfc3339(ca.not_after),
+        ctx.store.dir.display()
+    ));
+    if retired > 0 {
+        ctx.say(format!(
+            "the previous CA and its {retired} user certificate(s) are kept in history; issue users again with `pki issue USER...` and redeploy the env"
+        ));
+    }
+    Ok(())
+}
+
+/// Refuse to replace a CA without --force, and refuse a certificate whose
+/// serial the store already uses. Ok(true): this very CA is already current.
+fn check_ca_replaceable(ctx: &Ctx, index: &Index, info: &CertInfo, force: bool) -> Result<bool> {
+    if let Some(ca) = &index.ca {
+        if ca.fingerprint_sha256 == info.fingerprint_sha256 {
+            return Ok(true);
+        }
+        if !force {
+            return Err(crate::cmd::init::existing(&ctx.store));
+        }
+    }
+    serial_free(index, &info.serial)?;
+    Ok(false)
+}
+
+/// Refuse (exit 4) a serial the store already knows: the certificate is in already.
+fn serial_free(index: &Index, serial: &str) -> Result<()> {
+    if index.serial_in_use(serial) {
+        return Err(Error::refused(
+            format!("the store already has a certificate with serial {serial}"),
+            "it was imported or issued before; see `pki list --all`",
+        ));
+    }
+    Ok(())
+}
+
+fn already(ctx: &Ctx, index: &Index) -> Result<()> {
+    let ca = index.ca(&ctx.store)?;
+    ctx.say(format!(
+        "{} already holds this CA (serial {}); nothing to do",
+        ctx.store.dir.display(),
+        ca.serial
+    ));
+    Ok(())
+}
+
+/// Why `der` does not chain to the CA `ca_der`, if it does not: issuer
+/// name and signature must both match.
+pub fn chain_problem(der: &[u8], ca_der: &[u8]) -> Option<String> {
+    let (_, x) = X509Certificate::from_der(der).ok()?;
+    let (_, ca) = X509Certificate::from_der(ca_der).ok()?;
+    if x.issuer().as_raw() != ca.subject().as_raw() {
+        return Some(format!(
+            "was issued by {}, not by the store's CA {}",
+            x.issuer(),
+            ca.subject()
+        ));
+    }
+    if x.verify_signature(Some(ca.public_key())).is_err() {
+        return Some(format!(
+            "names {} as issuer but its signature is not the store's CA's",
+            x.issuer()
+        ));
+    }
+    None
+}
+
+fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
+    names::validate_user(user)?;
+    let (der, info) = read_cert(&a.cert)?;
+    let what = a.cert.display().to_string();
+    if info.common_names.len() != 1 || info.common_names[0] != user {
+        return Err(Error::input(
+            format!("{what} has CN {:?}, not {user:?}", info.common_names.join(", ")),
+            "Riak takes the user name from the certificate's one Common Name; import it under that name",
+        ));
+    }
+    if info.is_ca {
+        return Err(Error::input(
+            format!("{what} is a CA certificate"),
+            "import a CA without --user: pki import --cert CA.crt --key CA.key",
+        ));
+    }
+    if !info.extended_key_usage.is_empty()
+        && !info
+            .extended_key_usage
+            .iter()
+            .any(|e| e == "clientAuth" || e == "anyExtendedKeyUsage")
+    {
+        return Err(Error::input(
+            format!(
+                "{what} has extendedKeyUsage {} without clientAuth, so Riak would refuse it",
+                info.extended_key_usage.join(", ")
+            ),
+            format!("issue a new certificate instead: pki issue {user}"),
+        ));
+    }
+    let key = match &a.key {
+        Some(p) => {
+            let k = read_private_key(p, a.passphrase_file.as_deref())?;
+            check_key_matches(&k, &info, p, &a.cert)?;
+            Some(k)
+        }
+        None => None,
+    };
+    let index = ctx.store.read_index()?;
+    let ca = index.ca(&ctx.store)?.clone();
+    let ca_der = ctx.store.read_cert_der(&ca.cert)?;
+    if let Some(why) = chain_problem(&der, &ca_der) {
+        return Err(Error::input(
+            format!("{what} {why}"),
+            "import the CA that issued it first (pki import --cert CA.crt --key CA.key), or issue a new certificate",
+        ));
+    }
+    let _lock = ctx.store.lock(ctx.wait)?;
+    let mut index = ctx.store.read_index()?;
+    serial_free(&index, &info.serial)?;
+    if !a.force && index.active(user).is_some() {
+        return Err(Error::refused(
+            format!("user {user:?} already has a certificate"),
+            "pass --force to make the imported one current (the old one stays in history)",
+        ));
+    }
+    if info.not_after <= ctx.now {
+        ctx.warn(format!(
+            "{user}: the certificate expired on {}; `pki rotate` will re-issue it",
+            rfc3339(info.not_after)
+        ));
+    }
+    let (cert_rel, key_rel) = Store::user_paths(user, &info.serial);
+    let mut entry = CertEntry::from_info(user, &info, &ca.serial, cert_rel.clone(), None, ctx.now)?;
+    if let Some(k) = &key {
+        ctx.store.write_key(&key_rel, k, a.key_format)?;
+        entry.key = Some(key_rel.clone());
+    }
+    ctx.store.write_cert(&cert_rel, &der)?;
+    let replaced = index.supersede(user);
+    index.certificates.push(entry);
+    ctx.store.write_index(&index)?;
+    let issued = json::Issued::from_info(
+        user,
+        &info,
+        shown(ctx, &cert_rel).display().to_string(),
+        key.as_ref()
+            .map(|_| shown(ctx, &key_rel).display().to_string()),
+        replaced,
+    );
+    ctx.say(format!(
+        "imported {user} (serial {}, valid until {}){}",
+        issued.serial,
+        issued.not_after,
+        if key.is_none() {
+            "; its key is not in the store"
+        } else {
+            ""
+        }
+    ));
+    if ctx.json {
+        ctx.emit_json(&json::IssueDoc {
+            version: json::VERSION,
+            issued: vec![issued],
+        })?;
+    }
+    Ok(())
+}
