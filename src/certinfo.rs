@@ -145,7 +145,7 @@ impl CertInfo {
             subject: x.subject().to_string(),
             issuer: x.issuer().to_string(),
             common_names,
-            serial: hex(x.raw_serial()).trim_start_matches("00").to_string(),
+            serial: serial_hex(x.raw_serial()),
             not_before: x.validity().not_before.to_datetime(),
             not_after: x.validity().not_after.to_datetime(),
             key_type: key_type_of(spki),
@@ -164,6 +164,15 @@ impl CertInfo {
     pub fn from_pem(text: &str, what: &str) -> Result<Self> {
         Self::from_der(&pem_to_der(text, what)?, what)
     }
+}
+
+/// Lower-case hex of a serial without DER's leading zero octets (at least one octet kept).
+pub fn serial_hex(raw: &[u8]) -> String {
+    let first = raw
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(raw.len().saturating_sub(1));
+    hex(&raw[first..])
 }
 
 fn general_name(n: &GeneralName<'_>) -> String {
@@ -241,6 +250,14 @@ mod tests {
         assert_eq!(days_left(now + ::time::Duration::hours(47), now), 1);
         assert_eq!(days_left(now + ::time::Duration::days(2), now), 2);
         assert_eq!(days_left(now - ::time::Duration::hours(1), now), -1);
+    }
+
+    #[test]
+    fn serials_drop_leading_zero_octets_only() {
+        assert_eq!(serial_hex(&[0, 0x80, 1]), "8001");
+        assert_eq!(serial_hex(&[0x10, 0]), "1000");
+        assert_eq!(serial_hex(&[0]), "00");
+        assert_eq!(serial_hex(&[0, 0]), "00");
     }
 
     #[test]

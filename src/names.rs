@@ -30,6 +30,16 @@ pub fn validate_user(name: &str) -> Result<()> {
             format!("use at most {MAX_LEN} characters (the X.520 limit for a Common Name)"),
         );
     }
+    // Characters no case change could fix come first, so the hint below is a usable name.
+    if let Some(c) = name
+        .chars()
+        .find(|c| !allowed(*c) && !c.is_ascii_uppercase())
+    {
+        return refuse(
+            format!("contains {}", describe(c)),
+            "Riak user names may only use a-z 0-9 . _ @ -".into(),
+        );
+    }
     if name.chars().any(|c| c.is_uppercase()) {
         let lower = name.to_lowercase();
         return refuse(
@@ -101,6 +111,7 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("", "is empty"),
             ("myUser", "use \"myuser\""),
+            ("Bad User", "a space"),
             ("my user", "a space"),
             ("a/b", "'/'"),
             ("a\"b", "'\"'"),

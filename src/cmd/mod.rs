@@ -1,9 +1,9 @@
 //! One module per command. Each has an `Args` (clap) and a `run`.
 
 pub mod completions;
-pub mod deploy;
 pub mod config;
 pub mod crl;
+pub mod deploy;
 pub mod export;
 pub mod import;
 pub mod init;
