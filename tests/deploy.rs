@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{shared, Env};
+use common::Env;
 use serde_json::{json, Value};
 
 const APP: &str = "/ephemeral-store";
@@ -329,21 +329,6 @@ fn assert_no_key(text: &str) {
     );
 }
 
-/// The Marathon 1.3.9 AppDefinition schema, loaded as JSON Schema draft 4
-/// explicitly (its `$schema` names no draft).
-fn schema_1_3() -> jsonschema::Validator {
-    let path = shared().join("marathon/AppDefinition-1.3.9.json");
-    let mut schema: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    // Its "$schema" ("http://json-schema.org/schema#") names no draft and
-    // would be fetched from the web; the draft is chosen explicitly instead.
-    assert_eq!(schema["$schema"], "http://json-schema.org/schema#");
-    schema.as_object_mut().unwrap().remove("$schema");
-    jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft4)
-        .build(&schema)
-        .expect("the schema loads as draft 4")
-}
-
 #[track_caller]
 fn assert_valid(v: &jsonschema::Validator, body: &Value) {
     let errors: Vec<String> = v
@@ -425,7 +410,7 @@ fn update_sets_the_four_keys_and_loses_no_other_variable() {
 
 #[test]
 fn put_and_post_bodies_validate_against_the_marathon_1_3_9_schema() {
-    let v = schema_1_3();
+    let v = common::marathon_schema("1.3.9");
     // The validator is real: it refuses what Marathon refuses.
     assert!(
         !v.is_valid(&json!({"id": APP, "env": {"N": 5}})),

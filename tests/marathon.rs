@@ -5,22 +5,11 @@
 
 mod common;
 
-use common::{shared, Env};
+use common::Env;
 use serde_json::Value;
 
 fn validator(version: &str) -> jsonschema::Validator {
-    let path = shared().join(format!("marathon/AppDefinition-{version}.json"));
-    let mut schema: Value = serde_json::from_slice(
-        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap();
-    // `$schema` is "http://json-schema.org/schema#": no draft, and a URI the
-    // validator would try to fetch. Drop it and name draft 4 ourselves.
-    schema.as_object_mut().unwrap().remove("$schema");
-    jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft4)
-        .build(&schema)
-        .expect("the schema loads as draft 4")
+    common::marathon_schema(version)
 }
 
 #[track_caller]

@@ -237,3 +237,19 @@ pub fn openssl(args: &[&str]) -> (bool, String) {
 pub fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
+
+/// Marathon's AppDefinition schema of `version` (e.g. "1.3.9"), read from
+/// ../shared and loaded as JSON Schema draft 4 explicitly: its `$schema`
+/// ("http://json-schema.org/schema#") names no draft and is a URI the
+/// validator would otherwise try to fetch.
+pub fn marathon_schema(version: &str) -> jsonschema::Validator {
+    let path = shared().join(format!("marathon/AppDefinition-{version}.json"));
+    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut schema: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    assert_eq!(schema["$schema"], "http://json-schema.org/schema#");
+    schema.as_object_mut().unwrap().remove("$schema");
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .build(&schema)
+        .expect("the schema loads as draft 4")
+}
