@@ -73,6 +73,12 @@ pub enum Command {
     /// Emit the store's material for an orchestrator or other tools.
     #[command(subcommand)]
     Export(cmd::export::Target),
+    /// Re-issue what is due (users, and with --ca the root CA); safe to run from cron.
+    Rotate(cmd::rotate::Args),
+    /// Monitoring: exit 0 when nothing is due, 3 when something is due or expired.
+    Check(cmd::check::Args),
+    /// Check the CA and certificates: chain, CN, validity, EKU, key match, file modes.
+    Verify(cmd::verify::Args),
     /// Print shell completions.
     Completions(cmd::completions::Args),
 }

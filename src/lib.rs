@@ -13,6 +13,7 @@ pub mod json;
 pub mod keys;
 pub mod marathon;
 pub mod names;
+pub mod plan;
 pub mod policy;
 pub mod profile;
 pub mod store;

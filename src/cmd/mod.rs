@@ -1,11 +1,14 @@
 //! One module per command. Each has an `Args` (clap) and a `run`.
 
+pub mod check;
 pub mod completions;
 pub mod export;
 pub mod init;
 pub mod issue;
 pub mod list;
+pub mod rotate;
 pub mod show;
+pub mod verify;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -101,6 +104,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Show(a) => show::run(&ctx, a),
         Command::Export(t) => export::run(&ctx, t),
         Command::Completions(a) => completions::run(&ctx, a),
+        Command::Rotate(a) => rotate::run(&ctx, a),
+        Command::Check(a) => check::run(&ctx, a),
+        Command::Verify(a) => verify::run(&ctx, a),
     }
 }
 
