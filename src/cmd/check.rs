@@ -120,27 +120,31 @@ pub fn prometheus(
 ) -> String {
     let due = |nb, na| u8::from(within.standing(nb, na, now) != Standing::Valid);
     let mut s = String::with_capacity(256 + index.certificates.len() * 200);
-    s.push_str("# HELP pki_certificate_not_after_seconds When the user's current certificate expires (unix time).\n");
-    s.push_str("# TYPE pki_certificate_not_after_seconds gauge\n");
-    for c in index.active_all() {
-        let _ = writeln!(
-            s,
-            "pki_certificate_not_after_seconds{{user=\"{}\",serial=\"{}\"}} {}",
-            label(&c.user),
-            c.serial,
-            c.not_after.unix_timestamp()
-        );
-    }
-    s.push_str("# HELP pki_certificate_due 1 when the user's current certificate is due for rotation or expired.\n");
-    s.push_str("# TYPE pki_certificate_due gauge\n");
-    for c in index.active_all() {
-        let _ = writeln!(
-            s,
-            "pki_certificate_due{{user=\"{}\",serial=\"{}\"}} {}",
-            label(&c.user),
-            c.serial,
-            due(c.not_before, c.not_after)
-        );
+    // Each metric: name, help, value from (certificate, due 0/1).
+    type Value = fn(&crate::store::CertEntry, u8) -> i64;
+    let metrics: [(&str, &str, Value); 2] = [
+        (
+            "pki_certificate_not_after_seconds",
+            "When the user's current certificate expires (unix time).",
+            |c, _| c.not_after.unix_timestamp(),
+        ),
+        (
+            "pki_certificate_due",
+            "1 when the user's current certificate is due for rotation or expired.",
+            |_, due| i64::from(due),
+        ),
+    ];
+    for (name, help, value) in metrics {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for c in index.active_all() {
+            let _ = writeln!(
+                s,
+                "{name}{{user=\"{}\",serial=\"{}\"}} {}",
+                label(&c.user),
+                c.serial,
+                value(c, due(c.not_before, c.not_after))
+            );
+        }
     }
     let ca_labels = format!(
         "subject=\"{}\",serial=\"{}\"",
