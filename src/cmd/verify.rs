@@ -122,7 +122,13 @@ fn emit(ctx: &Ctx, r: Report) -> Result<()> {
             out.push_str(&format!(
                 "{:<4}  {:<12}  {:<14}  {}\n",
                 if f.ok { "ok" } else { "FAIL" },
-                f.user.as_deref().unwrap_or("(CA)"),
+                f.user.as_deref().unwrap_or(
+                    if f.check.starts_with("ca-") || f.check == "history" {
+                        "(CA)"
+                    } else {
+                        "-"
+                    }
+                ),
                 f.check,
                 f.message
             ));
