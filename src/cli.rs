@@ -79,6 +79,12 @@ pub enum Command {
     /// Push the store's material to a running orchestrator (Marathon's REST API).
     #[command(subcommand)]
     Deploy(cmd::deploy::Target),
+    /// Re-issue what is due (users, and with --ca the root CA); safe to run from cron.
+    Rotate(cmd::rotate::Args),
+    /// Monitoring: exit 0 when nothing is due, 3 when something is due or expired.
+    Check(cmd::check::Args),
+    /// Check the CA and certificates: chain, CN, validity, EKU, key match, file modes.
+    Verify(cmd::verify::Args),
     /// Print shell completions.
     Completions(cmd::completions::Args),
     /// Adopt an existing root CA (e.g. made with openssl), or an existing user certificate.

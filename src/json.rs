@@ -309,3 +309,100 @@ pub struct ConfigDoc {
     pub version: u32,
     pub crl_url: Option<String>,
 }
+
+// ---- pki rotate / pki check / pki verify ----------------------------------
+
+/// `pki rotate --json` (also with `--dry-run`): the plan, and what was done.
+///
+/// ```json
+/// {"version":1, "dry_run":false,
+///  "actions":[{"user":"alice","action":"rotate","reason":"due: 90 days left, inside the 33% window",
+///              "old_serial":"3f…","new_serial":"5a…"},
+///             {"user":"bob","action":"keep","reason":"not due: 300 days left, due from 2027-…",
+///              "old_serial":"61…","new_serial":null}],
+///  "ca":{"due":false,"not_after":"2036-…","serial":"1c…","rotated":false,"new_serial":null}}
+/// ```
+/// `action` is `rotate` or `keep`; `new_serial` is null when nothing was
+/// issued (a keep, or any action of a dry run). `ca.due` is true when the CA
+/// is inside the `--within` window or expired; `ca.not_after` and
+/// `ca.serial` describe the CA the run started with; `ca.rotated` and
+/// `ca.new_serial` say whether `--ca` replaced it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateDoc {
+    pub version: u32,
+    pub dry_run: bool,
+    pub actions: Vec<RotateAction>,
+    pub ca: RotateCa,
+}
+
+/// One user's line of a rotation.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateAction {
+    pub user: String,
+    /// `rotate` or `keep`.
+    pub action: String,
+    pub reason: String,
+    pub old_serial: String,
+    pub new_serial: Option<String>,
+}
+
+/// The CA's part of a rotation.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateCa {
+    pub due: bool,
+    pub not_after: String,
+    pub serial: String,
+    pub rotated: bool,
+    pub new_serial: Option<String>,
+}
+
+/// `pki check --json`: the users whose current certificate is due (inside
+/// the window, not yet expired) or expired, and whether the CA is due
+/// (inside the window or expired).
+///
+/// ```json
+/// {"version":1, "due":["alice"], "expired":["bob"], "ca_due":false}
+/// ```
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckDoc {
+    pub version: u32,
+    pub due: Vec<String>,
+    pub expired: Vec<String>,
+    pub ca_due: bool,
+}
+
+/// `pki verify --json`: every check made, passed or failed.
+///
+/// ```json
+/// {"version":1, "ok":false,
+///  "findings":[{"user":null,"serial":"1c…","check":"ca-signature","ok":true,"message":"self-signature verifies"},
+///              {"user":"alice","serial":"3f…","check":"key-mode","ok":false,"message":"… has mode 0644, want 0600"}]}
+/// ```
+/// `ok` is true when every finding is. `user` is null for findings about the
+/// CA (and for `--cert` files whose CN is unreadable); `serial` is null when
+/// no certificate could be read. `check` is one of: `ca-file`, `ca-key`,
+/// `ca-signature`, `ca-constraints`, `ca-key-usage`, `ca-validity`,
+/// `ca-mode`, `file`, `index`, `chain`, `name`, `validity`, `eku`, `key`,
+/// `mode`, `history`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyDoc {
+    pub version: u32,
+    pub ok: bool,
+    pub findings: Vec<Finding>,
+}
+
+/// One result of `pki verify`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    pub user: Option<String>,
+    pub serial: Option<String>,
+    pub check: String,
+    pub ok: bool,
+    pub message: String,
+}

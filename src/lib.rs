@@ -15,6 +15,7 @@ pub mod keys;
 pub mod marathon;
 pub mod marathon_api;
 pub mod names;
+pub mod plan;
 pub mod policy;
 pub mod profile;
 pub mod store;

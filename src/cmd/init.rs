@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::json;
 use crate::keys::{KeyFormat, KeyType, PrivateKey};
 use crate::names;
-use crate::profile::{self, DEFAULT_CA_DAYS, MAX_DAYS};
+use crate::profile::{self, Signer, DEFAULT_CA_DAYS, MAX_DAYS};
 use crate::store::{CaEntry, Index, Store};
 
 #[derive(Debug, clap::Args)]
@@ -69,24 +69,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         ));
     }
 
-    let key = PrivateKey::generate(a.key_type)?;
-    let serial = loop {
-        let s = profile::random_serial()?;
-        if !index.serial_in_use(&profile::hex(&s)) {
-            break s;
-        }
-    };
-    let (not_before, not_after) = profile::validity(ctx.now, a.days);
-    let der = profile::self_sign(
-        &profile::ca_params(&a.cn, &serial, not_before, not_after),
-        &key,
-    )?;
-    let info = CertInfo::from_der(&der, "the new CA certificate")?;
-    let (cert_rel, key_rel) = Store::ca_paths(&info.serial);
-    ctx.store.write_key(&key_rel, &key, a.key_format)?;
-    ctx.store.write_cert(&cert_rel, &der)?;
-
-    let entry = CaEntry::from_info(&info, cert_rel.clone(), key_rel.clone(), ctx.now)?;
+    let (entry, _signer) = create_ca(ctx, &index, &a.cn, a.key_type, a.days, a.key_format)?;
+    let (cert_rel, key_rel) = (entry.cert.clone(), entry.key.clone());
     if let Some(url) = &a.crl_url {
         index.settings.crl_url = Some(url.clone());
     }
@@ -116,6 +100,37 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Make a root CA: key, self-signed certificate, both files written (never
+/// replacing). Returns its index entry and a signer; the caller puts the
+/// entry into the index and writes the index (`init`, `rotate --ca`).
+pub fn create_ca(
+    ctx: &Ctx,
+    index: &Index,
+    cn: &str,
+    key_type: KeyType,
+    days: u32,
+    format: KeyFormat,
+) -> Result<(CaEntry, Signer)> {
+    let key = PrivateKey::generate(key_type)?;
+    let serial = loop {
+        let s = profile::random_serial()?;
+        if !index.serial_in_use(&profile::hex(&s)) {
+            break s;
+        }
+    };
+    let (not_before, not_after) = profile::validity(ctx.now, days);
+    let der = profile::self_sign(
+        &profile::ca_params(cn, &serial, not_before, not_after),
+        &key,
+    )?;
+    let info = CertInfo::from_der(&der, "the new CA certificate")?;
+    let (cert_rel, key_rel) = Store::ca_paths(&info.serial);
+    ctx.store.write_key(&key_rel, &key, format)?;
+    ctx.store.write_cert(&cert_rel, &der)?;
+    let entry = CaEntry::from_info(&info, cert_rel, key_rel, ctx.now)?;
+    Ok((entry, Signer::new(der, key)?))
 }
 
 /// The refusal when a store already holds a CA (exit 4).

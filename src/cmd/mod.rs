@@ -1,5 +1,6 @@
 //! One module per command. Each has an `Args` (clap) and a `run`.
 
+pub mod check;
 pub mod completions;
 pub mod config;
 pub mod crl;
@@ -10,8 +11,10 @@ pub mod init;
 pub mod issue;
 pub mod list;
 pub mod revoke;
+pub mod rotate;
 pub mod show;
 pub mod sign;
+pub mod verify;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -113,6 +116,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Revoke(a) => revoke::run(&ctx, a),
         Command::Crl(a) => crl::run(&ctx, a),
         Command::Config(a) => config::run(&ctx, a),
+        Command::Rotate(a) => rotate::run(&ctx, a),
+        Command::Check(a) => check::run(&ctx, a),
+        Command::Verify(a) => verify::run(&ctx, a),
     }
 }
 

@@ -1,0 +1,376 @@
+//! `pki rotate`: re-issue what is due; safe to run from cron.
+//!
+//! Plan (`crate::plan`, pure) then apply. Apply takes the store lock,
+//! re-reads the index and plans again under it, so concurrent runs rotate
+//! each due user exactly once. New keys and certificates are written beside
+//! the old ones (files are named by serial and never rewritten); one atomic
+//! replacement of `index.json` then makes every new pair current at once
+//! and turns the old entries into history (`superseded`). A run killed at
+//! any instant leaves each user's current pair wholly old or wholly new.
+
+use std::collections::{BTreeMap, HashSet};
+use std::os::fd::AsFd;
+use std::process::{Command, Stdio};
+
+use crate::certinfo::{rfc3339, CertInfo};
+use crate::cmd::issue::{issue_batch, Request};
+use crate::cmd::Ctx;
+use crate::error::{Error, Result};
+use crate::json::{self, RotateAction, RotateCa, RotateDoc};
+use crate::keys::{KeyFormat, KeyType};
+use crate::names;
+use crate::plan::{self, Options, Plan};
+use crate::policy::Within;
+use crate::profile::{Signer, MAX_DAYS};
+use crate::store::{CaEntry, CertEntry, Index};
+
+const AFTER_HELP: &str = "\
+Examples:
+  pki rotate                         # re-issue every user with a third or less of its lifetime left
+  pki rotate --within 30d --dry-run  # what would be re-issued with a 30-day window
+  pki rotate alice bob --force       # re-issue these two now, due or not
+  pki -q rotate --wait --on-change 'deploy-asp \"$PKI_ROTATED_USERS\"'   # from cron
+  pki rotate --ca --force            # new root CA now, every user re-issued under it
+
+A rotated user keeps its lifetime in days and its key type unless --days or
+--key-type say otherwise; superseded certificates and keys stay in the store
+(`pki list --all`). A certificate is never issued to outlive its CA: it is cut
+to the CA's expiry with a warning, and a certificate that could not end any
+later is kept with a hint to rotate the CA.
+
+--on-change runs CMD with `sh -c` once after a run that changed something,
+with PKI_DIR (the store), PKI_ROTATED_USERS (space-separated),
+PKI_NEW_SERIALS (space-separated user=serial) and PKI_CA_ROTATED (0 or 1).
+Exit 1 when it fails; the rotation itself stays done.";
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// Only these users (default: every user with a current certificate).
+    #[arg(value_name = "USER", conflicts_with = "ca")]
+    pub users: Vec<String>,
+    /// What counts as due: 30d, 12h, or a share of the lifetime left such as 33%.
+    #[arg(long, default_value = "33%", value_parser = crate::cmd::list::parse_within, value_name = "D")]
+    pub within: Within,
+    /// Also replace the root CA when it is due (or with --force), re-issuing every user under it.
+    #[arg(long)]
+    pub ca: bool,
+    /// Rotate what is selected even when it is not due.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run CMD (with sh -c) once after a run that changed something.
+    #[arg(long, value_name = "CMD")]
+    pub on_change: Option<String>,
+    /// Lifetime of re-issued certificates in days (default: each one's previous lifetime).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_DAYS as i64))]
+    pub days: Option<u32>,
+    /// Key type of re-issued certificates (default: each one's previous key type).
+    #[arg(long, value_enum)]
+    pub key_type: Option<KeyType>,
+    /// How new keys are written (default: as each old key was).
+    #[arg(long, value_enum)]
+    pub key_format: Option<KeyFormat>,
+    /// Lifetime of a new CA in days (default: the old CA's lifetime).
+    #[arg(long, requires = "ca", value_parser = clap::value_parser!(u32).range(1..=MAX_DAYS as i64))]
+    pub ca_days: Option<u32>,
+    /// Key type of a new CA (default: the old CA's).
+    #[arg(long, requires = "ca", value_enum)]
+    pub ca_key_type: Option<KeyType>,
+}
+
+/// What apply did.
+#[derive(Default)]
+struct Outcome {
+    /// user -> new serial
+    issued: BTreeMap<String, String>,
+    new_ca: Option<CaEntry>,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
+    let mut seen = HashSet::new();
+    for u in &a.users {
+        names::validate_user(u)?;
+        if !seen.insert(u) {
+            return Err(Error::usage(
+                format!("user {u:?} is named twice"),
+                "name each user once",
+            ));
+        }
+    }
+    let opts = Options {
+        users: a.users.clone(),
+        force: a.force,
+        ca: a.ca,
+        days: a.days,
+        key_type: a.key_type,
+        ca_days: a.ca_days,
+        ca_key_type: a.ca_key_type,
+    };
+    // Plan once without the lock: a bad selection is exit 2 without
+    // waiting, and a dry run never takes the lock at all.
+    let index = ctx.store.read_index()?;
+    let first = plan::plan(&index, index.ca(&ctx.store)?, a.within, &opts, ctx.now)?;
+    if a.dry_run {
+        return report(ctx, &first, &Outcome::default(), true);
+    }
+    let lock = ctx.store.lock(ctx.wait)?;
+    let mut index = ctx.store.read_index()?;
+    let ca = index.ca(&ctx.store)?.clone();
+    let plan = plan::plan(&index, &ca, a.within, &opts, ctx.now)?;
+    let outcome = if plan.changes() {
+        let o = apply(ctx, &mut index, &plan, a.key_format)?;
+        ctx.store.write_index(&index)?;
+        o
+    } else {
+        Outcome::default()
+    };
+    drop(lock);
+    report(ctx, &plan, &outcome, false)?;
+    match &a.on_change {
+        Some(cmd) if !outcome.issued.is_empty() || outcome.new_ca.is_some() => {
+            run_hook(ctx, cmd, &outcome)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Write every new file the plan needs and update `index` in memory; the
+/// caller commits with one index write.
+fn apply(ctx: &Ctx, index: &mut Index, plan: &Plan, format: Option<KeyFormat>) -> Result<Outcome> {
+    let mut out = Outcome::default();
+    let signer = if plan.ca.rotate {
+        let (entry, signer) = new_ca(ctx, index, plan, format)?;
+        out.new_ca = Some(entry);
+        signer
+    } else {
+        ctx.store.signer(index)?
+    };
+    // Group by key format: issue_batch writes one format per call.
+    let mut groups: BTreeMap<bool, Vec<Request>> = BTreeMap::new();
+    for u in plan.to_rotate() {
+        let old = index
+            .active(&u.user)
+            .expect("the plan was made from this index");
+        let fmt = match format {
+            Some(f) => f,
+            None => key_format_of(ctx, old)?,
+        };
+        if !u.key_type.is_rsa() && u.key_type != old.key_type {
+            ctx.warn(format!(
+                "{}: {} client keys cannot talk to the ASP ephemeral store, whose TLS stack needs RSA",
+                u.user, u.key_type
+            ));
+        }
+        groups
+            .entry(fmt == KeyFormat::Pkcs8)
+            .or_default()
+            .push(Request {
+                user: u.user.clone(),
+                key_type: u.key_type,
+                days: u.days,
+                sans: sans_of(ctx, old)?,
+            });
+    }
+    for (pkcs8, requests) in groups {
+        let fmt = if pkcs8 {
+            KeyFormat::Pkcs8
+        } else {
+            KeyFormat::Native
+        };
+        for i in issue_batch(ctx, index, &signer, &requests, fmt)? {
+            out.issued.insert(i.user, i.serial);
+        }
+    }
+    Ok(out)
+}
+
+/// A new root CA with the old one's name, and (unless told) key type and
+/// lifetime; the old one goes into `ca_history`.
+fn new_ca(
+    ctx: &Ctx,
+    index: &mut Index,
+    plan: &Plan,
+    format: Option<KeyFormat>,
+) -> Result<(CaEntry, Signer)> {
+    let old = index.ca(&ctx.store)?.clone();
+    let old_info = CertInfo::from_der(&ctx.store.read_cert_der(&old.cert)?, "the CA certificate")?;
+    let cn = old_info
+        .common_names
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "rootCA".into());
+    let fmt = match format {
+        Some(f) => f,
+        None => pem_format(&ctx.store.read_text(&old.key)?, old.key_type),
+    };
+    let (entry, signer) =
+        crate::cmd::init::create_ca(ctx, index, &cn, plan.ca.key_type, plan.ca.days, fmt)?;
+    index.ca_history.push(old);
+    index.ca = Some(entry.clone());
+    Ok((entry, signer))
+}
+
+/// The form the user's current key was written in, so a rotation keeps it.
+fn key_format_of(ctx: &Ctx, old: &CertEntry) -> Result<KeyFormat> {
+    let rel = old.key.as_ref().expect("planned users have keys");
+    let text = zeroize::Zeroizing::new(ctx.store.read_text(rel)?);
+    Ok(pem_format(&text, old.key_type))
+}
+
+fn pem_format(text: &str, key_type: KeyType) -> KeyFormat {
+    if key_type != KeyType::Ed25519 && text.starts_with("-----BEGIN PRIVATE KEY-----") {
+        KeyFormat::Pkcs8
+    } else {
+        KeyFormat::Native
+    }
+}
+
+/// The subject alternative names of the user's current certificate, in the
+/// form `--san` takes, so a rotation keeps them.
+fn sans_of(ctx: &Ctx, old: &CertEntry) -> Result<Vec<String>> {
+    let info = CertInfo::from_der(
+        &ctx.store.read_cert_der(&old.cert)?,
+        "the current certificate",
+    )?;
+    let mut out = Vec::new();
+    for san in info.subject_alt_names {
+        match ["DNS:", "IP:", "email:", "URI:"]
+            .iter()
+            .find_map(|p| san.strip_prefix(p))
+        {
+            Some(v) => out.push(v.to_string()),
+            None => ctx.warn(format!(
+                "{}: the alternative name {san} cannot be carried over and is dropped",
+                old.user
+            )),
+        }
+    }
+    Ok(out)
+}
+
+fn report(ctx: &Ctx, plan: &Plan, out: &Outcome, dry_run: bool) -> Result<()> {
+    let actions: Vec<RotateAction> = plan
+        .users
+        .iter()
+        .map(|u| RotateAction {
+            user: u.user.clone(),
+            action: if u.rotate { "rotate" } else { "keep" }.into(),
+            reason: u.reason.clone(),
+            old_serial: u.old_serial.clone(),
+            new_serial: out.issued.get(&u.user).cloned(),
+        })
+        .collect();
+    if ctx.json {
+        ctx.emit_json(&RotateDoc {
+            version: json::VERSION,
+            dry_run,
+            actions,
+            ca: RotateCa {
+                due: plan.ca.due,
+                not_after: rfc3339(plan.ca.not_after),
+                serial: plan.ca.serial.clone(),
+                rotated: out.new_ca.is_some(),
+                new_serial: out.new_ca.as_ref().map(|c| c.serial.clone()),
+            },
+        })?;
+    } else {
+        // Rotations are data; keeps are listed on a dry run or with -v, so a
+        // cron job with nothing to do prints nothing on stdout.
+        let mut text = String::new();
+        let verb = if dry_run { "would rotate" } else { "rotated" };
+        let w = actions.iter().map(|a| a.user.len()).max().unwrap_or(4);
+        for a in &actions {
+            match &a.new_serial {
+                _ if a.action == "rotate" => text.push_str(&format!(
+                    "{verb:<12}  {:<w$}  {} -> {}  ({})\n",
+                    a.user,
+                    a.old_serial,
+                    a.new_serial.as_deref().unwrap_or("new"),
+                    a.reason
+                )),
+                _ if dry_run || ctx.verbose => text.push_str(&format!(
+                    "{:<12}  {:<w$}  {}  ({})\n",
+                    "keep", a.user, a.old_serial, a.reason
+                )),
+                _ => {}
+            }
+        }
+        ctx.data(&text)?;
+    }
+    let rotated = plan.to_rotate().count();
+    let kept = plan.users.len() - rotated;
+    if rotated == 0 && !plan.ca.rotate {
+        ctx.say(format!("nothing to do: {kept} certificate(s) kept"));
+    } else if dry_run {
+        ctx.say(format!(
+            "dry run: {rotated} would be rotated, {kept} kept; nothing was changed"
+        ));
+    } else {
+        ctx.say(format!("rotated {rotated}, kept {kept}"));
+    }
+    if let Some(ca) = &out.new_ca {
+        ctx.warn(format!(
+            "NEW ROOT CA {} (serial {}, until {}): the ephemeral store and ALL clients need the new env now; \
+             redeploy the store with `pki export marathon` (or `pki deploy marathon`) and every client with its re-issued certificate and the new CA certificate",
+            ca.subject,
+            ca.serial,
+            rfc3339(ca.not_after)
+        ));
+    } else if plan.ca.rotate && dry_run {
+        ctx.say("dry run: a new root CA would be made; every user would be re-issued under it");
+    } else if plan.ca.expired {
+        ctx.warn(format!(
+            "the root CA expired on {}; run `pki rotate --ca` and redeploy the store and all clients",
+            rfc3339(plan.ca.not_after)
+        ));
+    } else if plan.ca.due {
+        ctx.warn(format!(
+            "the root CA is inside its window (expires {}); plan a CA rotation: `pki rotate --ca`",
+            rfc3339(plan.ca.not_after)
+        ));
+    }
+    Ok(())
+}
+
+/// Run the `--on-change` command once, after the index was committed and
+/// the lock released (so the hook may run pki itself). Its stdout goes to
+/// our stderr: our stdout carries only our own data.
+fn run_hook(ctx: &Ctx, cmd: &str, out: &Outcome) -> Result<()> {
+    let users: Vec<&str> = out.issued.keys().map(String::as_str).collect();
+    let serials: Vec<String> = out.issued.iter().map(|(u, s)| format!("{u}={s}")).collect();
+    let dir = std::path::absolute(&ctx.store.dir).unwrap_or_else(|_| ctx.store.dir.clone());
+    let to_stderr = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_or_else(|_| Stdio::inherit(), Stdio::from);
+    ctx.detail(format!("running --on-change: {cmd}"));
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .env("PKI_DIR", &dir)
+        .env("PKI_ROTATED_USERS", users.join(" "))
+        .env("PKI_NEW_SERIALS", serials.join(" "))
+        .env(
+            "PKI_CA_ROTATED",
+            if out.new_ca.is_some() { "1" } else { "0" },
+        )
+        .stdin(Stdio::null())
+        .stdout(to_stderr)
+        .status();
+    let what = match status {
+        Ok(s) if s.success() => return Ok(()),
+        Ok(s) => match s.code() {
+            Some(c) => format!("exited with status {c}"),
+            None => "was killed by a signal".into(),
+        },
+        Err(e) => format!("could not be started ({})", crate::error::one_line(&e)),
+    };
+    Err(Error::failed(
+        format!("the --on-change command {what}; the rotation itself is done and committed (rotated: {})",
+            if users.is_empty() { "the CA".to_string() } else { users.join(" ") }),
+        "fix the command and run it by hand for this change; the next `pki rotate` will not run it again",
+    ))
+}
