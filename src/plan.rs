@@ -268,6 +268,8 @@ mod tests {
             cert: format!("users/{user}/{serial}.crt").into(),
             key: Some(format!("users/{user}/{serial}.key").into()),
             issued_at: issued,
+            revoked_at: None,
+            revocation_reason: None,
         }
     }
 
