@@ -364,8 +364,11 @@ pub struct RotateCa {
 /// (inside the window or expired).
 ///
 /// ```json
-/// {"version":1, "due":["alice"], "expired":["bob"], "ca_due":false}
+/// {"version":1, "due":["alice"], "expired":["bob"], "ca_due":false, "crl_warning":null}
 /// ```
+/// `crl_warning` is null, or one line saying the CRL needs to be made or
+/// published anew (missing, expired, near its next-update, or older than
+/// a revocation); it is a warning and does not change the exit code.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckDoc {
@@ -373,6 +376,7 @@ pub struct CheckDoc {
     pub due: Vec<String>,
     pub expired: Vec<String>,
     pub ca_due: bool,
+    pub crl_warning: Option<String>,
 }
 
 /// `pki verify --json`: every check made, passed or failed.

@@ -153,3 +153,32 @@ fn the_prometheus_textfile() {
     ]);
     r.code(1).one_line_error(&["nope"]);
 }
+
+#[test]
+fn check_warns_when_the_crl_needs_publishing() {
+    let mut env = Env::with_users(&["u"]);
+    let doc = check_doc(&env.run(&["check", "--json"]));
+    assert_eq!(doc.crl_warning, None);
+    // A revocation with no CRL made since: warned, exit code unchanged.
+    env.run(&["revoke", "u"]).ok();
+    let r = env.run(&["check", "--json"]);
+    r.ok();
+    let doc = check_doc(&r);
+    let w = doc.crl_warning.expect("a CRL warning");
+    assert!(
+        r.stderr.contains("pki: warning:") && r.stderr.contains(&w),
+        "{}",
+        r.stderr
+    );
+    env.run(&["crl", "--days", "30"]).ok();
+    assert_eq!(check_doc(&env.run(&["check", "--json"])).crl_warning, None);
+    // Near next-update (a third or less of its lifetime left).
+    env.var(
+        "PKI_NOW",
+        &(time::OffsetDateTime::now_utc() + time::Duration::days(25))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap(),
+    );
+    let doc = check_doc(&env.run(&["check", "--json"]));
+    assert!(doc.crl_warning.is_some());
+}

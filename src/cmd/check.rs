@@ -48,7 +48,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         due: Vec::new(),
         expired: Vec::new(),
         ca_due,
+        crl_warning: crate::cmd::crl::crl_due(&index, ctx.now),
     };
+    if let Some(w) = &doc.crl_warning {
+        ctx.warn(w);
+    }
     for c in index.active_all() {
         match a.within.standing(c.not_before, c.not_after, ctx.now) {
             Standing::Valid => {}
