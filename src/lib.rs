@@ -15,6 +15,7 @@ pub mod marathon;
 pub mod names;
 pub mod policy;
 pub mod profile;
+pub mod progress;
 pub mod store;
 
 use std::ffi::OsString;
