@@ -29,7 +29,11 @@ impl Run {
     /// Assert the exit code, showing both streams when it is wrong.
     #[track_caller]
     pub fn code(&self, want: i32) -> &Self {
-        assert_eq!(self.code, want, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, want,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
@@ -42,7 +46,12 @@ impl Run {
     #[track_caller]
     pub fn one_line_error(&self, parts: &[&str]) -> &Self {
         let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{}", self.stderr);
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one line on stderr, got:\n{}",
+            self.stderr
+        );
         assert!(lines[0].starts_with("pki: error: "), "{}", lines[0]);
         for p in parts {
             assert!(lines[0].contains(p), "stderr {:?} lacks {p:?}", lines[0]);
@@ -51,13 +60,18 @@ impl Run {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
 impl Env {
     pub fn new() -> Self {
-        Env { tmp: tempfile::tempdir().expect("tempdir"), umask: None, vars: Vec::new() }
+        Env {
+            tmp: tempfile::tempdir().expect("tempdir"),
+            umask: None,
+            vars: Vec::new(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -82,12 +96,17 @@ impl Env {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = if let Some(mask) = self.umask {
             let mut c = Command::new("sh");
-            c.arg("-c").arg(format!("umask {mask:03o} && exec \"$0\" \"$@\"")).arg(PKI);
+            c.arg("-c")
+                .arg(format!("umask {mask:03o} && exec \"$0\" \"$@\""))
+                .arg(PKI);
             c
         } else {
             Command::new(PKI)
         };
-        c.args(args).current_dir(self.root()).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+        c.args(args)
+            .current_dir(self.root())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
         for (k, v) in &self.vars {
             c.env(k, v);
         }
@@ -96,7 +115,11 @@ impl Env {
 
     /// Run `pki ARGS` in the scratch directory with no stdin.
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = self.command(args).stdin(Stdio::null()).output().expect("run pki");
+        let out = self
+            .command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run pki");
         to_run(out)
     }
 
@@ -110,7 +133,12 @@ impl Env {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn pki");
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         to_run(child.wait_with_output().unwrap())
     }
 
@@ -149,7 +177,9 @@ impl Env {
 
     /// The current certificate and key paths of `user`, from `pki list --json` and the index.
     pub fn user_files(&self, user: &str) -> (PathBuf, PathBuf) {
-        let index: serde_json::Value = serde_json::from_slice(&std::fs::read(self.store().join("index.json")).unwrap()).unwrap();
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.store().join("index.json")).unwrap())
+                .unwrap();
         let e = index["certificates"]
             .as_array()
             .unwrap()
@@ -157,12 +187,17 @@ impl Env {
             .rev()
             .find(|c| c["user"] == user && c["state"] == "active")
             .unwrap_or_else(|| panic!("no active certificate for {user}"));
-        (self.store().join(e["cert"].as_str().unwrap()), self.store().join(e["key"].as_str().unwrap()))
+        (
+            self.store().join(e["cert"].as_str().unwrap()),
+            self.store().join(e["key"].as_str().unwrap()),
+        )
     }
 
     /// The current CA certificate and key paths.
     pub fn ca_files(&self) -> (PathBuf, PathBuf) {
-        let index: serde_json::Value = serde_json::from_slice(&std::fs::read(self.store().join("index.json")).unwrap()).unwrap();
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.store().join("index.json")).unwrap())
+                .unwrap();
         (
             self.store().join(index["ca"]["cert"].as_str().unwrap()),
             self.store().join(index["ca"]["key"].as_str().unwrap()),
@@ -184,8 +219,18 @@ pub fn mode(p: &Path) -> u32 {
 
 /// Run `openssl ARGS`; returns (success, stdout+stderr).
 pub fn openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl").args(args).output().expect("openssl is installed");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is installed");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 /// The repository's `../shared` directory (Marathon schemas, docs).
