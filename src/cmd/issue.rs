@@ -24,7 +24,7 @@ use crate::store::{CertEntry, CertState, Index, Store};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  pki issue myuser\n  pki issue alice bob carol --days 90\n  pki issue --from users.txt\n  pki issue myuser --force          # re-issue; the old certificate stays in history"
+    after_help = "Examples:\n  pki issue myuser\n  pki issue alice bob carol --days 90\n  pki issue --from users.txt\n  pki issue myuser --force          # re-issue; the old certificate stays in history\n\nA batch is checked whole before any key is made, and keys are generated on\nevery core. A progress bar is drawn on stderr while keys are made, only when\nstdout and stderr are both terminals and neither --json nor --quiet is given."
 )]
 pub struct Args {
     /// User names: lower-case a-z 0-9 . _ @ -, 1 to 64 characters.
