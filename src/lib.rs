@@ -18,6 +18,7 @@ pub mod names;
 pub mod plan;
 pub mod policy;
 pub mod profile;
+pub mod progress;
 pub mod store;
 
 use std::ffi::OsString;

@@ -265,6 +265,30 @@ impl Index {
         retired
     }
 
+    /// Position in `certificates` of every user's active certificate, built
+    /// in one pass: for batches, where `active()` per user would be O(n^2).
+    pub fn active_positions(&self) -> std::collections::HashMap<String, usize> {
+        let mut out = std::collections::HashMap::with_capacity(self.certificates.len());
+        for (i, c) in self.certificates.iter().enumerate() {
+            if c.state == CertState::Active {
+                out.insert(c.user.clone(), i);
+            }
+        }
+        out
+    }
+
+    /// Every serial in the store (certificates and CAs), built in one pass:
+    /// for batches, where `serial_in_use()` per certificate would be O(n^2).
+    pub fn serials(&self) -> std::collections::HashSet<String> {
+        let cas = self.ca.iter().chain(&self.ca_history).map(|c| &c.serial);
+        self.certificates
+            .iter()
+            .map(|c| &c.serial)
+            .chain(cas)
+            .cloned()
+            .collect()
+    }
+
     pub fn serial_in_use(&self, serial: &str) -> bool {
         self.certificates.iter().any(|c| c.serial == serial)
             || self
@@ -467,6 +491,10 @@ mod tests {
         assert_eq!(i.supersede("a").as_deref(), Some("3"));
         assert!(i.active("a").is_none());
         assert!(i.serial_in_use("1") && !i.serial_in_use("9"));
+        let pos = i.active_positions();
+        assert_eq!(pos.len(), 1);
+        assert_eq!(i.certificates[pos["b"]].serial, "4");
+        assert!(i.serials().contains("2") && !i.serials().contains("9"));
     }
 
     #[test]

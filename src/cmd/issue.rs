@@ -7,6 +7,8 @@
 use std::collections::HashSet;
 use std::io::BufRead;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use time::OffsetDateTime;
 
@@ -17,11 +19,12 @@ use crate::json;
 use crate::keys::{KeyFormat, KeyType, PrivateKey};
 use crate::names;
 use crate::profile::{self, Signer, UserProfile, DEFAULT_USER_DAYS, MAX_DAYS};
-use crate::store::{CertEntry, Index, Store};
+use crate::progress::{self, Progress};
+use crate::store::{CertEntry, CertState, Index, Store};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  pki issue myuser\n  pki issue alice bob carol --days 90\n  pki issue --from users.txt\n  pki issue myuser --force          # re-issue; the old certificate stays in history"
+    after_help = "Examples:\n  pki issue myuser\n  pki issue alice bob carol --days 90\n  pki issue --from users.txt\n  pki issue myuser --force          # re-issue; the old certificate stays in history\n\nA batch is checked whole before any key is made, and keys are generated on\nevery core. A progress bar is drawn on stderr while keys are made, only when\nstdout and stderr are both terminals and neither --json nor --quiet is given."
 )]
 pub struct Args {
     /// User names: lower-case a-z 0-9 . _ @ -, 1 to 64 characters.
@@ -102,12 +105,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     for s in &a.san {
         profile::parse_san(s)?;
     }
-    let index = ctx.store.read_index()?;
-    index.ca(&ctx.store)?;
+    if !ctx.store.exists() {
+        // Say how to make a store, rather than failing to lock one.
+        ctx.store.read_index()?;
+    }
     let _lock = ctx.store.lock(ctx.wait)?;
     let mut index = ctx.store.read_index()?;
     if !a.force {
-        if let Some(u) = users.iter().find(|u| index.active(u).is_some()) {
+        let active = index.active_positions();
+        if let Some(u) = users.iter().find(|u| active.contains_key(u.as_str())) {
             return Err(Error::refused(
                 format!("user {u:?} already has a certificate"),
                 "pass --force to re-issue it (the old one stays in history), or use `pki rotate`",
@@ -138,6 +144,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
 /// Generate keys for `requests` on every core, sign, and write the files;
 /// updates `index` in memory (the caller writes it once). Returns what was
 /// written, in request order.
+///
+/// Signing and writing happen on this thread while the other threads go on
+/// generating keys, so the writes (two files, four fsyncs per user) hide
+/// behind key generation. A progress bar ticks as each user is done (see
+/// `crate::progress`). The index is looked up through maps built once, so a
+/// batch costs O(batch + store), not O(batch x store).
 pub fn issue_batch(
     ctx: &Ctx,
     index: &mut Index,
@@ -145,20 +157,30 @@ pub fn issue_batch(
     requests: &[Request],
     format: KeyFormat,
 ) -> Result<Vec<json::Issued>> {
-    let ca = index.ca(&ctx.store)?.clone();
+    let ca_serial = index.ca(&ctx.store)?.serial.clone();
     if ctx.now >= signer.not_after {
         return Err(Error::refused(
             format!("the root CA expired on {}", rfc3339(signer.not_after)),
             "create a new one with `pki rotate --ca` (or `pki init --force`)",
         ));
     }
-    let keys = generate_keys(requests.iter().map(|r| r.key_type).collect())?;
-    let mut out = Vec::with_capacity(requests.len());
-    for (r, key) in requests.iter().zip(keys) {
-        let (not_before, not_after) = clamp(ctx, r, signer.not_after);
+    // Warnings first, before a progress bar takes the terminal.
+    let validity: Vec<_> = requests
+        .iter()
+        .map(|r| clamp(ctx, r, signer.not_after))
+        .collect();
+    let mut serials = index.serials();
+    let crl_url = index.settings.crl_url.clone();
+    let mut made: Vec<Option<(CertInfo, PathBuf, PathBuf)>> =
+        requests.iter().map(|_| None).collect();
+    let progress = Progress::new(ctx, requests.len(), progress::KEYS_LABEL);
+    let types: Vec<KeyType> = requests.iter().map(|r| r.key_type).collect();
+    generate_keys_each(&types, |i, key| {
+        let r = &requests[i];
+        let (not_before, not_after) = validity[i];
         let serial = loop {
             let s = profile::random_serial()?;
-            if !index.serial_in_use(&profile::hex(&s)) {
+            if serials.insert(profile::hex(&s)) {
                 break s;
             }
         };
@@ -168,18 +190,33 @@ pub fn issue_batch(
             not_before,
             not_after,
             sans: &r.sans,
-            crl_url: index.settings.crl_url.as_deref(),
+            crl_url: crl_url.as_deref(),
         })?;
         let der = signer.sign(&params, &key.key_pair()?)?;
         let info = CertInfo::from_der(&der, "the new certificate")?;
         let (cert_rel, key_rel) = Store::user_paths(&r.user, &info.serial);
         ctx.store.write_key(&key_rel, &key, format)?;
         ctx.store.write_cert(&cert_rel, &der)?;
-        let replaced = index.supersede(&r.user);
+        made[i] = Some((info, cert_rel, key_rel));
+        progress.inc();
+        Ok(())
+    })?;
+    drop(progress);
+    // Every file is on disk; now record them, in request order.
+    let mut active = index.active_positions();
+    let mut out = Vec::with_capacity(requests.len());
+    for (r, m) in requests.iter().zip(made) {
+        let (info, cert_rel, key_rel) = m.expect("every key was generated");
+        let replaced = active.get(&r.user).map(|&p| {
+            let old = &mut index.certificates[p];
+            old.state = CertState::Superseded;
+            old.serial.clone()
+        });
+        active.insert(r.user.clone(), index.certificates.len());
         index.certificates.push(CertEntry::from_info(
             &r.user,
             &info,
-            &ca.serial,
+            &ca_serial,
             cert_rel.clone(),
             Some(key_rel.clone()),
             ctx.now,
@@ -221,36 +258,62 @@ pub fn clamp(
 }
 
 /// Generate one key per entry, spread over all cores (RSA key generation is
-/// the floor of issuance time: about 50 ms per 2048-bit key).
+/// the floor of issuance time: about 50 ms per 2048-bit key). Returns them
+/// in the order of `types`.
 pub fn generate_keys(types: Vec<KeyType>) -> Result<Vec<PrivateKey>> {
-    let threads = std::thread::available_parallelism()
+    let mut keys: Vec<Option<PrivateKey>> = types.iter().map(|_| None).collect();
+    generate_keys_each(&types, |i, k| {
+        keys[i] = Some(k);
+        Ok(())
+    })?;
+    Ok(keys.into_iter().flatten().collect())
+}
+
+/// Generate one key per entry of `types` on all cores, calling `done(i, key)`
+/// on the calling thread as each key is ready (in completion order, so the
+/// caller's work overlaps with generation). Workers take the next entry as
+/// they finish one: RSA key generation time varies a lot from key to key,
+/// so fixed shares would leave a core idle. The first error from
+/// generation or from `done` stops the workers and is returned.
+pub fn generate_keys_each(
+    types: &[KeyType],
+    mut done: impl FnMut(usize, PrivateKey) -> Result<()>,
+) -> Result<()> {
+    let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(types.len().max(1));
-    if threads <= 1 {
-        return types.into_iter().map(PrivateKey::generate).collect();
-    }
-    let chunk = types.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = types
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|t| PrivateKey::generate(*t))
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        let mut keys = Vec::with_capacity(types.len());
-        for h in handles {
-            keys.extend(h.join().map_err(|_| {
-                Error::failed(
-                    "key generation thread panicked",
-                    "this is a bug; please report it",
-                )
-            })??);
+        .min(types.len());
+    if workers <= 1 {
+        for (i, t) in types.iter().enumerate() {
+            done(i, PrivateKey::generate(*t)?)?;
         }
-        Ok(keys)
+        return Ok(());
+    }
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<(usize, Result<PrivateKey>)>();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (next, stop) = (&next, &stop);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= types.len() || stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                if tx.send((i, PrivateKey::generate(types[i]))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        // Ends when every worker has finished (all senders dropped).
+        let result = rx
+            .iter()
+            .try_for_each(|(i, key)| key.and_then(|k| done(i, k)));
+        if result.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        result
     })
 }
 
