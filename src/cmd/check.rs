@@ -69,9 +69,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         ctx.emit_json(&doc)?;
     } else {
         let mut out = String::new();
+        // One pass for the lookup: per-user `active()` is O(n) each.
+        let pos = index.active_positions();
         for (word, users) in [("due", &doc.due), ("expired", &doc.expired)] {
             for u in users {
-                let c = index.active(u).expect("listed from the index");
+                let c = &index.certificates[pos[u.as_str()]];
                 let _ = writeln!(
                     out,
                     "{word:<7}  {u}  not after {}  ({} days left)",

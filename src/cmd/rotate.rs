@@ -150,10 +150,10 @@ fn apply(ctx: &Ctx, index: &mut Index, plan: &Plan, format: Option<KeyFormat>) -
     };
     // Group by key format: issue_batch writes one format per call.
     let mut groups: BTreeMap<bool, Vec<Request>> = BTreeMap::new();
+    let pos = index.active_positions();
     for u in plan.to_rotate() {
-        let old = index
-            .active(&u.user)
-            .expect("the plan was made from this index");
+        let old =
+            &index.certificates[*pos.get(&u.user).expect("the plan was made from this index")];
         let fmt = match format {
             Some(f) => f,
             None => key_format_of(ctx, old)?,
