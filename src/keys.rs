@@ -131,6 +131,11 @@ impl PrivateKey {
         self.key_type
     }
 
+    /// The PKCS#8 DER (for encryption by `secret`); never print it.
+    pub(crate) fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
     /// The rcgen key pair, for signing.
     pub fn key_pair(&self) -> Result<KeyPair> {
         let der = rustls_pki_types_der(&self.pkcs8);

@@ -17,6 +17,7 @@ pub mod marathon_api;
 pub mod names;
 pub mod policy;
 pub mod profile;
+pub mod secret;
 pub mod store;
 
 use std::ffi::OsString;

@@ -313,6 +313,7 @@ mod tests {
             cert: "c".into(),
             key: "k".into(),
             created_at: t,
+            encrypted: false,
         });
         i.crl = crl.map(|(number, this_update, next_update)| CrlRecord {
             number,

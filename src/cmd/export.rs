@@ -179,6 +179,9 @@ pub fn ca_pem(
     }
     let cert = ctx.store.read_text(&ca.cert)?;
     let key = ctx.store.read_key(&ca.key)?;
+    if ca.encrypted {
+        ctx.warn("the CA key is encrypted in the store, but this output carries it decrypted, in clear: anyone who can read it can mint users");
+    }
     Ok((cert, key.to_pem(format)?))
 }
 

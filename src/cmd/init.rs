@@ -7,11 +7,11 @@ use crate::json;
 use crate::keys::{KeyFormat, KeyType, PrivateKey};
 use crate::names;
 use crate::profile::{self, DEFAULT_CA_DAYS, MAX_DAYS};
-use crate::store::{CaEntry, Index, Store};
+use crate::store::{Index, Store};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  pki init\n  pki --dir /etc/pki/ephemeral-store init --cn asp-root --days 1825\n  pki init --crl-url http://crl.example.internal/rootCA.crl"
+    after_help = "Examples:\n  pki init\n  pki --dir /etc/pki/ephemeral-store init --cn asp-root --days 1825\n  pki init --crl-url http://crl.example.internal/rootCA.crl\n  pki init --encrypt --passphrase-file /run/secrets/pki-pass   # CA key encrypted at rest"
 )]
 pub struct Args {
     /// Common Name of the root CA (the deployment documentation uses rootCA).
@@ -34,6 +34,11 @@ pub struct Args {
     /// into every certificate issued from now on; see docs/revocation.md.
     #[arg(long, value_name = "URL")]
     pub crl_url: Option<String>,
+    /// Keep the CA key encrypted at rest (PKCS#8, scrypt, AES-256-CBC; `openssl pkey` reads it)
+    /// under the passphrase of --passphrase-file, or one typed twice at the terminal.
+    /// Commands that sign (issue, sign, crl, rotate) and exports of the CA key then need it.
+    #[arg(long, conflicts_with = "key_format")]
+    pub encrypt: bool,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
@@ -52,6 +57,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         ctx.store.read_index()?.ca(&ctx.store)?;
         return Err(existing(&ctx.store));
     }
+    // Ask for the passphrase before anything is created, so a bad one changes nothing.
+    let pass = ctx.store.passphrase.for_new_key(a.encrypt)?;
     crate::fsutil::private_dir(&ctx.store.dir)?;
     let _lock = ctx.store.lock(ctx.wait)?;
     let mut index = if ctx.store.exists() {
@@ -82,11 +89,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         &key,
     )?;
     let info = CertInfo::from_der(&der, "the new CA certificate")?;
-    let (cert_rel, key_rel) = Store::ca_paths(&info.serial);
-    ctx.store.write_key(&key_rel, &key, a.key_format)?;
-    ctx.store.write_cert(&cert_rel, &der)?;
-
-    let entry = CaEntry::from_info(&info, cert_rel.clone(), key_rel.clone(), ctx.now)?;
+    let entry = ctx
+        .store
+        .write_ca(&info, &der, &key, a.key_format, pass.as_ref(), ctx.now)?;
+    let (cert_rel, key_rel) = (entry.cert.clone(), entry.key.clone());
     if let Some(url) = &a.crl_url {
         index.settings.crl_url = Some(url.clone());
     }

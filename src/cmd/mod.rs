@@ -37,7 +37,8 @@ pub struct Ctx {
 impl Ctx {
     pub fn from_cli(cli: &Cli) -> Result<Self> {
         Ok(Ctx {
-            store: Store::new(cli.dir.clone()),
+            store: Store::new(cli.dir.clone())
+                .with_passphrase(crate::secret::Passphrase::new(cli.passphrase_file.clone())),
             json: cli.json,
             quiet: cli.quiet,
             verbose: cli.verbose,
