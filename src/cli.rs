@@ -99,4 +99,7 @@ pub enum Command {
     /// Store-wide settings (crl-url).
     #[command(subcommand)]
     Config(cmd::config::Action),
+    /// The store's hash-chained audit log: verify the chain, or show the entries.
+    #[command(subcommand)]
+    Audit(cmd::audit::Action),
 }

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod certinfo;
 pub mod cli;
 pub mod cmd;

@@ -216,6 +216,18 @@ fn deploy_marathon(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
     doc.status = Some(reply.status);
     doc.deployment_id = deployment_id;
     doc.app_version = app_version;
+    crate::audit::record_locking(
+        ctx,
+        crate::audit::Event::new("deploy marathon", "ca-key-deployed")
+            .user(&user)
+            .detail(format!(
+                "{} {} (status {}, deployment {})",
+                doc.method,
+                doc.url,
+                reply.status,
+                doc.deployment_id.as_deref().unwrap_or("not reported")
+            )),
+    )?;
     if ctx.json {
         ctx.emit_json(&doc)?;
     }

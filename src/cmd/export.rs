@@ -32,6 +32,15 @@ pub enum Format {
     App,
 }
 
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Env => "env block",
+            Format::App => "app definition",
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  pki export marathon --user myuser\n  pki export marathon --format app > ephemeral-store.json\n  pki export marathon --merge app.json > app.new.json\n\nThe output carries the root CA private key in clear: treat it as a secret."
@@ -234,6 +243,16 @@ fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
         k8s::to_yaml(&items)
     });
     ctx.data(&text)?;
+    crate::audit::record_locking(
+        ctx,
+        crate::audit::Event::new("export k8s", "ca-key-exported")
+            .user(&entry.user)
+            .serial(&entry.serial)
+            .detail(format!(
+                "Kubernetes Secrets with the CA key and the user's key, namespaces {} and {store_ns}",
+                a.namespace
+            )),
+    )?;
     ctx.say(format!(
         "Kubernetes objects for user {}: they carry the root CA private key; apply them with kubectl apply -f - and keep the text nowhere else",
         entry.user
@@ -284,6 +303,15 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
         serde_json::to_string_pretty(&doc).map_err(|e| Error::crypto("cannot encode JSON", e))?;
     text.push('\n');
     ctx.data(&text)?;
+    crate::audit::record_locking(
+        ctx,
+        crate::audit::Event::new("export marathon", "ca-key-exported")
+            .user(&user)
+            .detail(match &a.merge {
+                Some(p) => format!("Marathon env merged into {}", p.display()),
+                None => format!("Marathon {} on stdout", a.format.name()),
+            }),
+    )?;
     ctx.say(format!(
         "Marathon env for user {user}: it carries the root CA private key in clear; anyone who can read the app definition can mint users"
     ));
@@ -326,6 +354,13 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
     fsutil::write_atomic(&key_path, key.as_bytes(), SECRET_MODE, replace)?;
     fsutil::write_atomic(&cert_path, cert.as_bytes(), PUBLIC_MODE, replace)?;
     fsutil::write_atomic(&ca_path, ca_cert.as_bytes(), PUBLIC_MODE, replace)?;
+    crate::audit::record_locking(
+        ctx,
+        crate::audit::Event::new("export files", "key-exported")
+            .user(&a.user)
+            .serial(&entry.serial)
+            .detail(format!("user key written to {}", key_path.display())),
+    )?;
     if ctx.json {
         ctx.emit_json(&json::ExportFilesDoc {
             version: json::VERSION,

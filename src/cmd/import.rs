@@ -209,6 +209,11 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
     let (cert_rel, key_rel) = (entry.cert.clone(), entry.key.clone());
     let retired = index.replace_ca(entry);
     ctx.store.write_index(&index)?;
+    crate::audit::record(
+        &ctx.store,
+        ctx,
+        crate::cmd::init::ca_event("import", "ca-imported", &index, retired),
+    )?;
 
     let ca = index.ca.as_ref().expect("just set");
     if ctx.json {
@@ -367,6 +372,19 @@ fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
     let replaced = index.supersede(user);
     index.certificates.push(entry);
     ctx.store.write_index(&index)?;
+    let what = if key.is_some() {
+        "with its key"
+    } else {
+        "certificate only"
+    };
+    let ev = crate::audit::Event::new("import", "imported")
+        .user(user)
+        .serial(&info.serial)
+        .detail(match &replaced {
+            Some(old) => format!("{what}; replaces serial {old}"),
+            None => what.to_string(),
+        });
+    crate::audit::record(&ctx.store, ctx, ev)?;
     let issued = json::Issued::from_info(
         user,
         &info,

@@ -1,5 +1,6 @@
 //! `pki init`: create the root CA.
 
+use crate::audit;
 use crate::certinfo::CertInfo;
 use crate::cmd::{shown, Ctx};
 use crate::error::{Error, Result};
@@ -98,6 +99,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     }
     let retired = index.replace_ca(entry);
     ctx.store.write_index(&index)?;
+    crate::audit::record(
+        &ctx.store,
+        ctx,
+        ca_event("init", "ca-created", &index, retired),
+    )?;
 
     let ca = index.ca.as_ref().expect("just set");
     if ctx.json {
@@ -122,6 +128,24 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The audit event of a new current CA (init, import, rotate --ca).
+pub fn ca_event(command: &str, event: &str, index: &Index, retired: usize) -> audit::Event {
+    let ca = index.ca.as_ref().expect("the CA was just set");
+    let mut detail = format!("{}, {}", ca.subject, ca.key_type);
+    if ca.encrypted {
+        detail.push_str(", key encrypted");
+    }
+    if let Some(old) = index.ca_history.last() {
+        detail.push_str(&format!(
+            "; replaces CA serial {} ({retired} user certificate(s) superseded)",
+            old.serial
+        ));
+    }
+    audit::Event::new(command, event)
+        .serial(&ca.serial)
+        .detail(detail)
 }
 
 /// The refusal when a store already holds a CA (exit 4).

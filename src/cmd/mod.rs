@@ -1,5 +1,6 @@
 //! One module per command. Each has an `Args` (clap) and a `run`.
 
+pub mod audit;
 pub mod completions;
 pub mod config;
 pub mod crl;
@@ -114,6 +115,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Revoke(a) => revoke::run(&ctx, a),
         Command::Crl(a) => crl::run(&ctx, a),
         Command::Config(a) => config::run(&ctx, a),
+        Command::Audit(a) => audit::run(&ctx, a),
     }
 }
 
