@@ -11,8 +11,10 @@
 //! Order: a command commits `index.json` first and appends afterwards, while
 //! still holding the store lock. A crash between the two can lose the last
 //! audit line, but the log never records an event that did not happen.
-//! Exports take no lock for their work; [`record_locking`] takes it just for
-//! the append (honouring `--wait`).
+//! Exports and deploy take no lock for their work; [`Appender::open_locking`]
+//! takes it (honouring `--wait`) and opens the log before any key material
+//! is output, and they append once the output is done: an export that
+//! cannot be recorded does not happen, and one that failed is not recorded.
 
 use std::path::PathBuf;
 
@@ -165,18 +167,43 @@ pub fn record(store: &Store, ctx: &Ctx, event: Event) -> Result<()> {
 
 /// Append several events (one command's batch) in order; see [`record`].
 pub fn record_all(store: &Store, ctx: &Ctx, events: Vec<Event>) -> Result<()> {
-    let path = path(store);
-    let damaged = |why: String| {
-        Error::failed(
-            format!(
-                "the change was made, but the audit log {} {why}",
-                path.display()
-            ),
-            "run `pki audit verify` and keep a copy of the log before repairing it",
-        )
-    };
-    let (mut seq, mut prev) = match std::fs::read(&path) {
-        Ok(bytes) if !bytes.is_empty() => {
+    Appender::open(store, ctx, None)?.append(events)
+}
+
+/// The log opened for appending: where the chain ends, and for commands
+/// that take no lock of their own, the store lock.
+pub struct Appender<'a> {
+    store: &'a Store,
+    ctx: &'a Ctx,
+    seq: u64,
+    prev: String,
+    _lock: Option<crate::fsutil::Lock>,
+}
+
+impl<'a> Appender<'a> {
+    /// Open the log (created 0600 if missing) and read where its chain ends.
+    /// The caller holds the store lock, or passes it in `lock`.
+    pub fn open(store: &'a Store, ctx: &'a Ctx, lock: Option<crate::fsutil::Lock>) -> Result<Self> {
+        let path = path(store);
+        // Without a lock of its own the caller has committed its change already.
+        let done = if lock.is_none() {
+            "the change was made, but "
+        } else {
+            "nothing was exported: "
+        };
+        let damaged = |why: String| {
+            Error::failed(
+                format!("{done}the audit log {} {why}", path.display()),
+                "run `pki audit verify` and keep a copy of the log before repairing it",
+            )
+        };
+        // Creating (or opening) it now proves it can be appended to.
+        crate::fsutil::append(&path, b"", crate::fsutil::SECRET_MODE)?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| damaged(format!("cannot be read: {}", crate::error::one_line(&e))))?;
+        let (seq, prev) = if bytes.is_empty() {
+            (0, GENESIS.to_string())
+        } else {
             if !bytes.ends_with(b"\n") {
                 return Err(damaged("ends in an incomplete line".into()));
             }
@@ -187,46 +214,55 @@ pub fn record_all(store: &Store, ctx: &Ctx, events: Vec<Event>) -> Result<()> {
             let e: Entry = serde_json::from_slice(last)
                 .map_err(|_| damaged("has a last line that is not an audit entry".into()))?;
             (e.seq, e.hash)
-        }
-        Ok(_) => (0, GENESIS.to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, GENESIS.to_string()),
-        Err(e) => {
-            return Err(damaged(format!(
-                "cannot be read: {}",
-                crate::error::one_line(&e)
-            )))
-        }
-    };
-    let time = crate::certinfo::rfc3339(ctx.now);
-    let actor = actor();
-    let mut text = String::new();
-    for ev in events {
-        seq += 1;
-        let mut e = Entry {
-            seq,
-            time: time.clone(),
-            actor: actor.clone(),
-            command: ev.command,
-            event: ev.event,
-            user: ev.user,
-            serial: ev.serial,
-            detail: ev.detail,
-            prev_hash: prev,
-            hash: String::new(),
         };
-        e.hash = e.compute_hash();
-        prev = e.hash.clone();
-        text.push_str(&serde_json::to_string(&e).expect("plain data encodes"));
-        text.push('\n');
+        Ok(Appender {
+            store,
+            ctx,
+            seq,
+            prev,
+            _lock: lock,
+        })
     }
-    crate::fsutil::append(&path, text.as_bytes(), crate::fsutil::SECRET_MODE)
-}
 
-/// [`record`] for commands that hold no lock (exports, deploy): take the
-/// store lock just for the append, honouring `--wait`.
-pub fn record_locking(ctx: &Ctx, event: Event) -> Result<()> {
-    let _lock = ctx.store.lock(ctx.wait)?;
-    record(&ctx.store, ctx, event)
+    /// For commands that hold no lock (exports, deploy): take the store lock
+    /// (honouring `--wait`) and open the log, BEFORE any key material leaves,
+    /// so an export that cannot be recorded does not happen.
+    pub fn open_locking(ctx: &'a Ctx) -> Result<Self> {
+        let lock = ctx.store.lock(ctx.wait)?;
+        Appender::open(&ctx.store, ctx, Some(lock))
+    }
+
+    /// Append the events, chained, in one write; then fsync. Releases the lock if it holds one.
+    pub fn append(self, events: Vec<Event>) -> Result<()> {
+        let (mut seq, mut prev) = (self.seq, self.prev);
+        let time = crate::certinfo::rfc3339(self.ctx.now);
+        let actor = actor();
+        let mut text = String::new();
+        for ev in events {
+            seq += 1;
+            let mut e = Entry {
+                seq,
+                time: time.clone(),
+                actor: actor.clone(),
+                command: ev.command,
+                event: ev.event,
+                user: ev.user,
+                serial: ev.serial,
+                detail: ev.detail,
+                prev_hash: prev,
+                hash: String::new(),
+            };
+            e.hash = e.compute_hash();
+            prev = e.hash.clone();
+            text.push_str(&serde_json::to_string(&e).expect("plain data encodes"));
+            text.push('\n');
+        }
+        crate::fsutil::append(
+            &path(self.store),
+            text.as_bytes(),
+            crate::fsutil::SECRET_MODE,
+        )
+    }
 }
 
 /// The first broken link of a log: its 1-based line number and what is wrong.

@@ -185,8 +185,10 @@ impl PrivateKey {
     /// are refused here with a hint; the error never quotes the input.
     pub fn from_pem(text: &str, what: &str) -> Result<Self> {
         let block = pem::parse(text).map_err(|_| {
-            Error::input(
-                format!("{what} is not a PEM private key"),
+            crate::error::bad_pem(
+                text,
+                what,
+                "private key",
                 "give a file that starts with -----BEGIN (RSA |EC )PRIVATE KEY-----",
             )
         })?;

@@ -174,8 +174,10 @@ pub fn is_encrypted(text: &str) -> bool {
 /// `what` names the file in errors; no error quotes the content.
 pub fn read_key(text: &str, what: &str, pass: &Passphrase) -> Result<PrivateKey> {
     let block = pem::parse(text.as_bytes()).map_err(|_| {
-        Error::input(
-            format!("{what} is not a PEM private key"),
+        crate::error::bad_pem(
+            text,
+            what,
+            "private key",
             "give a file that starts with -----BEGIN (RSA |EC |ENCRYPTED )PRIVATE KEY-----",
         )
     })?;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{mode, openssl, Env};
+use common::{mode, openssl, sh, Env};
 
 fn index(env: &Env) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(env.store().join("index.json")).unwrap()).unwrap()
@@ -146,17 +146,12 @@ fn encrypted_ca_key_is_openssl_readable_and_only_signing_needs_the_passphrase() 
 #[test]
 fn import_encrypt_keeps_an_adopted_ca_encrypted() {
     let env = Env::new();
-    let sh = std::process::Command::new("sh")
-        .arg("-ec")
-        .arg(
-            "openssl genrsa -out ca.key 2048 2>/dev/null
-             openssl req -x509 -new -nodes -key ca.key -sha256 -days 365 -subj /CN=rootCA -out ca.crt
-             echo s3cret > pass.txt",
-        )
-        .current_dir(env.root())
-        .output()
-        .unwrap();
-    assert!(sh.status.success());
+    sh(
+        &env,
+        "openssl genrsa -out ca.key 2048 2>/dev/null
+         openssl req -x509 -new -nodes -key ca.key -sha256 -days 365 -subj /CN=rootCA -out ca.crt
+         echo s3cret > pass.txt",
+    );
     env.run(&["import", "--cert", "ca.crt", "--key", "ca.key", "--encrypt"])
         .code(2)
         .one_line_error(&["--passphrase-file"]);

@@ -242,17 +242,19 @@ fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
     } else {
         k8s::to_yaml(&items)
     });
+    // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
+    let audit = crate::audit::Appender::open_locking(ctx)?;
     ctx.data(&text)?;
-    crate::audit::record_locking(
-        ctx,
-        crate::audit::Event::new("export k8s", "ca-key-exported")
-            .user(&entry.user)
-            .serial(&entry.serial)
-            .detail(format!(
-                "Kubernetes Secrets with the CA key and the user's key, namespaces {} and {store_ns}",
-                a.namespace
-            )),
-    )?;
+    audit.append(vec![crate::audit::Event::new(
+        "export k8s",
+        "ca-key-exported",
+    )
+    .user(&entry.user)
+    .serial(&entry.serial)
+    .detail(format!(
+        "Kubernetes Secrets with the CA key and the user's key, namespaces {} and {store_ns}",
+        a.namespace
+    ))])?;
     ctx.say(format!(
         "Kubernetes objects for user {}: they carry the root CA private key; apply them with kubectl apply -f - and keep the text nowhere else",
         entry.user
@@ -283,6 +285,8 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
                     "give a Marathon app definition in JSON",
                 )
             })?;
+            // Refuse what is not an app now, before the store (and a passphrase) is touched.
+            marathon::merge(&mut v.clone(), Default::default(), &p.display().to_string())?;
             Some(v)
         }
         None => None,
@@ -302,16 +306,18 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
     let mut text =
         serde_json::to_string_pretty(&doc).map_err(|e| Error::crypto("cannot encode JSON", e))?;
     text.push('\n');
+    // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
+    let audit = crate::audit::Appender::open_locking(ctx)?;
     ctx.data(&text)?;
-    crate::audit::record_locking(
-        ctx,
-        crate::audit::Event::new("export marathon", "ca-key-exported")
-            .user(&user)
-            .detail(match &a.merge {
-                Some(p) => format!("Marathon env merged into {}", p.display()),
-                None => format!("Marathon {} on stdout", a.format.name()),
-            }),
-    )?;
+    audit.append(vec![crate::audit::Event::new(
+        "export marathon",
+        "ca-key-exported",
+    )
+    .user(&user)
+    .detail(match &a.merge {
+        Some(p) => format!("Marathon env merged into {}", p.display()),
+        None => format!("Marathon {} on stdout", a.format.name()),
+    })])?;
     ctx.say(format!(
         "Marathon env for user {user}: it carries the root CA private key in clear; anyone who can read the app definition can mint users"
     ));
@@ -343,6 +349,8 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
             ));
         }
     }
+    // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
+    let audit = crate::audit::Appender::open_locking(ctx)?;
     if !a.out.exists() {
         fsutil::private_dir(&a.out)?;
     } else if !a.out.is_dir() {
@@ -354,13 +362,13 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
     fsutil::write_atomic(&key_path, key.as_bytes(), SECRET_MODE, replace)?;
     fsutil::write_atomic(&cert_path, cert.as_bytes(), PUBLIC_MODE, replace)?;
     fsutil::write_atomic(&ca_path, ca_cert.as_bytes(), PUBLIC_MODE, replace)?;
-    crate::audit::record_locking(
-        ctx,
-        crate::audit::Event::new("export files", "key-exported")
-            .user(&a.user)
-            .serial(&entry.serial)
-            .detail(format!("user key written to {}", key_path.display())),
-    )?;
+    audit.append(vec![crate::audit::Event::new(
+        "export files",
+        "key-exported",
+    )
+    .user(&a.user)
+    .serial(&entry.serial)
+    .detail(format!("user key written to {}", key_path.display()))])?;
     if ctx.json {
         ctx.emit_json(&json::ExportFilesDoc {
             version: json::VERSION,
