@@ -20,7 +20,7 @@ Exit codes:
   0  success, including \"nothing to do\"
   1  failure while working (I/O, crypto, network, a failed --on-change hook)
   2  usage error or invalid input; nothing was changed
-  3  attention: check found something due or expired, verify found a problem
+  3  attention: check found something due or expired, verify (or audit verify) found a problem
   4  refused: another pki holds the store lock, or the command would overwrite without --force
 
 Environment:
