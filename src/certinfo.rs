@@ -32,8 +32,10 @@ pub struct CertInfo {
 /// Read the first certificate of a PEM text.
 pub fn pem_to_der(text: &str, what: &str) -> Result<Vec<u8>> {
     let p = ::pem::parse(text).map_err(|_| {
-        Error::input(
-            format!("{what} is not a PEM certificate"),
+        crate::error::bad_pem(
+            text,
+            what,
+            "certificate",
             "give a file that starts with -----BEGIN CERTIFICATE-----",
         )
     })?;

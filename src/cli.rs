@@ -20,11 +20,12 @@ Exit codes:
   0  success, including \"nothing to do\"
   1  failure while working (I/O, crypto, network, a failed --on-change hook)
   2  usage error or invalid input; nothing was changed
-  3  attention: check found something due or expired, verify found a problem
+  3  attention: check found something due or expired, verify (or audit verify) found a problem
   4  refused: another pki holds the store lock, or the command would overwrite without --force
 
 Environment:
   PKI_DIR   the store directory (as --dir)
+  PKI_PASSPHRASE_FILE  the passphrase file of an encrypted CA key (as --passphrase-file)
   PKI_NOW   pretend the time is this RFC 3339 instant (testing and what-if planning)
   NO_COLOR  respected; pki prints no colour anyway
   DCOS_ACS_TOKEN  token for `pki deploy marathon` when --token-file is not given";
@@ -58,6 +59,12 @@ pub struct Cli {
     /// Wait for another pki working on the store instead of exiting with code 4.
     #[arg(long, global = true)]
     pub wait: bool,
+
+    /// A file whose first line is the passphrase of an encrypted CA key
+    /// (`init --encrypt`); read only by commands that need the key. Without
+    /// it pki asks on the terminal; never give the passphrase itself as an argument.
+    #[arg(long, global = true, env = "PKI_PASSPHRASE_FILE", value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -98,4 +105,7 @@ pub enum Command {
     /// Store-wide settings (crl-url).
     #[command(subcommand)]
     Config(cmd::config::Action),
+    /// The store's hash-chained audit log: verify the chain, or show the entries.
+    #[command(subcommand)]
+    Audit(cmd::audit::Action),
 }

@@ -140,6 +140,19 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Text that does not parse as PEM: "damaged" when it looks like PEM (a
+/// truncated or edited file), else "not a PEM {kind}" with `hint`.
+pub fn bad_pem(text: &str, what: &str, kind: &str, hint: &str) -> Error {
+    if text.contains("-----BEGIN ") {
+        Error::input(
+            format!("{what} looks like PEM but is damaged (truncated or edited)"),
+            format!("check that the {kind} file is complete and unmodified"),
+        )
+    } else {
+        Error::input(format!("{what} is not a PEM {kind}"), hint)
+    }
+}
+
 /// An error's text on one line, whatever the source printed.
 pub fn one_line(e: &impl fmt::Display) -> String {
     e.to_string()

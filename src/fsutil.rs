@@ -99,6 +99,29 @@ fn exists(path: &Path) -> Error {
     )
 }
 
+/// Append `data` to `path` (created with `mode` if missing; the mode is
+/// forced either way) with O_APPEND in one write, then fsync: the audit log.
+pub fn append(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    let created = fs::symlink_metadata(path).is_err();
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| Error::io("open for appending", path, e))?;
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io("set permissions on", path, e))?;
+    f.write_all(data)
+        .map_err(|e| Error::io("append to", path, e))?;
+    f.sync_all().map_err(|e| Error::io("sync", path, e))?;
+    if created {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(dir)?;
+        }
+    }
+    Ok(())
+}
+
 /// fsync a directory so a rename in it survives a crash.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)

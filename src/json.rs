@@ -410,3 +410,30 @@ pub struct Finding {
     pub ok: bool,
     pub message: String,
 }
+
+// ---- pki audit (src/cmd/audit.rs) ----
+
+/// `pki audit show --json`: every intact entry, oldest first (the lines of
+/// `audit.jsonl`, documented in src/audit.rs and docs/security.md).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditShowDoc {
+    pub version: u32,
+    pub entries: Vec<crate::audit::Entry>,
+}
+
+/// `pki audit verify --json`. Exit 3 when `intact` is false.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditVerifyDoc {
+    pub version: u32,
+    /// Entries that verified (all of them when intact).
+    pub entries: usize,
+    pub intact: bool,
+    /// 1-based line number of the first broken link; null when intact.
+    pub broken_line: Option<usize>,
+    /// What is wrong with that line; null when intact.
+    pub problem: Option<String>,
+    /// The hash of the last intact entry: keep it off this machine to detect a rewritten log.
+    pub last_hash: Option<String>,
+}

@@ -131,6 +131,11 @@ impl PrivateKey {
         self.key_type
     }
 
+    /// The PKCS#8 DER (for encryption by `secret`); never print it.
+    pub(crate) fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
     /// The rcgen key pair, for signing.
     pub fn key_pair(&self) -> Result<KeyPair> {
         let der = rustls_pki_types_der(&self.pkcs8);
@@ -180,8 +185,10 @@ impl PrivateKey {
     /// are refused here with a hint; the error never quotes the input.
     pub fn from_pem(text: &str, what: &str) -> Result<Self> {
         let block = pem::parse(text).map_err(|_| {
-            Error::input(
-                format!("{what} is not a PEM private key"),
+            crate::error::bad_pem(
+                text,
+                what,
+                "private key",
                 "give a file that starts with -----BEGIN (RSA |EC )PRIVATE KEY-----",
             )
         })?;

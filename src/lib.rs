@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod certinfo;
 pub mod cli;
 pub mod cmd;
@@ -19,6 +20,7 @@ pub mod plan;
 pub mod policy;
 pub mod profile;
 pub mod progress;
+pub mod secret;
 pub mod store;
 
 use std::ffi::OsString;
@@ -28,15 +30,47 @@ use clap::Parser;
 
 use crate::error::{code, Error};
 
+/// A clap error on one line: its message, then its tip or the usage.
+fn usage_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let usage = lines.iter().find_map(|l| l.strip_prefix("Usage: "));
+    let msg = match lines.first().and_then(|l| l.strip_prefix("error: ")) {
+        // The message may go on over lines (e.g. the list of missing arguments).
+        Some(first) => std::iter::once(first)
+            .chain(lines[1..].iter().copied().take_while(|l| {
+                !l.starts_with("Usage:") && !l.starts_with("tip:") && !l.starts_with("For more")
+            }))
+            .collect::<Vec<_>>()
+            .join(" "),
+        // clap printed help for a missing subcommand.
+        None => "a subcommand is missing".to_string(),
+    };
+    let hint = match (lines.iter().find_map(|l| l.strip_prefix("tip: ")), usage) {
+        (Some(tip), _) => tip.to_string(),
+        (None, Some(u)) => format!("usage: {u} (see --help)"),
+        (None, None) => "see pki --help".to_string(),
+    };
+    crate::error::one_line(&format!("{msg}; {hint}"))
+}
+
 /// Parse `args`, run the command, and return the process exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
-            let is_usage = e.use_stderr();
-            // --help and --version go to stdout with exit 0; real errors are exit 2.
-            let _ = e.print();
-            return if is_usage { code::USAGE } else { code::OK };
+            // --help and --version go to stdout with exit 0; real errors are
+            // exit 2, on one line like every other error.
+            if !e.use_stderr() {
+                let _ = e.print();
+                return code::OK;
+            }
+            let _ = writeln!(std::io::stderr(), "pki: error: {}", usage_line(&e));
+            return code::USAGE;
         }
     };
     let quiet = cli.quiet;

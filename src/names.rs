@@ -14,6 +14,10 @@ pub const MAX_LEN: usize = 64;
 /// Words of Riak's `riak-admin security` grammar that cannot be user names.
 pub const RESERVED: [&str; 5] = ["all", "on", "to", "from", "any"];
 
+/// Names the safe set allows but the file system gives a meaning: a user
+/// directory `users/..` would be the store itself.
+pub const PATH_NAMES: [&str; 2] = [".", ".."];
+
 /// Check a user name against Riak's rules; the error says why and what to use instead.
 pub fn validate_user(name: &str) -> Result<()> {
     let refuse =
@@ -51,6 +55,12 @@ pub fn validate_user(name: &str) -> Result<()> {
         return refuse(
             format!("contains {}", describe(c)),
             "Riak user names may only use a-z 0-9 . _ @ -".into(),
+        );
+    }
+    if PATH_NAMES.contains(&name) {
+        return refuse(
+            "names a directory (. and .. are the current and parent directory)".into(),
+            "choose a name with at least one letter or digit".into(),
         );
     }
     if RESERVED.contains(&name) {
@@ -125,6 +135,8 @@ mod tests {
             ("to", "reserved"),
             ("from", "reserved"),
             ("any", "reserved"),
+            (".", "names a directory"),
+            ("..", "names a directory"),
         ];
         for (name, want) in cases {
             let err = validate_user(name).unwrap_err().to_string();

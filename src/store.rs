@@ -90,6 +90,9 @@ pub struct CaEntry {
     pub key: PathBuf,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The key file is encrypted PKCS#8 (`init --encrypt`): signing needs a passphrase.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +191,7 @@ impl CaEntry {
             cert,
             key,
             created_at: now,
+            encrypted: false,
         })
     }
 }
@@ -303,11 +307,22 @@ impl Index {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub dir: PathBuf,
+    /// Unlocks an encrypted CA key; asked only when such a key is read.
+    pub passphrase: crate::secret::Passphrase,
 }
 
 impl Store {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Store { dir: dir.into() }
+        Store {
+            dir: dir.into(),
+            passphrase: Default::default(),
+        }
+    }
+
+    /// The store, with `--passphrase-file` for an encrypted CA key.
+    pub fn with_passphrase(mut self, p: crate::secret::Passphrase) -> Self {
+        self.passphrase = p;
+        self
     }
 
     pub fn path(&self, rel: &Path) -> PathBuf {
@@ -390,8 +405,35 @@ impl Store {
 
     /// Write a new private key file under the store, 0600; never replaces.
     pub fn write_key(&self, rel: &Path, key: &PrivateKey, format: KeyFormat) -> Result<()> {
+        self.write_key_pem(rel, &key.to_pem(format)?)
+    }
+
+    /// Write a CA's key (encrypted PKCS#8 under `pass` when given, else
+    /// plain in `format`) and certificate, named by serial; returns the
+    /// index entry for the caller to commit.
+    pub fn write_ca(
+        &self,
+        info: &CertInfo,
+        der: &[u8],
+        key: &PrivateKey,
+        format: KeyFormat,
+        pass: Option<&zeroize::Zeroizing<Vec<u8>>>,
+        now: OffsetDateTime,
+    ) -> Result<CaEntry> {
+        let (cert_rel, key_rel) = Store::ca_paths(&info.serial);
+        let mut entry = CaEntry::from_info(info, cert_rel.clone(), key_rel.clone(), now)?;
+        match pass {
+            Some(p) => self.write_key_pem(&key_rel, &crate::secret::encrypt_pem(key, p)?)?,
+            None => self.write_key(&key_rel, key, format)?,
+        }
+        self.write_cert(&cert_rel, der)?;
+        entry.encrypted = pass.is_some();
+        Ok(entry)
+    }
+
+    /// Write key PEM text (plain or encrypted) under the store, 0600; never replaces.
+    pub fn write_key_pem(&self, rel: &Path, pem: &str) -> Result<()> {
         self.ensure_parent(rel)?;
-        let pem = key.to_pem(format)?;
         fsutil::write_atomic(&self.path(rel), pem.as_bytes(), SECRET_MODE, Replace::Never)
     }
 
@@ -424,9 +466,15 @@ impl Store {
         })
     }
 
+    /// Read a key file; an encrypted one is decrypted with the store's
+    /// passphrase (asked for only then).
     pub fn read_key(&self, rel: &Path) -> Result<PrivateKey> {
         let text = zeroize::Zeroizing::new(self.read_text(rel)?);
-        PrivateKey::from_pem(&text, &self.path(rel).display().to_string())
+        crate::secret::read_key(
+            &text,
+            &self.path(rel).display().to_string(),
+            &self.passphrase,
+        )
     }
 
     pub fn read_cert_der(&self, rel: &Path) -> Result<Vec<u8>> {

@@ -7,24 +7,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::{mode, openssl, Env};
-
-/// Run a shell script in the scratch directory; panics when it fails.
-fn sh(env: &Env, script: &str) {
-    let out = Command::new("sh")
-        .arg("-ec")
-        .arg(script)
-        .current_dir(env.root())
-        .output()
-        .expect("run sh");
-    assert!(
-        out.status.success(),
-        "{script}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::{mode, openssl, sh, Env};
 
 /// The deployment's documented procedure, six openssl commands: a root CA
 /// and one user. With OpenSSL 3 this yields X.509 v1 certificates and

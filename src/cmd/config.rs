@@ -76,6 +76,14 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
     }
     index.settings.crl_url = new.clone();
     ctx.store.write_index(&index)?;
+    crate::audit::record(
+        &ctx.store,
+        ctx,
+        crate::audit::Event::new("config", "config-changed").detail(match &new {
+            Some(url) => format!("crl-url set to {url}"),
+            None => "crl-url removed".to_string(),
+        }),
+    )?;
     let active = index.active_all().count();
     match &new {
         Some(url) => {

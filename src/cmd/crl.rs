@@ -185,6 +185,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         path: rel.clone(),
     });
     ctx.store.write_index(&index)?;
+    crate::audit::record(
+        &ctx.store,
+        ctx,
+        crate::audit::Event::new("crl", "crl-signed")
+            .serial(&ca.serial)
+            .detail(format!(
+                "CRL number {number}, next update {}",
+                rfc3339(next_update)
+            )),
+    )?;
 
     let bytes: &[u8] = match a.format {
         Encoding::Pem => pem_text.as_bytes(),
@@ -313,6 +323,7 @@ mod tests {
             cert: "c".into(),
             key: "k".into(),
             created_at: t,
+            encrypted: false,
         });
         i.crl = crl.map(|(number, this_update, next_update)| CrlRecord {
             number,

@@ -207,6 +207,8 @@ fn deploy_marathon(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
         return Ok(());
     }
 
+    // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
+    let audit = crate::audit::Appender::open_locking(ctx)?;
     ctx.detail(format!("{} {}", request.method.as_str(), request.url));
     let reply = client.send(&request)?;
     if !matches!(reply.status, 200 | 201) {
@@ -216,6 +218,18 @@ fn deploy_marathon(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
     doc.status = Some(reply.status);
     doc.deployment_id = deployment_id;
     doc.app_version = app_version;
+    audit.append(vec![crate::audit::Event::new(
+        "deploy marathon",
+        "ca-key-deployed",
+    )
+    .user(&user)
+    .detail(format!(
+        "{} {} (status {}, deployment {})",
+        doc.method,
+        doc.url,
+        reply.status,
+        doc.deployment_id.as_deref().unwrap_or("not reported")
+    ))])?;
     if ctx.json {
         ctx.emit_json(&doc)?;
     }

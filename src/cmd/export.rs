@@ -32,6 +32,15 @@ pub enum Format {
     App,
 }
 
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Env => "env block",
+            Format::App => "app definition",
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  pki export marathon --user myuser\n  pki export marathon --format app > ephemeral-store.json\n  pki export marathon --merge app.json > app.new.json\n\nThe output carries the root CA private key in clear: treat it as a secret."
@@ -179,6 +188,9 @@ pub fn ca_pem(
     }
     let cert = ctx.store.read_text(&ca.cert)?;
     let key = ctx.store.read_key(&ca.key)?;
+    if ca.encrypted {
+        ctx.warn("the CA key is encrypted in the store, but this output carries it decrypted, in clear: anyone who can read it can mint users");
+    }
     Ok((cert, key.to_pem(format)?))
 }
 
@@ -230,7 +242,19 @@ fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
     } else {
         k8s::to_yaml(&items)
     });
+    // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
+    let audit = crate::audit::Appender::open_locking(ctx)?;
     ctx.data(&text)?;
+    audit.append(vec![crate::audit::Event::new(
+        "export k8s",
+        "ca-key-exported",
+    )
+    .user(&entry.user)
+    .serial(&entry.serial)
+    .detail(format!(
+        "Kubernetes Secrets with the CA key and the user's key, namespaces {} and {store_ns}",
+        a.namespace
+    ))])?;
     ctx.say(format!(
         "Kubernetes objects for user {}: they carry the root CA private key; apply them with kubectl apply -f - and keep the text nowhere else",
         entry.user
@@ -261,6 +285,8 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
                     "give a Marathon app definition in JSON",
                 )
             })?;
+            // Refuse what is not an app now, before the store (and a passphrase) is touched.
+            marathon::merge(&mut v.clone(), Default::default(), &p.display().to_string())?;
             Some(v)
         }
         None => None,
@@ -280,7 +306,18 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
     let mut text =
         serde_json::to_string_pretty(&doc).map_err(|e| Error::crypto("cannot encode JSON", e))?;
     text.push('\n');
+    // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
+    let audit = crate::audit::Appender::open_locking(ctx)?;
     ctx.data(&text)?;
+    audit.append(vec![crate::audit::Event::new(
+        "export marathon",
+        "ca-key-exported",
+    )
+    .user(&user)
+    .detail(match &a.merge {
+        Some(p) => format!("Marathon env merged into {}", p.display()),
+        None => format!("Marathon {} on stdout", a.format.name()),
+    })])?;
     ctx.say(format!(
         "Marathon env for user {user}: it carries the root CA private key in clear; anyone who can read the app definition can mint users"
     ));
@@ -312,6 +349,8 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
             ));
         }
     }
+    // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
+    let audit = crate::audit::Appender::open_locking(ctx)?;
     if !a.out.exists() {
         fsutil::private_dir(&a.out)?;
     } else if !a.out.is_dir() {
@@ -323,6 +362,13 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
     fsutil::write_atomic(&key_path, key.as_bytes(), SECRET_MODE, replace)?;
     fsutil::write_atomic(&cert_path, cert.as_bytes(), PUBLIC_MODE, replace)?;
     fsutil::write_atomic(&ca_path, ca_cert.as_bytes(), PUBLIC_MODE, replace)?;
+    audit.append(vec![crate::audit::Event::new(
+        "export files",
+        "key-exported",
+    )
+    .user(&a.user)
+    .serial(&entry.serial)
+    .detail(format!("user key written to {}", key_path.display()))])?;
     if ctx.json {
         ctx.emit_json(&json::ExportFilesDoc {
             version: json::VERSION,

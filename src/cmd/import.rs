@@ -17,7 +17,7 @@ use crate::fsutil;
 use crate::json;
 use crate::keys::{KeyFormat, PrivateKey};
 use crate::names;
-use crate::store::{CaEntry, CertEntry, Index, Store};
+use crate::store::{CertEntry, Index, Store};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -41,9 +41,10 @@ pub struct Args {
     /// Its private key (PEM). Required for a CA; optional for a user (the owner may hold it).
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
-    /// A file whose first line is the passphrase of an encrypted key.
-    #[arg(long, value_name = "FILE")]
-    pub passphrase_file: Option<PathBuf>,
+    /// Keep the CA key encrypted in the store (PKCS#8, scrypt, AES-256-CBC)
+    /// under the passphrase of --passphrase-file or one typed at the terminal.
+    #[arg(long, conflicts_with_all = ["user", "key_format"])]
+    pub encrypt: bool,
     /// Import a user certificate for USER (CN must equal USER) instead of a CA.
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
@@ -64,62 +65,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
 }
 
 /// Read a private key from a user-given file, decrypting it with the
-/// passphrase in `passphrase_file` when it is encrypted PKCS#8. The error
-/// names the file, never its content.
-pub fn read_private_key(path: &Path, passphrase_file: Option<&Path>) -> Result<PrivateKey> {
+/// store's passphrase (--passphrase-file, or the terminal) when it is
+/// encrypted PKCS#8. The error names the file, never its content.
+pub fn read_private_key(path: &Path, pass: &crate::secret::Passphrase) -> Result<PrivateKey> {
     let text = Zeroizing::new(fsutil::read_input_text(path)?);
-    let what = path.display().to_string();
-    let block = ::pem::parse(text.as_bytes()).map_err(|_| {
-        Error::input(
-            format!("{what} is not a PEM private key"),
-            "give a file that starts with -----BEGIN (RSA |EC |ENCRYPTED )PRIVATE KEY-----",
-        )
-    })?;
-    if block
-        .headers()
-        .get("Proc-Type")
-        .is_some_and(|v| v.contains("ENCRYPTED"))
-    {
-        let mut contents = block.into_contents();
-        zeroize::Zeroize::zeroize(&mut contents);
-        return Err(Error::input(
-            format!("{what} is encrypted in the legacy OpenSSL form (Proc-Type: 4,ENCRYPTED), which pki does not read"),
-            format!("convert it to encrypted PKCS#8 first: openssl pkcs8 -topk8 -v2 aes-256-cbc -in {what} -out key.p8.pem, then pass key.p8.pem with --passphrase-file"),
-        ));
-    }
-    if block.tag() != "ENCRYPTED PRIVATE KEY" {
-        let mut contents = block.into_contents();
-        zeroize::Zeroize::zeroize(&mut contents);
-        return PrivateKey::from_pem(&text, &what);
-    }
-    let Some(pass_path) = passphrase_file else {
-        return Err(Error::input(
-            format!("{what} is encrypted"),
-            "pass --passphrase-file FILE holding its passphrase",
-        ));
-    };
-    let pass = Zeroizing::new(fsutil::read_input(pass_path)?);
-    // The first line, without its line ending: what `echo secret > FILE` writes.
-    let end = pass
-        .iter()
-        .position(|b| *b == b'\n' || *b == b'\r')
-        .unwrap_or(pass.len());
-    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(block.contents()).map_err(|_| {
-        Error::input(
-            format!("{what} is not a valid encrypted private key"),
-            "check that the file is complete and unmodified",
-        )
-    })?;
-    let doc = info.decrypt(&pass[..end]).map_err(|_| {
-        Error::input(
-            format!("cannot decrypt {what}"),
-            format!(
-                "check the passphrase in {} (and that the key uses PBES2, as openssl pkcs8 -topk8 -v2 aes-256-cbc makes)",
-                pass_path.display()
-            ),
-        )
-    })?;
-    PrivateKey::from_pkcs8_der(Zeroizing::new(doc.as_bytes().to_vec()), &what)
+    crate::secret::read_key(&text, &path.display().to_string(), pass)
 }
 
 /// Refuse a key whose public half is not the certificate's.
@@ -218,8 +168,9 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
     if let Some((why, hint)) = ca_problem(&der, &info, ctx.now) {
         return Err(Error::input(format!("{what} {why}"), hint));
     }
-    let key = read_private_key(key_path, a.passphrase_file.as_deref())?;
+    let key = read_private_key(key_path, &ctx.store.passphrase)?;
     check_key_matches(&key, &info, key_path, &a.cert)?;
+    let pass = ctx.store.passphrase.for_new_key(a.encrypt)?;
     if ctx.store.dir.exists() && !ctx.store.dir.is_dir() {
         return Err(Error::input(
             format!("{} exists and is not a directory", ctx.store.dir.display()),
@@ -243,8 +194,6 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
     if check_ca_replaceable(ctx, &index, &info, a.force)? {
         return already(ctx, &index);
     }
-    let (cert_rel, key_rel) = Store::ca_paths(&info.serial);
-    let entry = CaEntry::from_info(&info, cert_rel.clone(), key_rel.clone(), ctx.now)?;
     if !key.key_type().is_rsa() {
         ctx.warn(format!(
             "a {} CA cannot serve the ASP ephemeral store, whose TLS stack needs RSA; export marathon will refuse it",
@@ -254,10 +203,17 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
     if !info.key_usage.is_empty() && !info.key_usage.iter().any(|k| k == "cRLSign") {
         ctx.warn("the CA's keyUsage lacks cRLSign: `pki crl` cannot sign revocation lists with it");
     }
-    ctx.store.write_key(&key_rel, &key, a.key_format)?;
-    ctx.store.write_cert(&cert_rel, &der)?;
+    let entry = ctx
+        .store
+        .write_ca(&info, &der, &key, a.key_format, pass.as_ref(), ctx.now)?;
+    let (cert_rel, key_rel) = (entry.cert.clone(), entry.key.clone());
     let retired = index.replace_ca(entry);
     ctx.store.write_index(&index)?;
+    crate::audit::record(
+        &ctx.store,
+        ctx,
+        crate::cmd::init::ca_event("import", "ca-imported", &index, retired),
+    )?;
 
     let ca = index.ca.as_ref().expect("just set");
     if ctx.json {
@@ -376,7 +332,7 @@ fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
     }
     let key = match &a.key {
         Some(p) => {
-            let k = read_private_key(p, a.passphrase_file.as_deref())?;
+            let k = read_private_key(p, &ctx.store.passphrase)?;
             check_key_matches(&k, &info, p, &a.cert)?;
             Some(k)
         }
@@ -416,6 +372,19 @@ fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
     let replaced = index.supersede(user);
     index.certificates.push(entry);
     ctx.store.write_index(&index)?;
+    let what = if key.is_some() {
+        "with its key"
+    } else {
+        "certificate only"
+    };
+    let ev = crate::audit::Event::new("import", "imported")
+        .user(user)
+        .serial(&info.serial)
+        .detail(match &replaced {
+            Some(old) => format!("{what}; replaces serial {old}"),
+            None => what.to_string(),
+        });
+    crate::audit::record(&ctx.store, ctx, ev)?;
     let issued = json::Issued::from_info(
         user,
         &info,

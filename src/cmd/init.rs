@@ -1,5 +1,6 @@
 //! `pki init`: create the root CA.
 
+use crate::audit;
 use crate::certinfo::CertInfo;
 use crate::cmd::{shown, Ctx};
 use crate::error::{Error, Result};
@@ -11,7 +12,7 @@ use crate::store::{CaEntry, Index, Store};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  pki init\n  pki --dir /etc/pki/ephemeral-store init --cn asp-root --days 1825\n  pki init --crl-url http://crl.example.internal/rootCA.crl"
+    after_help = "Examples:\n  pki init\n  pki --dir /etc/pki/ephemeral-store init --cn asp-root --days 1825\n  pki init --crl-url http://crl.example.internal/rootCA.crl\n  pki init --encrypt --passphrase-file /run/secrets/pki-pass   # CA key encrypted at rest"
 )]
 pub struct Args {
     /// Common Name of the root CA (the deployment documentation uses rootCA).
@@ -34,6 +35,11 @@ pub struct Args {
     /// into every certificate issued from now on; see docs/revocation.md.
     #[arg(long, value_name = "URL")]
     pub crl_url: Option<String>,
+    /// Keep the CA key encrypted at rest (PKCS#8, scrypt, AES-256-CBC; `openssl pkey` reads it)
+    /// under the passphrase of --passphrase-file, or one typed twice at the terminal.
+    /// Commands that sign (issue, sign, crl, rotate) and exports of the CA key then need it.
+    #[arg(long, conflicts_with = "key_format")]
+    pub encrypt: bool,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
@@ -52,6 +58,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         ctx.store.read_index()?.ca(&ctx.store)?;
         return Err(existing(&ctx.store));
     }
+    // Ask for the passphrase before anything is created, so a bad one changes nothing.
+    let pass = ctx.store.passphrase.for_new_key(a.encrypt)?;
     crate::fsutil::private_dir(&ctx.store.dir)?;
     let _lock = ctx.store.lock(ctx.wait)?;
     let mut index = if ctx.store.exists() {
@@ -69,13 +77,26 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         ));
     }
 
-    let (entry, _signer) = create_ca(ctx, &index, &a.cn, a.key_type, a.days, a.key_format)?;
+    let (entry, _signer) = create_ca(
+        ctx,
+        &index,
+        &a.cn,
+        a.key_type,
+        a.days,
+        a.key_format,
+        pass.as_ref(),
+    )?;
     let (cert_rel, key_rel) = (entry.cert.clone(), entry.key.clone());
     if let Some(url) = &a.crl_url {
         index.settings.crl_url = Some(url.clone());
     }
     let retired = index.replace_ca(entry);
     ctx.store.write_index(&index)?;
+    crate::audit::record(
+        &ctx.store,
+        ctx,
+        ca_event("init", "ca-created", &index, retired),
+    )?;
 
     let ca = index.ca.as_ref().expect("just set");
     if ctx.json {
@@ -103,8 +124,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
 }
 
 /// Make a root CA: key, self-signed certificate, both files written (never
-/// replacing). Returns its index entry and a signer; the caller puts the
-/// entry into the index and writes the index (`init`, `rotate --ca`).
+/// replacing; the key encrypted under `pass` when given). Returns its index
+/// entry and a signer; the caller puts the entry into the index and writes
+/// the index (`init`, `rotate --ca`).
 pub fn create_ca(
     ctx: &Ctx,
     index: &Index,
@@ -112,6 +134,7 @@ pub fn create_ca(
     key_type: KeyType,
     days: u32,
     format: KeyFormat,
+    pass: Option<&zeroize::Zeroizing<Vec<u8>>>,
 ) -> Result<(CaEntry, Signer)> {
     let key = PrivateKey::generate(key_type)?;
     let serial = loop {
@@ -126,11 +149,28 @@ pub fn create_ca(
         &key,
     )?;
     let info = CertInfo::from_der(&der, "the new CA certificate")?;
-    let (cert_rel, key_rel) = Store::ca_paths(&info.serial);
-    ctx.store.write_key(&key_rel, &key, format)?;
-    ctx.store.write_cert(&cert_rel, &der)?;
-    let entry = CaEntry::from_info(&info, cert_rel, key_rel, ctx.now)?;
+    let entry = ctx
+        .store
+        .write_ca(&info, &der, &key, format, pass, ctx.now)?;
     Ok((entry, Signer::new(der, key)?))
+}
+
+/// The audit event of a new current CA (init, import, rotate --ca).
+pub fn ca_event(command: &str, event: &str, index: &Index, retired: usize) -> audit::Event {
+    let ca = index.ca.as_ref().expect("the CA was just set");
+    let mut detail = format!("{}, {}", ca.subject, ca.key_type);
+    if ca.encrypted {
+        detail.push_str(", key encrypted");
+    }
+    if let Some(old) = index.ca_history.last() {
+        detail.push_str(&format!(
+            "; replaces CA serial {} ({retired} user certificate(s) superseded)",
+            old.serial
+        ));
+    }
+    audit::Event::new(command, event)
+        .serial(&ca.serial)
+        .detail(detail)
 }
 
 /// The refusal when a store already holds a CA (exit 4).

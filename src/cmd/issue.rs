@@ -138,6 +138,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         .collect();
     let issued = issue_batch(ctx, &mut index, &signer, &requests, a.key_format)?;
     ctx.store.write_index(&index)?;
+    crate::audit::record_all(
+        &ctx.store,
+        ctx,
+        crate::audit::issued_events("issue", &issued),
+    )?;
     report(ctx, issued)
 }
 

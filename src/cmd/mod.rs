@@ -1,5 +1,6 @@
 //! One module per command. Each has an `Args` (clap) and a `run`.
 
+pub mod audit;
 pub mod check;
 pub mod completions;
 pub mod config;
@@ -40,7 +41,8 @@ pub struct Ctx {
 impl Ctx {
     pub fn from_cli(cli: &Cli) -> Result<Self> {
         Ok(Ctx {
-            store: Store::new(cli.dir.clone()),
+            store: Store::new(cli.dir.clone())
+                .with_passphrase(crate::secret::Passphrase::new(cli.passphrase_file.clone())),
             json: cli.json,
             quiet: cli.quiet,
             verbose: cli.verbose,
@@ -119,6 +121,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Rotate(a) => rotate::run(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
         Command::Verify(a) => verify::run(&ctx, a),
+        Command::Audit(a) => audit::run(&ctx, a),
     }
 }
 

@@ -168,6 +168,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     c.revocation_reason = Some(a.reason.name().to_string());
     let c = c.clone();
     ctx.store.write_index(&index)?;
+    crate::audit::record(
+        &ctx.store,
+        ctx,
+        crate::audit::Event::new("revoke", "revoked")
+            .user(&c.user)
+            .serial(&c.serial)
+            .detail(format!("reason {}", a.reason.name())),
+    )?;
     ctx.say(format!(
         "revoked {} (serial {}, reason {}) at {}",
         c.user,

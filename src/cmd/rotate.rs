@@ -123,6 +123,21 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let outcome = if plan.changes() {
         let o = apply(ctx, &mut index, &plan, a.key_format)?;
         ctx.store.write_index(&index)?;
+        let mut events = Vec::new();
+        if o.new_ca.is_some() {
+            events.push(crate::cmd::init::ca_event(
+                "rotate",
+                "ca-rotated",
+                &index,
+                0,
+            ));
+        }
+        events.extend(o.issued.iter().map(|(user, serial)| {
+            crate::audit::Event::new("rotate", "issued")
+                .user(user)
+                .serial(serial)
+        }));
+        crate::audit::record_all(&ctx.store, ctx, events)?;
         o
     } else {
         Outcome::default()
@@ -206,8 +221,17 @@ fn new_ca(
         Some(f) => f,
         None => pem_format(&ctx.store.read_text(&old.key)?, old.key_type),
     };
-    let (entry, signer) =
-        crate::cmd::init::create_ca(ctx, index, &cn, plan.ca.key_type, plan.ca.days, fmt)?;
+    // An encrypted CA stays encrypted: the new key goes under the passphrase given.
+    let pass = ctx.store.passphrase.for_new_key(old.encrypted)?;
+    let (entry, signer) = crate::cmd::init::create_ca(
+        ctx,
+        index,
+        &cn,
+        plan.ca.key_type,
+        plan.ca.days,
+        fmt,
+        pass.as_ref(),
+    )?;
     index.ca_history.push(old);
     index.ca = Some(entry.clone());
     Ok((entry, signer))

@@ -302,6 +302,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         ctx.now,
     )?);
     ctx.store.write_index(&index)?;
+    let ev = crate::audit::Event::new("sign", "signed")
+        .user(&user)
+        .serial(&info.serial)
+        .detail(match &replaced {
+            Some(old) => format!("from a CSR; replaces serial {old}"),
+            None => "from a CSR; the key stays with its owner".to_string(),
+        });
+    crate::audit::record(&ctx.store, ctx, ev)?;
 
     let issued = json::Issued::from_info(
         &user,

@@ -233,6 +233,23 @@ pub fn openssl(args: &[&str]) -> (bool, String) {
     )
 }
 
+/// Run a shell script in the scratch directory (with $PKI naming the
+/// binary); panics when it fails.
+pub fn sh(env: &Env, script: &str) {
+    let out = Command::new("sh")
+        .arg("-ec")
+        .arg(script)
+        .current_dir(env.root())
+        .env("PKI", PKI)
+        .output()
+        .expect("run sh");
+    assert!(
+        out.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The repository's `../shared` directory (Marathon schemas, docs).
 pub fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")

@@ -1,0 +1,7 @@
+//! sign's CSR parser (PEM or DER PKCS#10).
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = pki::cmd::sign::parse_csr(data, "fuzz");
+});

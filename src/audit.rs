@@ -1,0 +1,419 @@
+//! The audit log: `<store>/audit.jsonl` (0600), one JSON object a line,
+//! appended for every change to the store and every export of key material.
+//!
+//! Each line carries `seq` (1, 2, ...), `time`, `actor` ($USER and uid),
+//! `command`, `event`, optionally `user`, `serial` and `detail` (never key
+//! bytes), `prev_hash` (the previous line's `hash`; 64 zeros for the first)
+//! and `hash` = SHA-256 over `prev_hash` followed by the line's canonical
+//! content (the compact JSON of every field but `hash`, in the order above).
+//! Editing, deleting or reordering a line breaks the chain at that line.
+//!
+//! Order: a command commits `index.json` first and appends afterwards, while
+//! still holding the store lock. A crash between the two can lose the last
+//! audit line, but the log never records an event that did not happen.
+//! Exports and deploy take no lock for their work; [`Appender::open_locking`]
+//! takes it (honouring `--wait`) and opens the log before any key material
+//! is output, and they append once the output is done: an export that
+//! cannot be recorded does not happen, and one that failed is not recorded.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cmd::Ctx;
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+pub const AUDIT_FILE: &str = "audit.jsonl";
+/// `prev_hash` of the first line.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One line of the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub seq: u64,
+    /// RFC 3339 (the command's "now", which PKI_NOW sets in tests).
+    pub time: String,
+    /// `$USER (uid N)`, or `uid N` when USER is unset.
+    pub actor: String,
+    /// The pki command, e.g. `issue`, `export marathon`.
+    pub command: String,
+    /// What happened, e.g. `issued`, `ca-key-exported`.
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub prev_hash: String,
+    #[serde(default)]
+    pub hash: String,
+}
+
+impl Entry {
+    /// SHA-256 (hex) over `prev_hash` and the canonical content (every field but `hash`).
+    pub fn compute_hash(&self) -> String {
+        let mut unhashed = self.clone();
+        unhashed.hash = String::new();
+        let mut content = serde_json::to_vec(&Canonical(&unhashed)).expect("plain data encodes");
+        let mut data = self.prev_hash.as_bytes().to_vec();
+        data.append(&mut content);
+        hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data).as_ref())
+    }
+}
+
+/// An entry serialised without its `hash` field.
+struct Canonical<'a>(&'a Entry);
+
+impl Serialize for Canonical<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let e = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("seq", &e.seq)?;
+        m.serialize_entry("time", &e.time)?;
+        m.serialize_entry("actor", &e.actor)?;
+        m.serialize_entry("command", &e.command)?;
+        m.serialize_entry("event", &e.event)?;
+        for (k, v) in [
+            ("user", &e.user),
+            ("serial", &e.serial),
+            ("detail", &e.detail),
+        ] {
+            if let Some(v) = v {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.serialize_entry("prev_hash", &e.prev_hash)?;
+        m.end()
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// What a command records: built with [`Event::new`] and the setters.
+#[derive(Clone, Debug, Default)]
+pub struct Event {
+    pub command: String,
+    pub event: String,
+    pub user: Option<String>,
+    pub serial: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl Event {
+    pub fn new(command: &str, event: &str) -> Self {
+        Event {
+            command: command.into(),
+            event: event.into(),
+            ..Default::default()
+        }
+    }
+    pub fn user(mut self, user: &str) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+    pub fn serial(mut self, serial: &str) -> Self {
+        self.serial = Some(serial.into());
+        self
+    }
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+/// One `issued` event per certificate of a batch (`issue`, `rotate`).
+pub fn issued_events(command: &str, issued: &[crate::json::Issued]) -> Vec<Event> {
+    issued
+        .iter()
+        .map(|i| {
+            let e = Event::new(command, "issued")
+                .user(&i.user)
+                .serial(&i.serial);
+            match &i.replaced_serial {
+                Some(old) => e.detail(format!("replaces serial {old}")),
+                None => e,
+            }
+        })
+        .collect()
+}
+
+pub fn path(store: &Store) -> PathBuf {
+    store.dir.join(AUDIT_FILE)
+}
+
+/// Who is running pki: `$USER (uid N)`, for the record only (it is not proof).
+fn actor() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid().to_string())
+        .unwrap_or_else(|_| "?".into());
+    match std::env::var("USER") {
+        Ok(u) if !u.is_empty() => format!("{u} (uid {uid})"),
+        _ => format!("uid {uid}"),
+    }
+}
+
+/// Append `event` to the store's audit log. The caller holds the store lock
+/// and has already committed the change it records.
+pub fn record(store: &Store, ctx: &Ctx, event: Event) -> Result<()> {
+    record_all(store, ctx, vec![event])
+}
+
+/// Append several events (one command's batch) in order; see [`record`].
+pub fn record_all(store: &Store, ctx: &Ctx, events: Vec<Event>) -> Result<()> {
+    Appender::open(store, ctx, None)?.append(events)
+}
+
+/// The log opened for appending: where the chain ends, and for commands
+/// that take no lock of their own, the store lock.
+pub struct Appender<'a> {
+    store: &'a Store,
+    ctx: &'a Ctx,
+    seq: u64,
+    prev: String,
+    _lock: Option<crate::fsutil::Lock>,
+}
+
+impl<'a> Appender<'a> {
+    /// Open the log (created 0600 if missing) and read where its chain ends.
+    /// The caller holds the store lock, or passes it in `lock`.
+    pub fn open(store: &'a Store, ctx: &'a Ctx, lock: Option<crate::fsutil::Lock>) -> Result<Self> {
+        let path = path(store);
+        // Without a lock of its own the caller has committed its change already.
+        let done = if lock.is_none() {
+            "the change was made, but "
+        } else {
+            "nothing was exported: "
+        };
+        let damaged = |why: String| {
+            Error::failed(
+                format!("{done}the audit log {} {why}", path.display()),
+                "run `pki audit verify` and keep a copy of the log before repairing it",
+            )
+        };
+        // Creating (or opening) it now proves it can be appended to.
+        crate::fsutil::append(&path, b"", crate::fsutil::SECRET_MODE)?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| damaged(format!("cannot be read: {}", crate::error::one_line(&e))))?;
+        let (seq, prev) = if bytes.is_empty() {
+            (0, GENESIS.to_string())
+        } else {
+            if !bytes.ends_with(b"\n") {
+                return Err(damaged("ends in an incomplete line".into()));
+            }
+            let last = bytes[..bytes.len() - 1]
+                .rsplit(|b| *b == b'\n')
+                .next()
+                .unwrap_or_default();
+            let e: Entry = serde_json::from_slice(last)
+                .map_err(|_| damaged("has a last line that is not an audit entry".into()))?;
+            (e.seq, e.hash)
+        };
+        Ok(Appender {
+            store,
+            ctx,
+            seq,
+            prev,
+            _lock: lock,
+        })
+    }
+
+    /// For commands that hold no lock (exports, deploy): take the store lock
+    /// (honouring `--wait`) and open the log, BEFORE any key material leaves,
+    /// so an export that cannot be recorded does not happen.
+    pub fn open_locking(ctx: &'a Ctx) -> Result<Self> {
+        let lock = ctx.store.lock(ctx.wait)?;
+        Appender::open(&ctx.store, ctx, Some(lock))
+    }
+
+    /// Append the events, chained, in one write; then fsync. Releases the lock if it holds one.
+    pub fn append(self, events: Vec<Event>) -> Result<()> {
+        let (mut seq, mut prev) = (self.seq, self.prev);
+        let time = crate::certinfo::rfc3339(self.ctx.now);
+        let actor = actor();
+        let mut text = String::new();
+        for ev in events {
+            seq += 1;
+            let mut e = Entry {
+                seq,
+                time: time.clone(),
+                actor: actor.clone(),
+                command: ev.command,
+                event: ev.event,
+                user: ev.user,
+                serial: ev.serial,
+                detail: ev.detail,
+                prev_hash: prev,
+                hash: String::new(),
+            };
+            e.hash = e.compute_hash();
+            prev = e.hash.clone();
+            text.push_str(&serde_json::to_string(&e).expect("plain data encodes"));
+            text.push('\n');
+        }
+        crate::fsutil::append(
+            &path(self.store),
+            text.as_bytes(),
+            crate::fsutil::SECRET_MODE,
+        )
+    }
+}
+
+/// The first broken link of a log: its 1-based line number and what is wrong.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Broken {
+    pub line: usize,
+    pub problem: String,
+}
+
+/// Check the whole chain; Ok(entries) when intact.
+pub fn verify(text: &str) -> std::result::Result<Vec<Entry>, (Vec<Entry>, Broken)> {
+    let mut out: Vec<Entry> = Vec::new();
+    let mut prev = GENESIS.to_string();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    for (i, raw) in lines.iter().enumerate() {
+        let n = i + 1;
+        let broken = |problem: String| Broken { line: n, problem };
+        let Some(line) = raw.strip_suffix('\n') else {
+            return Err((
+                out,
+                broken("is incomplete (no line ending): an interrupted or truncated write".into()),
+            ));
+        };
+        let e: Entry = match serde_json::from_str(line) {
+            Ok(e) => e,
+            Err(err) => {
+                return Err((
+                    out,
+                    broken(format!(
+                        "is not an audit entry ({})",
+                        crate::error::one_line(&err)
+                    )),
+                ))
+            }
+        };
+        if e.seq != n as u64 {
+            return Err((
+                out,
+                broken(format!(
+                    "has seq {}, expected {n}: a line was deleted, inserted or moved here",
+                    e.seq
+                )),
+            ));
+        }
+        if e.prev_hash != prev {
+            return Err((
+                out,
+                broken(format!(
+                    "does not chain to line {}: its prev_hash is not that line's hash (a line was replaced or reordered)",
+                    n - 1
+                )),
+            ));
+        }
+        if e.hash != e.compute_hash() {
+            return Err((
+                out,
+                broken("was edited: its hash does not match its content".into()),
+            ));
+        }
+        prev = e.hash.clone();
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// Read the store's log; a missing log is empty.
+pub fn read(store: &Store) -> Result<String> {
+    let path = path(store);
+    match std::fs::read(&path) {
+        Ok(b) => String::from_utf8(b).map_err(|_| Error::Attention {
+            msg: format!(
+                "{} is not text: the audit log was damaged or replaced",
+                path.display()
+            ),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(source) => Err(Error::Read { path, source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: u64) -> String {
+        let mut prev = GENESIS.to_string();
+        let mut s = String::new();
+        for seq in 1..=n {
+            let mut e = Entry {
+                seq,
+                time: "2026-01-01T00:00:00Z".into(),
+                actor: "uid 0".into(),
+                command: "issue".into(),
+                event: "issued".into(),
+                user: Some(format!("u{seq}")),
+                serial: Some("ab".into()),
+                detail: None,
+                prev_hash: prev,
+                hash: String::new(),
+            };
+            e.hash = e.compute_hash();
+            prev = e.hash.clone();
+            s.push_str(&serde_json::to_string(&e).unwrap());
+            s.push('\n');
+        }
+        s
+    }
+
+    #[test]
+    fn an_intact_chain_verifies_and_each_kind_of_tampering_names_its_line() {
+        let good = chain(4);
+        assert_eq!(verify(&good).unwrap().len(), 4);
+        assert_eq!(verify("").unwrap().len(), 0);
+        let lines: Vec<&str> = good.lines().collect();
+        let join = |ls: Vec<&str>| ls.iter().map(|l| format!("{l}\n")).collect::<String>();
+        let edited = good.replacen("\"u2\"", "\"mallory\"", 1);
+        let deleted = join(vec![lines[0], lines[2], lines[3]]);
+        let swapped = join(vec![lines[0], lines[2], lines[1], lines[3]]);
+        let truncated = good[..good.len() - 5].to_string();
+        for (text, line, want) in [
+            (edited, 2, "was edited"),
+            (deleted, 2, "expected 2"),
+            (swapped, 2, "expected 2"),
+            (truncated, 4, "incomplete"),
+            (good.replacen("{", "[", 1), 1, "not an audit entry"),
+        ] {
+            let (ok, b) = verify(&text).unwrap_err();
+            assert_eq!(b.line, line, "{}", b.problem);
+            assert_eq!(ok.len(), line - 1);
+            assert!(b.problem.contains(want), "{}", b.problem);
+        }
+    }
+
+    #[test]
+    fn the_hash_covers_every_field_and_the_previous_hash() {
+        let base: Entry = serde_json::from_str(chain(1).trim()).unwrap();
+        let h = base.compute_hash();
+        for change in [
+            |e: &mut Entry| e.seq = 9,
+            |e: &mut Entry| e.time.push('x'),
+            |e: &mut Entry| e.actor.push('x'),
+            |e: &mut Entry| e.command.push('x'),
+            |e: &mut Entry| e.event.push('x'),
+            |e: &mut Entry| e.user = None,
+            |e: &mut Entry| e.serial = Some("cd".into()),
+            |e: &mut Entry| e.detail = Some(String::new()),
+            |e: &mut Entry| e.prev_hash = "1".repeat(64),
+        ] {
+            let mut e = base.clone();
+            change(&mut e);
+            assert_ne!(e.compute_hash(), h, "{e:?}");
+        }
+    }
+}
