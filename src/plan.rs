@@ -252,6 +252,7 @@ mod tests {
             cert: "ca/ca1.crt".into(),
             key: "ca/ca1.key".into(),
             created_at: T0,
+            encrypted: false,
         }
     }
 

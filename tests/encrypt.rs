@@ -180,3 +180,46 @@ fn import_encrypt_keeps_an_adopted_ca_encrypted() {
     env.run(&["issue", "bob", "--passphrase-file", "pass.txt"])
         .ok();
 }
+
+#[test]
+fn rotate_ca_keeps_an_encrypted_ca_encrypted_and_audits_it() {
+    let env = Env::new();
+    std::fs::write(env.path("pass.txt"), "correct horse\n").unwrap();
+    env.run(&["init", "--encrypt", "--passphrase-file", "pass.txt"])
+        .ok();
+    env.run(&[
+        "issue",
+        "u",
+        "--key-type",
+        "ecdsa-p256",
+        "--passphrase-file",
+        "pass.txt",
+    ])
+    .ok();
+    let old = index(&env)["ca"]["serial"].as_str().unwrap().to_string();
+    env.run(&["rotate", "--ca", "--force", "--passphrase-file", "pass.txt"])
+        .ok();
+    let idx = index(&env);
+    assert_ne!(idx["ca"]["serial"], old.as_str());
+    assert_eq!(idx["ca"]["encrypted"], true);
+    let (_, key) = env.ca_files();
+    assert!(std::fs::read_to_string(&key)
+        .unwrap()
+        .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    let (ok, out) = openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-passin",
+        &format!("file:{}", env.path("pass.txt").display()),
+        "-noout",
+    ]);
+    assert!(ok, "{out}");
+    // The rotation is in the audit trail, and the chain is intact.
+    let audit = std::fs::read_to_string(env.store().join("audit.jsonl")).unwrap();
+    assert!(
+        audit.contains("\"ca-rotated\"") && audit.contains("\"command\":\"rotate\""),
+        "{audit}"
+    );
+    env.run(&["audit", "verify"]).ok();
+}
