@@ -41,6 +41,23 @@ fn verify(ca: &Path, cert: &Path, crl: Option<&Path>) -> (bool, String) {
     openssl(&args)
 }
 
+/// `openssl crl -verify` of `crl` against `ca` must pass; returns its `-text` dump.
+#[track_caller]
+fn crl_verified(crl: &Path, ca: &Path) -> String {
+    let (ok, out) = openssl(&[
+        "crl",
+        "-in",
+        crl.to_str().unwrap(),
+        "-CAfile",
+        ca.to_str().unwrap(),
+        "-verify",
+        "-noout",
+        "-text",
+    ]);
+    assert!(ok && out.contains("verify OK"), "{out}");
+    out
+}
+
 /// Run `pki ARGS`, expect `code` and a one-line error naming `parts`, and
 /// check the store is byte for byte what it was.
 #[track_caller]
@@ -177,16 +194,7 @@ fn the_documented_v1_ca_is_adopted_and_keeps_working() {
     env.run(&["revoke", "myuser"]).ok();
     env.run(&["crl", "--out", "crl.pem"]).ok();
     let crl = env.path("crl.pem");
-    let (ok, out) = openssl(&[
-        "crl",
-        "-in",
-        crl.to_str().unwrap(),
-        "-CAfile",
-        ca.to_str().unwrap(),
-        "-verify",
-        "-noout",
-    ]);
-    assert!(ok && out.contains("verify OK"), "{out}");
+    crl_verified(&crl, &ca);
     let (ok, out) = verify(&ca, &env.path("myuser.crt"), Some(&crl));
     assert!(!ok && out.contains("certificate revoked"), "{out}");
     let (ok, out) = verify(&ca, &bob, Some(&crl));
@@ -656,17 +664,7 @@ fn revocation_is_published_in_a_crl_openssl_accepts() {
     assert_eq!(text(&stored), r.stdout);
     assert_eq!(mode(&stored), 0o644);
     let crl = env.path("crl1.pem");
-    let (ok, out) = openssl(&[
-        "crl",
-        "-in",
-        crl.to_str().unwrap(),
-        "-CAfile",
-        ca.to_str().unwrap(),
-        "-verify",
-        "-noout",
-        "-text",
-    ]);
-    assert!(ok && out.contains("verify OK"), "{out}");
+    let out = crl_verified(&crl, &ca);
     assert!(
         out.contains("Version 2")
             && out.contains("CRL Number")
