@@ -29,11 +29,13 @@ pub const ENCRYPTED_LABEL: &str = "ENCRYPTED PRIVATE KEY";
 
 /// scrypt cost used when encrypting: log2(N) = 14, r = 8, p = 1 (16 MiB).
 const SCRYPT_LOG_N: u8 = 14;
-/// Refuse to derive keys with parameters beyond these: a hostile key file
-/// must not make pki spend gigabytes or hours before it says "wrong passphrase".
-const MAX_SCRYPT_N: u64 = 1 << 20;
-const MAX_SCRYPT_R: u16 = 32;
-const MAX_SCRYPT_P: u16 = 16;
+/// Refuse to derive keys beyond these costs: a hostile key file must not make
+/// pki spend gigabytes or minutes before it says "wrong passphrase". scrypt
+/// needs 128·r·(N + p) bytes, bounded here at 256 MiB (OpenSSL itself stops
+/// at 32 MiB), and N·r·p block mixes, bounded at 2^22 (32 times our own
+/// cost, about a second and a half).
+const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
+const MAX_SCRYPT_WORK: u64 = 1 << 22;
 const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
 
 /// The one hint for a missing passphrase.
@@ -235,9 +237,14 @@ fn check_cost(scheme: &pkcs5::EncryptionScheme<'_>, what: &str) -> Result<()> {
         ));
     };
     let scrypt_ok = p.kdf.scrypt().is_none_or(|s| {
-        s.cost_parameter <= MAX_SCRYPT_N
-            && s.block_size <= MAX_SCRYPT_R
-            && s.parallelization <= MAX_SCRYPT_P
+        let (n, r, p) = (
+            s.cost_parameter,
+            u64::from(s.block_size),
+            u64::from(s.parallelization),
+        );
+        let memory = n.saturating_add(p).saturating_mul(128 * r);
+        let work = n.saturating_mul(r).saturating_mul(p);
+        memory <= MAX_SCRYPT_MEMORY && work <= MAX_SCRYPT_WORK
     });
     let pbkdf2_ok = p
         .kdf
@@ -285,6 +292,35 @@ mod tests {
         // A passphrase file that does not exist: reading it would fail.
         let pass = Passphrase::new(Some("/nonexistent/pass".into()));
         read_key(&pem, "k", &pass).unwrap();
+    }
+
+    /// An encrypted key whose header asks for the given scrypt cost, with
+    /// ciphertext that was never made (deriving the key is the costly part).
+    fn scrypt_key(log_n: u8, r: u32, p: u32) -> String {
+        let cost = pkcs5::scrypt::Params::new(log_n, r, p, 32).unwrap();
+        let params = pbes2::Parameters::scrypt_aes256cbc(cost, &[7; 16], &[9; 16]).unwrap();
+        let info = pkcs8::EncryptedPrivateKeyInfo {
+            encryption_algorithm: pkcs5::EncryptionScheme::Pbes2(params),
+            encrypted_data: &[0; 48],
+        };
+        let der = pkcs8::der::Encode::to_der(&info).unwrap();
+        pem::encode(&pem::Pem::new(ENCRYPTED_LABEL, der))
+    }
+
+    #[test]
+    fn hostile_scrypt_costs_are_refused_before_any_derivation() {
+        let d = tempfile::tempdir().unwrap();
+        let pass = file_pass(d.path(), "s3cret");
+        // 4 GiB (N = 2^20, r = 32); 2^20 · 8 · 16 block mixes; N = 2^40.
+        for (log_n, r, p) in [(20, 32, 1), (20, 8, 16), (40, 8, 1)] {
+            let e = read_key(&scrypt_key(log_n, r, p), "k", &pass).unwrap_err();
+            assert_eq!(e.code(), 2);
+            assert!(e.to_string().contains("too costly"), "{log_n} {r} {p}: {e}");
+        }
+        // OpenSSL's own default (N = 2^14, r = 8, p = 1) is derived and
+        // fails only on the passphrase check of the never-made ciphertext.
+        let e = read_key(&scrypt_key(14, 8, 1), "k", &pass).unwrap_err();
+        assert!(e.to_string().contains("wrong passphrase"), "{e}");
     }
 
     #[test]
