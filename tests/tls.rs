@@ -168,15 +168,18 @@ fn rustls_accepts_our_client_certificate_and_reads_the_cn() {
     let cn = rustls_handshake(&ca_crt, (&node_crt, &node_key), (&crt, &key)).expect("handshake");
     assert_eq!(cn, "myuser");
 
-    // The same client certificate from another CA is refused.
+    // The same client certificate from another CA is refused by the server.
+    // Both roots are named CN=rootCA, so webpki takes ours as the issuer by
+    // name and the signature check refuses it (BadSignature); a differently
+    // named root would be UnknownIssuer. The server's verdict is what counts:
+    // what the client sees (the alert, or a reset that beat it) is a race.
     let other = Env::with_users(&["myuser"]);
     let (other_crt, other_key) = other.user_files("myuser");
     let err =
         rustls_handshake(&ca_crt, (&node_crt, &node_key), (&other_crt, &other_key)).unwrap_err();
     assert!(
-        err.to_lowercase().contains("unknown")
-            || err.contains("BadCertificate")
-            || err.contains("alert"),
+        err.starts_with("server: invalid peer certificate: BadSignature")
+            || err.starts_with("server: invalid peer certificate: UnknownIssuer"),
         "{err}"
     );
 }
