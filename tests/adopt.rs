@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{mode, openssl, sh, Env};
+use common::{mode, openssl, openssl_public_key, sh, Env};
 
 /// The deployment's documented procedure, six openssl commands: a root CA
 /// and one user. With OpenSSL 3 this yields X.509 v1 certificates and
@@ -156,19 +156,10 @@ fn the_documented_v1_ca_is_adopted_and_keeps_working() {
     );
     let key_pem = e["EPHEMERAL_STORE_ROOT_CA_KEY"].as_str().unwrap();
     std::fs::write(env.path("exported.key"), key_pem).unwrap();
-    let (_, a) = openssl(&[
-        "pkey",
-        "-in",
-        env.path("exported.key").to_str().unwrap(),
-        "-pubout",
-    ]);
-    let (_, b) = openssl(&[
-        "pkey",
-        "-in",
-        env.path("rootCA.key").to_str().unwrap(),
-        "-pubout",
-    ]);
-    assert!(a.contains("BEGIN PUBLIC KEY") && a == b);
+    assert_eq!(
+        openssl_public_key(&env.path("exported.key")),
+        openssl_public_key(&env.path("rootCA.key"))
+    );
     // With --key-format pkcs8 the env is byte for byte what the deployment
     // already runs with, so adopting the CA need not restart the app.
     let r = env.run(&[
@@ -547,20 +538,10 @@ fn sign_applies_our_profile_to_openssl_csrs() {
         "{t}"
     );
     // The certificate is for the requester's key, and no key is in the store.
-    let (_, a) = openssl(&[
-        "x509",
-        "-in",
-        env.path("carol.crt").to_str().unwrap(),
-        "-noout",
-        "-pubkey",
-    ]);
-    let (_, b) = openssl(&[
-        "pkey",
-        "-in",
-        env.path("carol.key").to_str().unwrap(),
-        "-pubout",
-    ]);
-    assert_eq!(a, b);
+    assert_eq!(
+        openssl_public_key(&env.path("carol.crt")),
+        openssl_public_key(&env.path("carol.key"))
+    );
     let idx = index(&env);
     assert_eq!(idx["certificates"][0]["user"], "carol");
     assert!(idx["certificates"][0]["key"].is_null());

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{openssl, Env, PKI};
+use common::{openssl, openssl_public_key, Env, PKI};
 
 /// The label of the progress bar (src/progress.rs `KEYS_LABEL`).
 const BAR_LABEL: &str = "generating keys";
@@ -40,13 +40,6 @@ fn openssl_fingerprint(cert: &Path) -> String {
         .unwrap()
         .replace(':', "")
         .to_lowercase()
-}
-
-/// The public key of a private key file, as openssl derives it.
-fn openssl_pubkey_of_key(key: &Path) -> String {
-    let (ok, out) = openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout"]);
-    assert!(ok, "{out}");
-    out
 }
 
 /// Check a batch: one active entry per user whose files exist, serials and
@@ -79,12 +72,9 @@ fn check_batch(env: &Env, users: &[String], check_key_pairs: bool) -> Vec<PathBu
             "{u}: key repeated"
         );
         if check_key_pairs {
-            let (ok, cert_pub) =
-                openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-pubkey"]);
-            assert!(ok, "{cert_pub}");
             assert_eq!(
-                cert_pub,
-                openssl_pubkey_of_key(&key),
+                openssl_public_key(&cert),
+                openssl_public_key(&key),
                 "{u}: key does not match certificate"
             );
         }

@@ -4,10 +4,31 @@
 
 mod common;
 
-use common::{mode, openssl, sh, Env};
+use std::path::Path;
+
+use common::{mode, openssl, openssl_public_key, sh, Env};
 
 fn index(env: &Env) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(env.store().join("index.json")).unwrap()).unwrap()
+}
+
+/// `openssl pkey` opens `key` with the given `-passin` source
+/// (`file:PATH`, `pass:TEXT`); returns whether it could, and what it said.
+fn openssl_opens(key: &Path, passin: &str) -> (bool, String) {
+    openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-passin",
+        passin,
+        "-noout",
+    ])
+}
+
+/// The `-passin` source for the test's passphrase file, as an absolute
+/// path: openssl runs in the test's cwd, not in the Env.
+fn pass_file(env: &Env) -> String {
+    format!("file:{}", env.path("pass.txt").display())
 }
 
 #[test]
@@ -47,33 +68,16 @@ fn encrypted_ca_key_is_openssl_readable_and_only_signing_needs_the_passphrase() 
     assert_eq!(index(&env)["ca"]["encrypted"], true);
 
     // openssl: scrypt + AES-256-CBC, readable with the passphrase only.
-    let key = ca_key.to_str().unwrap();
-    // openssl runs in the test's cwd, so give it the absolute passphrase path.
-    let pass = env.path("pass.txt");
-    let (ok, out) = openssl(&[
-        "pkey",
-        "-in",
-        key,
-        "-passin",
-        &format!("file:{}", pass.display()),
-        "-noout",
-    ]);
+    let (ok, out) = openssl_opens(&ca_key, &pass_file(&env));
     assert!(ok, "{out}");
-    let (ok, out) = openssl(&["asn1parse", "-in", key]);
+    let (ok, out) = openssl(&["asn1parse", "-in", ca_key.to_str().unwrap()]);
     assert!(
         ok && out.contains(":scrypt") && out.contains(":aes-256-cbc"),
         "{out}"
     );
-    let (ok, _) = openssl(&[
-        "pkey",
-        "-in",
-        key,
-        "-passin",
-        "pass:battery staple",
-        "-noout",
-    ]);
+    let (ok, _) = openssl_opens(&ca_key, "pass:battery staple");
     assert!(!ok, "openssl read the key with a wrong passphrase");
-    let (ok, _) = openssl(&["pkey", "-in", key, "-passin", "pass:", "-noout"]);
+    let (ok, _) = openssl_opens(&ca_key, "pass:");
     assert!(!ok, "openssl read the key without its passphrase");
 
     // Signing without a passphrase, or with a wrong one: exit 2, one line, store unchanged.
@@ -117,7 +121,10 @@ fn encrypted_ca_key_is_openssl_readable_and_only_signing_needs_the_passphrase() 
         .starts_with("-----BEGIN RSA PRIVATE KEY-----"));
 
     // export marathon decrypts for output, and says on stderr that the env carries it in clear.
-    env.var("PKI_PASSPHRASE_FILE", pass.to_str().unwrap());
+    env.var(
+        "PKI_PASSPHRASE_FILE",
+        env.path("pass.txt").to_str().unwrap(),
+    );
     let run = env.run(&["export", "marathon", "--user", "bob"]);
     run.ok();
     assert!(
@@ -131,14 +138,11 @@ fn encrypted_ca_key_is_openssl_readable_and_only_signing_needs_the_passphrase() 
         .to_string();
     assert!(key_pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
     std::fs::write(env.path("plain.key"), &key_pem).unwrap();
-    let (_, a) = openssl(&[
-        "pkey",
-        "-in",
-        env.path("plain.key").to_str().unwrap(),
-        "-pubout",
-    ]);
-    let (_, b) = openssl(&["x509", "-in", ca_crt.to_str().unwrap(), "-noout", "-pubkey"]);
-    assert_eq!(a, b, "the exported key is not the CA's");
+    assert_eq!(
+        openssl_public_key(&env.path("plain.key")),
+        openssl_public_key(&ca_crt),
+        "the exported key is not the CA's"
+    );
     env.run(&["export", "k8s", "--user", "bob"]).ok();
     env.run(&["crl"]).ok();
 }
@@ -168,14 +172,7 @@ fn import_encrypt_keeps_an_adopted_ca_encrypted() {
     ])
     .ok();
     let (_, key) = env.ca_files();
-    let (ok, out) = openssl(&[
-        "pkey",
-        "-in",
-        key.to_str().unwrap(),
-        "-passin",
-        &format!("file:{}", env.path("pass.txt").display()),
-        "-noout",
-    ]);
+    let (ok, out) = openssl_opens(&key, &pass_file(&env));
     assert!(ok, "{out}");
     env.run(&["issue", "bob", "--passphrase-file", "pass.txt"])
         .ok();
@@ -206,14 +203,7 @@ fn rotate_ca_keeps_an_encrypted_ca_encrypted_and_audits_it() {
     assert!(std::fs::read_to_string(&key)
         .unwrap()
         .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
-    let (ok, out) = openssl(&[
-        "pkey",
-        "-in",
-        key.to_str().unwrap(),
-        "-passin",
-        &format!("file:{}", env.path("pass.txt").display()),
-        "-noout",
-    ]);
+    let (ok, out) = openssl_opens(&key, &pass_file(&env));
     assert!(ok, "{out}");
     // The rotation is in the audit trail, and the chain is intact.
     let audit = std::fs::read_to_string(env.store().join("audit.jsonl")).unwrap();

@@ -5,7 +5,7 @@
 mod common;
 
 use base64::Engine;
-use common::{openssl, Env};
+use common::{openssl_public_key, Env};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -36,10 +36,7 @@ fn pubkeys(env: &Env, name: &str, crt: &[u8], key: &[u8]) -> (String, String) {
     );
     std::fs::write(&c, crt).unwrap();
     std::fs::write(&k, key).unwrap();
-    let (ok1, from_cert) = openssl(&["x509", "-in", c.to_str().unwrap(), "-noout", "-pubkey"]);
-    let (ok2, from_key) = openssl(&["pkey", "-in", k.to_str().unwrap(), "-pubout"]);
-    assert!(ok1 && ok2, "{from_cert}\n{from_key}");
-    (from_cert, from_key)
+    (openssl_public_key(&c), openssl_public_key(&k))
 }
 
 /// What the API server checks before it stores an object.

@@ -233,6 +233,26 @@ pub fn openssl(args: &[&str]) -> (bool, String) {
     )
 }
 
+/// The public key in a certificate or private key file, as openssl reads it
+/// (PEM SubjectPublicKeyInfo): equal for a key and its certificate. Panics
+/// when openssl cannot read the file.
+pub fn openssl_public_key(path: &Path) -> String {
+    let is_cert = std::fs::read_to_string(path)
+        .unwrap()
+        .contains("-----BEGIN CERTIFICATE-----");
+    let file = path.to_str().unwrap();
+    let (ok, out) = if is_cert {
+        openssl(&["x509", "-in", file, "-noout", "-pubkey"])
+    } else {
+        openssl(&["pkey", "-in", file, "-pubout"])
+    };
+    assert!(
+        ok && out.contains("-----BEGIN PUBLIC KEY-----"),
+        "{file}: {out}"
+    );
+    out
+}
+
 /// Run a shell script in the scratch directory (with $PKI naming the
 /// binary); panics when it fails.
 pub fn sh(env: &Env, script: &str) {
