@@ -45,6 +45,21 @@ pub enum Error {
     },
     /// Any other failure while working (exit 1).
     Failed { msg: String, hint: String },
+    /// The user already has a current certificate and `--force` was not given (exit 4).
+    UserHasCert { user: String },
+    /// The store has no certificate for the user (exit 2).
+    NoUser { user: String },
+    /// The store already holds a root CA and `--force` was not given (exit 4).
+    CaExists { dir: PathBuf },
+    /// The CA has expired: nothing can be signed under it (exit 4).
+    CaExpired { not_after: String },
+    /// Another `pki` holds the store lock (exit 4).
+    Locked { dir: PathBuf },
+    /// A document could not be encoded as JSON (exit 1).
+    Json {
+        what: String,
+        source: serde_json::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -96,9 +111,14 @@ impl Error {
             | Error::Input { .. }
             | Error::Read { .. }
             | Error::NoStore { .. } => code::USAGE,
-            Error::Refused { .. } => code::REFUSED,
+            Error::NoUser { .. } => code::USAGE,
+            Error::Refused { .. }
+            | Error::UserHasCert { .. }
+            | Error::CaExists { .. }
+            | Error::CaExpired { .. }
+            | Error::Locked { .. } => code::REFUSED,
             Error::Attention { .. } => code::ATTENTION,
-            Error::Io { .. } | Error::Failed { .. } => code::FAILURE,
+            Error::Io { .. } | Error::Failed { .. } | Error::Json { .. } => code::FAILURE,
         }
     }
 }
@@ -128,6 +148,33 @@ impl fmt::Display for Error {
                 dir.display()
             ),
             Error::Attention { msg } => write!(f, "{msg}"),
+            Error::UserHasCert { user } => write!(
+                f,
+                "user {user:?} already has a certificate; pass --force to replace it (the old one stays in history), or renew it with `pki rotate`"
+            ),
+            Error::NoUser { user } => write!(
+                f,
+                "no certificate for user {user:?} in the store; see `pki list` for the users there, or issue one with `pki issue USER`"
+            ),
+            Error::CaExists { dir } => write!(
+                f,
+                "{} already holds a root CA; pass --force to replace it (the old CA stays in history), or use another --dir",
+                dir.display()
+            ),
+            Error::CaExpired { not_after } => write!(
+                f,
+                "the root CA expired on {not_after}; create a new one with `pki rotate --ca` (or `pki init --force`)"
+            ),
+            Error::Locked { dir } => write!(
+                f,
+                "another pki is working on the store {}; try again when it has finished, or pass --wait to wait for it",
+                dir.display()
+            ),
+            Error::Json { what, source } => write!(
+                f,
+                "cannot encode {what} as JSON: {}; this is a bug, please report it",
+                one_line(source)
+            ),
             Error::Io { what, path, source } => write!(
                 f,
                 "cannot {what} {}: {}; check free space and permissions, then run the command again",
@@ -138,7 +185,15 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Read { source, .. } | Error::Io { source, .. } => Some(source),
+            Error::Json { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
 
 /// Text that does not parse as PEM: "damaged" when it looks like PEM (a
 /// truncated or edited file), else "not a PEM {kind}" with `hint`.
@@ -185,6 +240,16 @@ mod tests {
                 1,
             ),
             (Error::failed("x", "y"), 1),
+            (Error::UserHasCert { user: "u".into() }, 4),
+            (Error::NoUser { user: "u".into() }, 2),
+            (Error::CaExists { dir: "d".into() }, 4),
+            (
+                Error::CaExpired {
+                    not_after: "t".into(),
+                },
+                4,
+            ),
+            (Error::Locked { dir: "d".into() }, 4),
         ];
         for (e, c) in cases {
             assert_eq!(e.code(), c, "{e:?}");

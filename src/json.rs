@@ -12,11 +12,22 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::certinfo::{days_left, rfc3339, CertInfo};
 use crate::store::{CaEntry, CertEntry};
+use crate::x509::cert::{days_left, rfc3339, CertInfo};
 
 /// The version every document carries.
 pub const VERSION: u32 = 1;
+
+/// `doc` as pretty JSON text ending in a newline: the one encoder of every
+/// document pki prints or writes.
+pub fn to_text<T: Serialize + ?Sized>(doc: &T, what: &str) -> crate::error::Result<String> {
+    let mut s = serde_json::to_string_pretty(doc).map_err(|source| crate::error::Error::Json {
+        what: what.into(),
+        source,
+    })?;
+    s.push('\n');
+    Ok(s)
+}
 
 /// The root CA as `list`, `init` and `show --ca` report it.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -419,7 +430,7 @@ pub struct Finding {
 #[serde(deny_unknown_fields)]
 pub struct AuditShowDoc {
     pub version: u32,
-    pub entries: Vec<crate::audit::Entry>,
+    pub entries: Vec<crate::store::audit::Entry>,
 }
 
 /// `pki audit verify --json`. Exit 3 when `intact` is false.

@@ -4,24 +4,15 @@
 
 #![forbid(unsafe_code)]
 
-pub mod audit;
-pub mod certinfo;
+pub mod ca;
 pub mod cli;
 pub mod cmd;
+pub mod deliver;
 pub mod error;
-pub mod fsutil;
 pub mod json;
-pub mod k8s;
-pub mod keys;
-pub mod marathon;
-pub mod marathon_api;
-pub mod names;
-pub mod plan;
-pub mod policy;
-pub mod profile;
-pub mod progress;
-pub mod secret;
 pub mod store;
+pub mod ui;
+pub mod x509;
 
 use std::ffi::OsString;
 use std::io::{ErrorKind, Write};

@@ -96,7 +96,7 @@ fn tampering_is_reported_at_the_first_broken_line() {
     let join = |ls: &[&str]| ls.iter().map(|l| format!("{l}\n")).collect::<String>();
 
     // Edit line 3 and recompute its own hash, as a careful forger would.
-    let mut forged: pki::audit::Entry = serde_json::from_str(lines[2]).unwrap();
+    let mut forged: pki::store::audit::Entry = serde_json::from_str(lines[2]).unwrap();
     forged.user = Some("mallory".into());
     forged.hash = forged.compute_hash();
     let forged = serde_json::to_string(&forged).unwrap();

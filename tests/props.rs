@@ -7,10 +7,10 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 
-use pki::certinfo::{der_to_pem, pem_to_der};
-use pki::keys::{KeyFormat, KeyType, PrivateKey};
-use pki::marathon::{env_block, user_json, CA_CERT, CA_KEY, USER};
-use pki::names::{validate_user, PATH_NAMES, RESERVED};
+use pki::deliver::marathon::{env_block, user_json, CA_CERT, CA_KEY, USER};
+use pki::x509::cert::{der_to_pem, pem_to_der};
+use pki::x509::keys::{KeyFormat, KeyType, PrivateKey};
+use pki::x509::names::{validate_user, PATH_NAMES, RESERVED};
 
 /// The specification: ^[a-z0-9._@-]{1,64}$, minus reserved words and . and ..
 fn spec_accepts(name: &str) -> bool {
@@ -27,13 +27,16 @@ fn spec_accepts(name: &str) -> bool {
 fn certs() -> &'static [Vec<u8>] {
     static CERTS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     CERTS.get_or_init(|| {
-        let (nb, na) = pki::profile::validity(time::OffsetDateTime::now_utc(), 30);
+        let (nb, na) = pki::x509::profile::validity(time::OffsetDateTime::now_utc(), 30);
         keys()
             .iter()
             .map(|k| {
-                let serial = pki::profile::random_serial().unwrap();
-                pki::profile::self_sign(&pki::profile::ca_params("rootCA", &serial, nb, na), k)
-                    .unwrap()
+                let serial = pki::x509::serial::Serial::random().unwrap();
+                pki::x509::profile::self_sign(
+                    &pki::x509::profile::ca_params("rootCA", &serial, nb, na),
+                    k,
+                )
+                .unwrap()
             })
             .collect()
     })
@@ -128,7 +131,7 @@ proptest! {
         prop_assert_eq!(back[CA_CERT].as_str().unwrap(), cert.as_str());
         let der = pem_to_der(back[CA_CERT].as_str().unwrap(), "env").unwrap();
         prop_assert_eq!(&der, &certs()[i]);
-        let info = pki::certinfo::CertInfo::from_der(&der, "env").unwrap();
+        let info = pki::x509::cert::CertInfo::from_der(&der, "env").unwrap();
         prop_assert_eq!(info.spki_der, keys()[i].public_key_der().unwrap());
     }
 

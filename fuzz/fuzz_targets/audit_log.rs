@@ -3,7 +3,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    match pki::audit::verify(text) {
+    match pki::store::audit::verify(text) {
         Ok(entries) => assert_eq!(entries.len(), text.lines().count()),
         Err((good, broken)) => {
             assert_eq!(good.len() + 1, broken.line);

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|der: &[u8]| {
-    let _ = pki::certinfo::CertInfo::from_der(der, "fuzz");
+    let _ = pki::x509::cert::CertInfo::from_der(der, "fuzz");
 });

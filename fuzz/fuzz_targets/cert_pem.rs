@@ -3,10 +3,10 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    let _ = pki::certinfo::CertInfo::from_pem(text, "fuzz");
-    if let Ok(der) = pki::certinfo::pem_to_der(text, "fuzz") {
+    let _ = pki::x509::cert::CertInfo::from_pem(text, "fuzz");
+    if let Ok(der) = pki::x509::cert::pem_to_der(text, "fuzz") {
         assert_eq!(
-            pki::certinfo::pem_to_der(&pki::certinfo::der_to_pem(&der), "again").unwrap(),
+            pki::x509::cert::pem_to_der(&pki::x509::cert::der_to_pem(&der), "again").unwrap(),
             der
         );
     }

@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use pki::secret::{read_key, Passphrase, ENCRYPTED_LABEL};
+use pki::x509::secret::{read_key, Passphrase, ENCRYPTED_LABEL};
 
 fn passphrase() -> &'static Passphrase {
     static PASS: OnceLock<Passphrase> = OnceLock::new();

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|s: &str| {
-    let _ = s.parse::<pki::policy::Within>();
+    let _ = s.parse::<pki::ca::policy::Within>();
 });

@@ -1,9 +1,9 @@
 //! `pki audit verify|show`: the store's hash-chained audit log (src/audit.rs).
 
-use crate::audit;
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json;
+use crate::store::audit;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {

@@ -5,13 +5,13 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use crate::certinfo::{days_left, rfc3339};
+use crate::ca::policy::{Standing, Within};
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
-use crate::fsutil::{self, Replace, PUBLIC_MODE};
 use crate::json::{self, CheckDoc};
-use crate::policy::{Standing, Within};
+use crate::store::fs::{self, Replace, PUBLIC_MODE};
 use crate::store::{CaEntry, Index};
+use crate::x509::cert::{days_left, rfc3339};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -32,7 +32,7 @@ Alert on e.g. `pki_certificate_not_after_seconds - time() < 7 * 86400`.";
 #[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// What counts as due: 30d, 12h, or a share of the lifetime left such as 33%.
-    #[arg(long, default_value = "33%", value_parser = crate::cmd::list::parse_within, value_name = "D")]
+    #[arg(long, default_value = "33%", value_parser = crate::ca::policy::parse_within, value_name = "D")]
     pub within: Within,
     /// Also write a node_exporter textfile with the expiry of every certificate and of the CA.
     #[arg(long, value_name = "FILE")]
@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         due: Vec::new(),
         expired: Vec::new(),
         ca_due,
-        crl_warning: crate::cmd::crl::crl_due(&index, ctx.now),
+        crl_warning: crate::ca::revoke::crl_due(&index, ctx.now),
     };
     if let Some(w) = &doc.crl_warning {
         ctx.warn(w);
@@ -62,7 +62,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     }
     if let Some(path) = &a.prometheus {
         let text = prometheus(&index, ca, a.within, ctx.now);
-        fsutil::write_atomic(path, text.as_bytes(), PUBLIC_MODE, Replace::Allow)?;
+        fs::write_atomic(path, text.as_bytes(), PUBLIC_MODE, Replace::Allow)?;
         ctx.detail(format!("wrote {}", path.display()));
     }
     if ctx.json {

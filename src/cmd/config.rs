@@ -4,8 +4,9 @@
 //! certificate issued afterwards (docs/revocation.md).
 
 use crate::cmd::Ctx;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::json;
+use crate::x509::profile::check_crl_url;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
@@ -30,61 +31,34 @@ pub enum Key {
     CrlUrl,
 }
 
-/// Check a CRL distribution point URL. Only http: Riak fetches CRLs with a
-/// plain HTTP GET (riak_api_ssl), and a CRL is signed, so it needs no TLS.
-pub fn parse_crl_url(s: &str) -> Result<String, String> {
-    let Some(rest) = s.strip_prefix("http://") else {
-        return Err(format!(
-            "{s:?} is not an http:// URL: Riak fetches CRLs over plain http only (the CRL is signed, so that is safe)"
-        ));
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() {
-        return Err(format!("{s:?} names no host"));
-    }
-    if let Some(c) = s.chars().find(|c| !c.is_ascii_graphic()) {
-        return Err(format!("{s:?} contains {c:?}; percent-encode it"));
-    }
-    Ok(s.to_string())
-}
-
-/// [`parse_crl_url`] as a usage error (exit 2).
-pub fn check_crl_url(s: &str) -> Result<()> {
-    parse_crl_url(s)
-        .map(drop)
-        .map_err(|e| Error::usage(e, "give e.g. http://crl.example.internal/rootCA.crl"))
-}
-
 pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
     if let Action::Set { value, .. } = &action {
-        parse_crl_url(value)
-            .map_err(|e| Error::usage(e, "give e.g. http://crl.example.internal/rootCA.crl"))?;
+        check_crl_url(value)?;
     }
-    let index = ctx.store.read_index()?;
     if matches!(action, Action::Show) {
-        return show(ctx, &index.settings.crl_url);
+        return show(ctx, &ctx.store.read_index()?.settings.crl_url);
     }
-    let _lock = ctx.store.lock(ctx.wait)?;
-    let mut index = ctx.store.read_index()?;
     let new = match &action {
         Action::Set { value, .. } => Some(value.clone()),
         _ => None,
     };
-    if index.settings.crl_url == new {
+    let changed = ctx.store.transact(ctx.wait, ctx.now, |tx| {
+        if tx.index.settings.crl_url == new {
+            return Ok(None);
+        }
+        tx.index.settings.crl_url = new.clone();
+        tx.record(
+            crate::store::audit::Event::new("config", "config-changed").detail(match &new {
+                Some(url) => format!("crl-url set to {url}"),
+                None => "crl-url removed".to_string(),
+            }),
+        );
+        Ok(Some(tx.index.active_all().count()))
+    })?;
+    let Some(active) = changed else {
         ctx.say("crl-url is already so; nothing to do");
         return if ctx.json { show(ctx, &new) } else { Ok(()) };
-    }
-    index.settings.crl_url = new.clone();
-    ctx.store.write_index(&index)?;
-    crate::audit::record(
-        &ctx.store,
-        ctx,
-        crate::audit::Event::new("config", "config-changed").detail(match &new {
-            Some(url) => format!("crl-url set to {url}"),
-            None => "crl-url removed".to_string(),
-        }),
-    )?;
-    let active = index.active_all().count();
+    };
     match &new {
         Some(url) => {
             ctx.say(format!(
@@ -115,26 +89,4 @@ fn show(ctx: &Ctx, crl_url: &Option<String>) -> Result<()> {
         });
     }
     ctx.data(&format!("crl-url = {}\n", crl_url.as_deref().unwrap_or("")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crl_urls_must_be_plain_http() {
-        assert!(parse_crl_url("http://crl.example/root.crl").is_ok());
-        assert!(parse_crl_url("http://10.0.0.1:8080/crl/root.crl").is_ok());
-        for (bad, why) in [
-            ("https://crl.example/root.crl", "plain http only"),
-            ("ftp://x/y", "plain http only"),
-            ("crl.example/root.crl", "plain http only"),
-            ("http:///root.crl", "names no host"),
-            ("http://x/a b", "' '"),
-            ("http://x/é", "'é'"),
-        ] {
-            let e = parse_crl_url(bad).unwrap_err();
-            assert!(e.contains(why), "{bad}: {e}");
-        }
-    }
 }

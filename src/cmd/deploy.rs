@@ -8,13 +8,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cmd::export::{env_for, pick_user};
 use crate::cmd::Ctx;
+use crate::deliver::marathon;
+use crate::deliver::marathon_api::{self, Auth, Client, Method, Request, Transport};
+use crate::deliver::{env_for, pick_user};
 use crate::error::{Error, Result};
 use crate::json;
-use crate::keys::KeyFormat;
-use crate::marathon;
-use crate::marathon_api::{self, Auth, Client, Method, Request, Transport};
+use crate::x509::keys::KeyFormat;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Target {
@@ -101,12 +101,12 @@ fn config(a: &MarathonArgs) -> Result<Config> {
     marathon::validate_app_id(&a.app_id)?;
     let auth = if let Some(f) = &a.token_file {
         Auth::token(
-            &crate::fsutil::read_input_text(f)?,
+            &crate::store::fs::read_input_text(f)?,
             &f.display().to_string(),
         )?
     } else if let Some(f) = &a.credentials_file {
         Auth::basic(
-            &crate::fsutil::read_input_text(f)?,
+            &crate::store::fs::read_input_text(f)?,
             &f.display().to_string(),
         )?
     } else {
@@ -141,8 +141,11 @@ fn config(a: &MarathonArgs) -> Result<Config> {
 fn deploy_marathon(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
     let cfg = config(&a)?;
     let index = ctx.store.read_index()?;
-    let user = pick_user(ctx, &index, a.user.as_deref())?.user.clone();
-    let env = env_for(ctx, &index, &user, a.key_format, false)?;
+    let user = pick_user(&ctx.store, &index, a.user.as_deref())?
+        .user
+        .clone();
+    let (env, warnings) = env_for(&ctx.store, &index, &user, a.key_format, false)?;
+    ctx.warn_all(&warnings);
 
     let client = Client::new(cfg.auth, cfg.transport);
     let get = Request::get_app(&cfg.base, &cfg.app_id);
@@ -195,9 +198,8 @@ fn deploy_marathon(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
         if ctx.json {
             ctx.emit_json(&doc)?;
         } else {
-            let body = serde_json::to_string_pretty(&doc.body)
-                .map_err(|e| Error::crypto("cannot encode JSON", e))?;
-            ctx.data(&format!("{} {}\n{body}\n", doc.method, doc.url))?;
+            let body = crate::json::to_text(&doc.body, "the request")?;
+            ctx.data(&format!("{} {}\n{body}", doc.method, doc.url))?;
         }
         ctx.say(format!(
             "dry run: would {action} {} for user {user}{}; only the GET was sent",
@@ -208,7 +210,7 @@ fn deploy_marathon(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
     }
 
     // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
-    let audit = crate::audit::Appender::open_locking(ctx)?;
+    let audit = crate::store::audit::Appender::open_locking(&ctx.store, ctx.wait, ctx.now)?;
     ctx.detail(format!("{} {}", request.method.as_str(), request.url));
     let reply = client.send(&request)?;
     if !matches!(reply.status, 200 | 201) {
@@ -218,7 +220,7 @@ fn deploy_marathon(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
     doc.status = Some(reply.status);
     doc.deployment_id = deployment_id;
     doc.app_version = app_version;
-    audit.append(vec![crate::audit::Event::new(
+    audit.append(vec![crate::store::audit::Event::new(
         "deploy marathon",
         "ca-key-deployed",
     )

@@ -6,13 +6,11 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::cmd::Ctx;
+use crate::deliver::{ca_pem, env_for, k8s, marathon, pick_user, user_pem, Pair};
 use crate::error::{Error, Result};
-use crate::fsutil::{self, Replace, PUBLIC_MODE, SECRET_MODE};
 use crate::json;
-use crate::k8s;
-use crate::keys::KeyFormat;
-use crate::marathon;
-use crate::store::{CertEntry, CertState, Index};
+use crate::store::fs::{self, Replace, PUBLIC_MODE, SECRET_MODE};
+use crate::x509::keys::KeyFormat;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Target {
@@ -128,124 +126,36 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
     }
 }
 
-/// The user an export is for: the one named, or the store's only user.
-pub fn pick_user<'a>(ctx: &Ctx, index: &'a Index, user: Option<&str>) -> Result<&'a CertEntry> {
-    match user {
-        Some(u) => {
-            crate::names::validate_user(u)?;
-            match index.current().into_iter().find(|c| c.user == u) {
-                Some(c) if c.state == CertState::Active => Ok(c),
-                Some(_) => Err(Error::input(
-                    format!("user {u:?} is revoked"),
-                    "issue it anew with `pki issue`, or export another user",
-                )),
-                None => Err(crate::cmd::show::no_user(u)),
-            }
-        }
-        None => {
-            let active: Vec<&CertEntry> = index.active_all().collect();
-            match active.as_slice() {
-                [one] => Ok(one),
-                [] => Err(Error::input(
-                    format!("the store {} has no users", ctx.store.dir.display()),
-                    "issue one first: pki issue myuser",
-                )),
-                many => Err(Error::usage(
-                    format!("the store has {} users", many.len()),
-                    format!("choose one with --user (e.g. --user {})", many[0].user),
-                )),
-            }
-        }
-    }
-}
-
-/// The Marathon env block for `user`, with the CA key in `format`.
-pub fn env_for(
-    ctx: &Ctx,
-    index: &Index,
-    user: &str,
-    format: KeyFormat,
-    allow_non_rsa: bool,
-) -> Result<serde_json::Map<String, Value>> {
-    let (cert, key_pem) = ca_pem(ctx, index, format, allow_non_rsa)?;
-    Ok(marathon::env_block(user, &cert, &key_pem))
-}
-
-/// The CA certificate and key (in `format`) as PEM; refuses a non-RSA CA
-/// unless allowed, since the store's TLS stack needs RSA.
-pub fn ca_pem(
-    ctx: &Ctx,
-    index: &Index,
-    format: KeyFormat,
-    allow_non_rsa: bool,
-) -> Result<(String, Zeroizing<String>)> {
-    let ca = index.ca(&ctx.store)?;
-    if !ca.key_type.is_rsa() && !allow_non_rsa {
-        return Err(Error::input(
-            format!("the store's CA is {}, but the ephemeral store's TLS stack needs an RSA CA", ca.key_type),
-            "create an RSA CA (pki init --force --key-type rsa-2048), or pass --allow-non-rsa if you know better",
-        ));
-    }
-    let cert = ctx.store.read_text(&ca.cert)?;
-    let key = ctx.store.read_key(&ca.key)?;
-    if ca.encrypted {
-        ctx.warn("the CA key is encrypted in the store, but this output carries it decrypted, in clear: anyone who can read it can mint users");
-    }
-    Ok((cert, key.to_pem(format)?))
-}
-
-/// A user's certificate and key (in `format`) as PEM; refuses when the key
-/// is not in the store.
-pub fn user_pem(
-    ctx: &Ctx,
-    entry: &CertEntry,
-    format: KeyFormat,
-) -> Result<(String, Zeroizing<String>)> {
-    let key_rel = entry.key.as_ref().ok_or_else(|| {
-        Error::input(
-            format!(
-                "the key of {} is not in the store (it was signed from a CSR)",
-                entry.user
-            ),
-            "its owner holds the key",
-        )
-    })?;
-    let cert = ctx.store.read_text(&entry.cert)?;
-    Ok((cert, ctx.store.read_key(key_rel)?.to_pem(format)?))
-}
-
 fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
     let store_ns = a.store_namespace.as_deref().unwrap_or(&a.namespace);
     k8s::validate_namespace(&a.namespace)?;
     k8s::validate_namespace(store_ns)?;
     let index = ctx.store.read_index()?;
-    let entry = pick_user(ctx, &index, a.user.as_deref())?;
+    let entry = pick_user(&ctx.store, &index, a.user.as_deref())?;
     k8s::user_secret_name(&entry.user)?;
-    let (ca_cert, ca_key) = ca_pem(ctx, &index, a.key_format, a.allow_non_rsa)?;
-    let (user_cert, user_key) = user_pem(ctx, entry, a.key_format)?;
+    let ca = ca_pem(&ctx.store, &index, a.key_format, a.allow_non_rsa)?;
+    ctx.warn_all(&ca.warnings);
+    let user = user_pem(&ctx.store, entry, a.key_format)?;
     let items = k8s::manifests(
         &k8s::Material {
             user: &entry.user,
-            user_cert: &user_cert,
-            user_key: &user_key,
-            ca_cert: &ca_cert,
-            ca_key: &ca_key,
+            user_cert: &user.cert,
+            user_key: &user.key,
+            ca_cert: &ca.cert,
+            ca_key: &ca.key,
         },
         &a.namespace,
         store_ns,
     )?;
     let text = Zeroizing::new(if ctx.json || a.format == K8sFormat::Json {
-        let mut s = serde_json::to_string_pretty(&k8s::to_list(items))
-            .map_err(|e| Error::crypto("cannot encode JSON", e))?;
-        s.push('\n');
-        s
+        crate::json::to_text(&k8s::to_list(items), "the Kubernetes objects")?
     } else {
         k8s::to_yaml(&items)
     });
     // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
-    let audit = crate::audit::Appender::open_locking(ctx)?;
+    let audit = crate::store::audit::Appender::open_locking(&ctx.store, ctx.wait, ctx.now)?;
     ctx.data(&text)?;
-    audit.append(vec![crate::audit::Event::new(
+    audit.append(vec![crate::store::audit::Event::new(
         "export k8s",
         "ca-key-exported",
     )
@@ -267,14 +177,7 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
     // Read the app to merge into before anything else, so bad input fails first.
     let merge_into = match &a.merge {
         Some(p) => {
-            let text = if p.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin()).map_err(|source| Error::Read {
-                    path: "stdin".into(),
-                    source,
-                })?
-            } else {
-                fsutil::read_input_text(p)?
-            };
+            let text = fs::read_input_text(p)?;
             let v: Value = serde_json::from_str(&text).map_err(|e| {
                 Error::input(
                     format!(
@@ -292,8 +195,11 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
         None => None,
     };
     let index = ctx.store.read_index()?;
-    let user = pick_user(ctx, &index, a.user.as_deref())?.user.clone();
-    let env = env_for(ctx, &index, &user, a.key_format, a.allow_non_rsa)?;
+    let user = pick_user(&ctx.store, &index, a.user.as_deref())?
+        .user
+        .clone();
+    let (env, warnings) = env_for(&ctx.store, &index, &user, a.key_format, a.allow_non_rsa)?;
+    ctx.warn_all(&warnings);
     let doc = match (merge_into, a.format) {
         (Some(mut app), _) => {
             let what = a.merge.as_ref().expect("merge given").display().to_string();
@@ -303,13 +209,11 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
         (None, Format::Env) => Value::Object(env),
         (None, Format::App) => marathon::app_definition(&a.app_id, &a.image, env),
     };
-    let mut text =
-        serde_json::to_string_pretty(&doc).map_err(|e| Error::crypto("cannot encode JSON", e))?;
-    text.push('\n');
+    let text = crate::json::to_text(&doc, "the Marathon document")?;
     // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
-    let audit = crate::audit::Appender::open_locking(ctx)?;
+    let audit = crate::store::audit::Appender::open_locking(&ctx.store, ctx.wait, ctx.now)?;
     ctx.data(&text)?;
-    audit.append(vec![crate::audit::Event::new(
+    audit.append(vec![crate::store::audit::Event::new(
         "export marathon",
         "ca-key-exported",
     )
@@ -326,9 +230,9 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
 
 fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
     let index = ctx.store.read_index()?;
-    let entry = pick_user(ctx, &index, Some(&a.user))?;
+    let entry = pick_user(&ctx.store, &index, Some(&a.user))?;
     let ca = index.ca(&ctx.store)?;
-    let (cert, key) = user_pem(ctx, entry, a.key_format)?;
+    let Pair { cert, key, .. } = user_pem(&ctx.store, entry, a.key_format)?;
     let ca_cert = ctx.store.read_text(&ca.cert)?;
     let cert_path = a.out.join(format!("{}.crt", a.user));
     let key_path = a.out.join(format!("{}.key", a.user));
@@ -350,19 +254,19 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
         }
     }
     // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
-    let audit = crate::audit::Appender::open_locking(ctx)?;
+    let audit = crate::store::audit::Appender::open_locking(&ctx.store, ctx.wait, ctx.now)?;
     if !a.out.exists() {
-        fsutil::private_dir(&a.out)?;
+        fs::private_dir(&a.out)?;
     } else if !a.out.is_dir() {
         return Err(Error::input(
             format!("{} is not a directory", a.out.display()),
             "give a directory for --out",
         ));
     }
-    fsutil::write_atomic(&key_path, key.as_bytes(), SECRET_MODE, replace)?;
-    fsutil::write_atomic(&cert_path, cert.as_bytes(), PUBLIC_MODE, replace)?;
-    fsutil::write_atomic(&ca_path, ca_cert.as_bytes(), PUBLIC_MODE, replace)?;
-    audit.append(vec![crate::audit::Event::new(
+    fs::write_atomic(&key_path, key.as_bytes(), SECRET_MODE, replace)?;
+    fs::write_atomic(&cert_path, cert.as_bytes(), PUBLIC_MODE, replace)?;
+    fs::write_atomic(&ca_path, ca_cert.as_bytes(), PUBLIC_MODE, replace)?;
+    audit.append(vec![crate::store::audit::Event::new(
         "export files",
         "key-exported",
     )

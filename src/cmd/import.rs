@@ -10,14 +10,16 @@ use std::path::{Path, PathBuf};
 use x509_parser::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::certinfo::{rfc3339, CertInfo};
+use crate::ca::install_ca;
+use crate::ca::issue::{record, refuse_existing};
 use crate::cmd::{shown, Ctx};
 use crate::error::{Error, Result};
-use crate::fsutil;
 use crate::json;
-use crate::keys::{KeyFormat, PrivateKey};
-use crate::names;
-use crate::store::{CertEntry, Index, Store};
+use crate::store::audit::Event;
+use crate::store::{fs, Index, Store};
+use crate::x509::cert::{chain_problem, rfc3339, CertInfo};
+use crate::x509::keys::{KeyFormat, PrivateKey};
+use crate::x509::names;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -67,9 +69,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
 /// Read a private key from a user-given file, decrypting it with the
 /// store's passphrase (--passphrase-file, or the terminal) when it is
 /// encrypted PKCS#8. The error names the file, never its content.
-pub fn read_private_key(path: &Path, pass: &crate::secret::Passphrase) -> Result<PrivateKey> {
-    let text = Zeroizing::new(fsutil::read_input_text(path)?);
-    crate::secret::read_key(&text, &path.display().to_string(), pass)
+pub fn read_private_key(path: &Path, pass: &crate::x509::secret::Passphrase) -> Result<PrivateKey> {
+    let text = Zeroizing::new(fs::read_input_text(path)?);
+    crate::x509::secret::read_key(&text, &path.display().to_string(), pass)
 }
 
 /// Refuse a key whose public half is not the certificate's.
@@ -95,10 +97,10 @@ fn check_key_matches(
 /// Read and check a certificate file; returns its DER and what it says.
 fn read_cert(path: &Path) -> Result<(Vec<u8>, CertInfo)> {
     let what = path.display().to_string();
-    let text = fsutil::read_input_text(path)?;
-    let der = crate::certinfo::pem_to_der(&text, &what)?;
+    let text = fs::read_input_text(path)?;
+    let der = crate::x509::cert::pem_to_der(&text, &what)?;
     let info = CertInfo::from_der(&der, &what)?;
-    if info.serial.is_empty() {
+    if info.serial().is_zero() {
         return Err(Error::input(
             format!("{what} has serial number 0, which RFC 5280 forbids"),
             "re-issue it with a positive serial number",
@@ -180,49 +182,42 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
     // Refuse before creating anything when a CA exists and --force is absent.
     if ctx.store.exists() {
         let index = ctx.store.read_index()?;
-        if check_ca_replaceable(ctx, &index, &info, a.force)? {
+        if check_ca_replaceable(&ctx.store, &index, &info, a.force)? {
             return already(ctx, &index);
         }
     }
-    fsutil::private_dir(&ctx.store.dir)?;
-    let _lock = ctx.store.lock(ctx.wait)?;
-    let mut index = if ctx.store.exists() {
-        ctx.store.read_index()?
-    } else {
-        Index::new()
-    };
-    if check_ca_replaceable(ctx, &index, &info, a.force)? {
+    fs::private_dir(&ctx.store.dir)?;
+    let (index, retired) = ctx.store.transact_new(ctx.wait, ctx.now, |tx| {
+        if check_ca_replaceable(tx.store, &tx.index, &info, a.force)? {
+            return Ok((tx.index.clone(), None));
+        }
+        if !key.key_type().is_rsa() {
+            ctx.warn(format!(
+                "a {} CA cannot serve the ASP ephemeral store, whose TLS stack needs RSA; export marathon will refuse it",
+                key.key_type()
+            ));
+        }
+        if !info.key_usage.is_empty() && !info.key_usage.iter().any(|k| k == "cRLSign") {
+            ctx.warn("the CA's keyUsage lacks cRLSign: `pki crl` cannot sign revocation lists with it");
+        }
+        let entry = tx
+            .store
+            .write_ca(&info, &der, &key, a.key_format, pass.as_ref(), tx.now)?;
+        let (retired, ev) = install_ca(&mut tx.index, entry, "import", "ca-imported", 0);
+        tx.record(ev);
+        Ok((tx.index.clone(), Some(retired)))
+    })?;
+    let Some(retired) = retired else {
         return already(ctx, &index);
-    }
-    if !key.key_type().is_rsa() {
-        ctx.warn(format!(
-            "a {} CA cannot serve the ASP ephemeral store, whose TLS stack needs RSA; export marathon will refuse it",
-            key.key_type()
-        ));
-    }
-    if !info.key_usage.is_empty() && !info.key_usage.iter().any(|k| k == "cRLSign") {
-        ctx.warn("the CA's keyUsage lacks cRLSign: `pki crl` cannot sign revocation lists with it");
-    }
-    let entry = ctx
-        .store
-        .write_ca(&info, &der, &key, a.key_format, pass.as_ref(), ctx.now)?;
-    let (cert_rel, key_rel) = (entry.cert.clone(), entry.key.clone());
-    let retired = index.replace_ca(entry);
-    ctx.store.write_index(&index)?;
-    crate::audit::record(
-        &ctx.store,
-        ctx,
-        crate::cmd::init::ca_event("import", "ca-imported", &index, retired),
-    )?;
-
+    };
     let ca = index.ca.as_ref().expect("just set");
     if ctx.json {
         ctx.emit_json(&json::ImportCaDoc {
             version: json::VERSION,
             ca: json::CaSummary::new(ca, ctx.now),
             x509_version: info.version,
-            cert_path: shown(ctx, &cert_rel).display().to_string(),
-            key_path: shown(ctx, &key_rel).display().to_string(),
+            cert_path: shown(ctx, &ca.cert).display().to_string(),
+            key_path: shown(ctx, &ca.key).display().to_string(),
             retired_certificates: retired,
         })?;
     }
@@ -245,13 +240,20 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
 
 /// Refuse to replace a CA without --force, and refuse a certificate whose
 /// serial the store already uses. Ok(true): this very CA is already current.
-fn check_ca_replaceable(ctx: &Ctx, index: &Index, info: &CertInfo, force: bool) -> Result<bool> {
+fn check_ca_replaceable(
+    store: &Store,
+    index: &Index,
+    info: &CertInfo,
+    force: bool,
+) -> Result<bool> {
     if let Some(ca) = &index.ca {
         if ca.fingerprint_sha256 == info.fingerprint_sha256 {
             return Ok(true);
         }
         if !force {
-            return Err(crate::cmd::init::existing(&ctx.store));
+            return Err(Error::CaExists {
+                dir: store.dir.clone(),
+            });
         }
     }
     serial_free(index, &info.serial)?;
@@ -277,27 +279,6 @@ fn already(ctx: &Ctx, index: &Index) -> Result<()> {
         ca.serial
     ));
     Ok(())
-}
-
-/// Why `der` does not chain to the CA `ca_der`, if it does not: issuer
-/// name and signature must both match.
-pub fn chain_problem(der: &[u8], ca_der: &[u8]) -> Option<String> {
-    let (_, x) = X509Certificate::from_der(der).ok()?;
-    let (_, ca) = X509Certificate::from_der(ca_der).ok()?;
-    if x.issuer().as_raw() != ca.subject().as_raw() {
-        return Some(format!(
-            "was issued by {}, not by the store's CA {}",
-            x.issuer(),
-            ca.subject()
-        ));
-    }
-    if x.verify_signature(Some(ca.public_key())).is_err() {
-        return Some(format!(
-            "names {} as issuer but its signature is not the store's CA's",
-            x.issuer()
-        ));
-    }
-    None
 }
 
 fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
@@ -347,52 +328,50 @@ fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
             "import the CA that issued it first (pki import --cert CA.crt --key CA.key), or issue a new certificate",
         ));
     }
-    let _lock = ctx.store.lock(ctx.wait)?;
-    let mut index = ctx.store.read_index()?;
-    serial_free(&index, &info.serial)?;
-    if !a.force && index.active(user).is_some() {
-        return Err(Error::refused(
-            format!("user {user:?} already has a certificate"),
-            "pass --force to make the imported one current (the old one stays in history)",
-        ));
-    }
-    if info.not_after <= ctx.now {
-        ctx.warn(format!(
-            "{user}: the certificate expired on {}; `pki rotate` will re-issue it",
-            rfc3339(info.not_after)
-        ));
-    }
-    let (cert_rel, key_rel) = Store::user_paths(user, &info.serial);
-    let mut entry = CertEntry::from_info(user, &info, &ca.serial, cert_rel.clone(), None, ctx.now)?;
-    if let Some(k) = &key {
-        ctx.store.write_key(&key_rel, k, a.key_format)?;
-        entry.key = Some(key_rel.clone());
-    }
-    ctx.store.write_cert(&cert_rel, &der)?;
-    let replaced = index.supersede(user);
-    index.certificates.push(entry);
-    ctx.store.write_index(&index)?;
-    let what = if key.is_some() {
-        "with its key"
-    } else {
-        "certificate only"
-    };
-    let ev = crate::audit::Event::new("import", "imported")
-        .user(user)
-        .serial(&info.serial)
-        .detail(match &replaced {
-            Some(old) => format!("{what}; replaces serial {old}"),
-            None => what.to_string(),
-        });
-    crate::audit::record(&ctx.store, ctx, ev)?;
-    let issued = json::Issued::from_info(
-        user,
-        &info,
-        shown(ctx, &cert_rel).display().to_string(),
-        key.as_ref()
-            .map(|_| shown(ctx, &key_rel).display().to_string()),
-        replaced,
-    );
+    let issued = ctx.store.transact(ctx.wait, ctx.now, |tx| {
+        serial_free(&tx.index, &info.serial)?;
+        if !a.force {
+            refuse_existing(&tx.index, [user])?;
+        }
+        if info.not_after <= tx.now {
+            ctx.warn(format!(
+                "{user}: the certificate expired on {}; `pki rotate` will re-issue it",
+                rfc3339(info.not_after)
+            ));
+        }
+        let (cert_rel, key_rel) = Store::user_paths(user, &info.serial);
+        if let Some(k) = &key {
+            tx.store.write_key(&key_rel, k, a.key_format)?;
+        }
+        tx.store.write_cert(&cert_rel, &der)?;
+        let mut active = tx.index.active_positions();
+        let issued = record(
+            tx.store,
+            &mut tx.index,
+            &mut active,
+            user,
+            &info,
+            &ca.serial,
+            cert_rel,
+            key.as_ref().map(|_| key_rel),
+            tx.now,
+        )?;
+        let what = if key.is_some() {
+            "with its key"
+        } else {
+            "certificate only"
+        };
+        tx.record(
+            Event::new("import", "imported")
+                .user(user)
+                .serial(&info.serial)
+                .detail(match &issued.replaced_serial {
+                    Some(old) => format!("{what}; replaces serial {old}"),
+                    None => what.to_string(),
+                }),
+        );
+        Ok(issued)
+    })?;
     ctx.say(format!(
         "imported {user} (serial {}, valid until {}){}",
         issued.serial,

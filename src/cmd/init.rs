@@ -1,14 +1,12 @@
 //! `pki init`: create the root CA.
 
-use crate::audit;
-use crate::certinfo::CertInfo;
+use crate::ca::{create_ca, install_ca, NewCa};
 use crate::cmd::{shown, Ctx};
 use crate::error::{Error, Result};
 use crate::json;
-use crate::keys::{KeyFormat, KeyType, PrivateKey};
-use crate::names;
-use crate::profile::{self, Signer, DEFAULT_CA_DAYS, MAX_DAYS};
-use crate::store::{CaEntry, Index, Store};
+use crate::x509::keys::{KeyFormat, KeyType};
+use crate::x509::names;
+use crate::x509::profile::{DEFAULT_CA_DAYS, MAX_DAYS};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -45,7 +43,7 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     names::validate_ca_cn(&a.cn)?;
     if let Some(url) = &a.crl_url {
-        crate::cmd::config::check_crl_url(url)?;
+        crate::x509::profile::check_crl_url(url)?;
     }
     if ctx.store.dir.exists() && !ctx.store.dir.is_dir() {
         return Err(Error::input(
@@ -56,55 +54,47 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     // Refuse before creating anything when a CA exists and --force is absent.
     if ctx.store.exists() && !a.force {
         ctx.store.read_index()?.ca(&ctx.store)?;
-        return Err(existing(&ctx.store));
+        return Err(Error::CaExists {
+            dir: ctx.store.dir.clone(),
+        });
     }
     // Ask for the passphrase before anything is created, so a bad one changes nothing.
     let pass = ctx.store.passphrase.for_new_key(a.encrypt)?;
-    crate::fsutil::private_dir(&ctx.store.dir)?;
-    let _lock = ctx.store.lock(ctx.wait)?;
-    let mut index = if ctx.store.exists() {
-        ctx.store.read_index()?
-    } else {
-        Index::new()
-    };
-    if index.ca.is_some() && !a.force {
-        return Err(existing(&ctx.store));
-    }
+    crate::store::fs::private_dir(&ctx.store.dir)?;
     if !a.key_type.is_rsa() {
         ctx.warn(format!(
             "a {} CA cannot serve the ASP ephemeral store, whose TLS stack needs RSA; export marathon will refuse it",
             a.key_type
         ));
     }
-
-    let (entry, _signer) = create_ca(
-        ctx,
-        &index,
-        &a.cn,
-        a.key_type,
-        a.days,
-        a.key_format,
-        pass.as_ref(),
-    )?;
-    let (cert_rel, key_rel) = (entry.cert.clone(), entry.key.clone());
-    if let Some(url) = &a.crl_url {
-        index.settings.crl_url = Some(url.clone());
-    }
-    let retired = index.replace_ca(entry);
-    ctx.store.write_index(&index)?;
-    crate::audit::record(
-        &ctx.store,
-        ctx,
-        ca_event("init", "ca-created", &index, retired),
-    )?;
-
+    let (index, retired) = ctx.store.transact_new(ctx.wait, ctx.now, |tx| {
+        if tx.index.ca.is_some() && !a.force {
+            return Err(Error::CaExists {
+                dir: tx.store.dir.clone(),
+            });
+        }
+        let new = NewCa {
+            cn: &a.cn,
+            key_type: a.key_type,
+            days: a.days,
+            format: a.key_format,
+            pass: pass.as_ref(),
+        };
+        let (entry, _signer) = create_ca(tx.store, &tx.index, &new, tx.now)?;
+        if let Some(url) = &a.crl_url {
+            tx.index.settings.crl_url = Some(url.clone());
+        }
+        let (retired, ev) = install_ca(&mut tx.index, entry, "init", "ca-created", 0);
+        tx.record(ev);
+        Ok((tx.index.clone(), retired))
+    })?;
     let ca = index.ca.as_ref().expect("just set");
     if ctx.json {
         ctx.emit_json(&json::InitDoc {
             version: json::VERSION,
             ca: json::CaSummary::new(ca, ctx.now),
-            cert_path: shown(ctx, &cert_rel).display().to_string(),
-            key_path: shown(ctx, &key_rel).display().to_string(),
+            cert_path: shown(ctx, &ca.cert).display().to_string(),
+            key_path: shown(ctx, &ca.key).display().to_string(),
         })?;
     }
     ctx.say(format!(
@@ -112,7 +102,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         a.cn,
         a.key_type,
         ca.serial,
-        crate::certinfo::rfc3339(ca.not_after),
+        crate::x509::cert::rfc3339(ca.not_after),
         ctx.store.dir.display()
     ));
     if retired > 0 {
@@ -121,62 +111,4 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Make a root CA: key, self-signed certificate, both files written (never
-/// replacing; the key encrypted under `pass` when given). Returns its index
-/// entry and a signer; the caller puts the entry into the index and writes
-/// the index (`init`, `rotate --ca`).
-pub fn create_ca(
-    ctx: &Ctx,
-    index: &Index,
-    cn: &str,
-    key_type: KeyType,
-    days: u32,
-    format: KeyFormat,
-    pass: Option<&zeroize::Zeroizing<Vec<u8>>>,
-) -> Result<(CaEntry, Signer)> {
-    let key = PrivateKey::generate(key_type)?;
-    let serial = loop {
-        let s = profile::random_serial()?;
-        if !index.serial_in_use(&profile::hex(&s)) {
-            break s;
-        }
-    };
-    let (not_before, not_after) = profile::validity(ctx.now, days);
-    let der = profile::self_sign(
-        &profile::ca_params(cn, &serial, not_before, not_after),
-        &key,
-    )?;
-    let info = CertInfo::from_der(&der, "the new CA certificate")?;
-    let entry = ctx
-        .store
-        .write_ca(&info, &der, &key, format, pass, ctx.now)?;
-    Ok((entry, Signer::new(der, key)?))
-}
-
-/// The audit event of a new current CA (init, import, rotate --ca).
-pub fn ca_event(command: &str, event: &str, index: &Index, retired: usize) -> audit::Event {
-    let ca = index.ca.as_ref().expect("the CA was just set");
-    let mut detail = format!("{}, {}", ca.subject, ca.key_type);
-    if ca.encrypted {
-        detail.push_str(", key encrypted");
-    }
-    if let Some(old) = index.ca_history.last() {
-        detail.push_str(&format!(
-            "; replaces CA serial {} ({retired} user certificate(s) superseded)",
-            old.serial
-        ));
-    }
-    audit::Event::new(command, event)
-        .serial(&ca.serial)
-        .detail(detail)
-}
-
-/// The refusal when a store already holds a CA (exit 4).
-pub fn existing(store: &Store) -> Error {
-    Error::refused(
-        format!("{} already holds a root CA", store.dir.display()),
-        "pass --force to replace it (the old CA stays in history), or use another --dir",
-    )
 }

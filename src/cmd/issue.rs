@@ -4,23 +4,17 @@
 //! is made; keys are generated in parallel; the index is written once, so a
 //! batch becomes current all at once or not at all.
 
-use std::collections::HashSet;
-use std::io::BufRead;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 
-use time::OffsetDateTime;
-
-use crate::certinfo::{rfc3339, CertInfo};
-use crate::cmd::{shown, Ctx};
+use crate::ca::issue::{issue_batch, non_rsa_warning, prepare, refuse_existing, Request};
+use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json;
-use crate::keys::{KeyFormat, KeyType, PrivateKey};
-use crate::names;
-use crate::profile::{self, Signer, UserProfile, DEFAULT_USER_DAYS, MAX_DAYS};
-use crate::progress::{self, Progress};
-use crate::store::{CertEntry, CertState, Index, Store};
+use crate::store::audit;
+use crate::ui::progress::{self, Progress};
+use crate::x509::keys::{KeyFormat, KeyType};
+use crate::x509::names;
+use crate::x509::profile::{self, DEFAULT_USER_DAYS, MAX_DAYS};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -50,30 +44,11 @@ pub struct Args {
     pub force: bool,
 }
 
-/// A request for one certificate, fully validated.
-pub struct Request {
-    pub user: String,
-    pub key_type: KeyType,
-    pub days: u32,
-    pub sans: Vec<String>,
-}
-
-/// Read the names of a batch: arguments, then `--from`.
-pub fn collect_users(args: &[String], from: Option<&PathBuf>) -> Result<Vec<String>> {
+/// Read the names of a batch: arguments, then `--from` (`-` for stdin).
+fn collect_users(args: &[String], from: Option<&PathBuf>) -> Result<Vec<String>> {
     let mut users = args.to_vec();
     if let Some(path) = from {
-        let text = if path.as_os_str() == "-" {
-            let mut lines = Vec::new();
-            for line in std::io::stdin().lock().lines() {
-                lines.push(line.map_err(|source| Error::Read {
-                    path: "stdin".into(),
-                    source,
-                })?);
-            }
-            lines.join("\n")
-        } else {
-            crate::fsutil::read_input_text(path)?
-        };
+        let text = crate::store::fs::read_input_text(path)?;
         users.extend(
             text.lines()
                 .map(str::trim)
@@ -87,16 +62,7 @@ pub fn collect_users(args: &[String], from: Option<&PathBuf>) -> Result<Vec<Stri
             "name at least one user, e.g. `pki issue myuser`, or use --from FILE",
         ));
     }
-    let mut seen = HashSet::new();
-    for u in &users {
-        names::validate_user(u)?;
-        if !seen.insert(u.as_str()) {
-            return Err(Error::usage(
-                format!("user {u:?} is named twice"),
-                "name each user once per batch",
-            ));
-        }
-    }
+    names::validate_users(&users)?;
     Ok(users)
 }
 
@@ -104,28 +70,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let users = collect_users(&a.users, a.from.as_ref())?;
     for s in &a.san {
         profile::parse_san(s)?;
-    }
-    if !ctx.store.exists() {
-        // Say how to make a store, rather than failing to lock one.
-        ctx.store.read_index()?;
-    }
-    let _lock = ctx.store.lock(ctx.wait)?;
-    let mut index = ctx.store.read_index()?;
-    if !a.force {
-        let active = index.active_positions();
-        if let Some(u) = users.iter().find(|u| active.contains_key(u.as_str())) {
-            return Err(Error::refused(
-                format!("user {u:?} already has a certificate"),
-                "pass --force to re-issue it (the old one stays in history), or use `pki rotate`",
-            ));
-        }
-    }
-    let signer = ctx.store.signer(&index)?;
-    if !a.key_type.is_rsa() {
-        ctx.warn(format!(
-            "{} client keys cannot talk to the ASP ephemeral store, whose TLS stack needs RSA",
-            a.key_type
-        ));
     }
     let requests: Vec<Request> = users
         .into_iter()
@@ -136,194 +80,29 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             sans: a.san.clone(),
         })
         .collect();
-    let issued = issue_batch(ctx, &mut index, &signer, &requests, a.key_format)?;
-    ctx.store.write_index(&index)?;
-    crate::audit::record_all(
-        &ctx.store,
-        ctx,
-        crate::audit::issued_events("issue", &issued),
-    )?;
-    report(ctx, issued)
-}
-
-/// Generate keys for `requests` on every core, sign, and write the files;
-/// updates `index` in memory (the caller writes it once). Returns what was
-/// written, in request order.
-///
-/// Signing and writing happen on this thread while the other threads go on
-/// generating keys, so the writes (two files, four fsyncs per user) hide
-/// behind key generation. A progress bar ticks as each user is done (see
-/// `crate::progress`). The index is looked up through maps built once, so a
-/// batch costs O(batch + store), not O(batch x store).
-pub fn issue_batch(
-    ctx: &Ctx,
-    index: &mut Index,
-    signer: &Signer,
-    requests: &[Request],
-    format: KeyFormat,
-) -> Result<Vec<json::Issued>> {
-    let ca_serial = index.ca(&ctx.store)?.serial.clone();
-    if ctx.now >= signer.not_after {
-        return Err(Error::refused(
-            format!("the root CA expired on {}", rfc3339(signer.not_after)),
-            "create a new one with `pki rotate --ca` (or `pki init --force`)",
-        ));
-    }
-    // Warnings first, before a progress bar takes the terminal.
-    let validity: Vec<_> = requests
-        .iter()
-        .map(|r| clamp(ctx, r, signer.not_after))
-        .collect();
-    let mut serials = index.serials();
-    let crl_url = index.settings.crl_url.clone();
-    let mut made: Vec<Option<(CertInfo, PathBuf, PathBuf)>> =
-        requests.iter().map(|_| None).collect();
-    let progress = Progress::new(ctx, requests.len(), progress::KEYS_LABEL);
-    let types: Vec<KeyType> = requests.iter().map(|r| r.key_type).collect();
-    generate_keys_each(&types, |i, key| {
-        let r = &requests[i];
-        let (not_before, not_after) = validity[i];
-        let serial = loop {
-            let s = profile::random_serial()?;
-            if serials.insert(profile::hex(&s)) {
-                break s;
-            }
-        };
-        let params = profile::user_params(&UserProfile {
-            user: &r.user,
-            serial: &serial,
-            not_before,
-            not_after,
-            sans: &r.sans,
-            crl_url: crl_url.as_deref(),
+    let issued = ctx.store.transact(ctx.wait, ctx.now, |tx| {
+        if !a.force {
+            refuse_existing(&tx.index, requests.iter().map(|r| r.user.as_str()))?;
+        }
+        let signer = tx.store.signer(&tx.index)?;
+        ctx.warn_all(non_rsa_warning(None, a.key_type));
+        let prepared = prepare(&signer, &requests, tx.now)?;
+        // Warnings first, before a progress bar takes the terminal.
+        ctx.warn_all(prepared.warnings.iter());
+        let progress = Progress::new(&ctx.ui, requests.len(), progress::KEYS_LABEL);
+        let issued = issue_batch(tx, &signer, &requests, &prepared, a.key_format, &|| {
+            progress.inc()
         })?;
-        let der = signer.sign(&params, &key.key_pair()?)?;
-        let info = CertInfo::from_der(&der, "the new certificate")?;
-        let (cert_rel, key_rel) = Store::user_paths(&r.user, &info.serial);
-        ctx.store.write_key(&key_rel, &key, format)?;
-        ctx.store.write_cert(&cert_rel, &der)?;
-        made[i] = Some((info, cert_rel, key_rel));
-        progress.inc();
-        Ok(())
+        drop(progress);
+        tx.record_all(audit::issued_events("issue", &issued));
+        Ok(issued)
     })?;
-    drop(progress);
-    // Every file is on disk; now record them, in request order.
-    let mut active = index.active_positions();
-    let mut out = Vec::with_capacity(requests.len());
-    for (r, m) in requests.iter().zip(made) {
-        let (info, cert_rel, key_rel) = m.expect("every key was generated");
-        let replaced = active.get(&r.user).map(|&p| {
-            let old = &mut index.certificates[p];
-            old.state = CertState::Superseded;
-            old.serial.clone()
-        });
-        active.insert(r.user.clone(), index.certificates.len());
-        index.certificates.push(CertEntry::from_info(
-            &r.user,
-            &info,
-            &ca_serial,
-            cert_rel.clone(),
-            Some(key_rel.clone()),
-            ctx.now,
-        )?);
-        ctx.detail(format!("issued {} serial {}", r.user, info.serial));
-        out.push(json::Issued {
-            user: r.user.clone(),
-            serial: info.serial,
-            not_before: rfc3339(info.not_before),
-            not_after: rfc3339(info.not_after),
-            key_type: r.key_type.name().into(),
-            fingerprint_sha256: info.fingerprint_sha256,
-            cert_path: shown(ctx, &cert_rel).display().to_string(),
-            key_path: Some(shown(ctx, &key_rel).display().to_string()),
-            replaced_serial: replaced,
-        });
-    }
-    Ok(out)
-}
-
-/// A certificate never outlives its CA: clamp notAfter and say so.
-pub fn clamp(
-    ctx: &Ctx,
-    r: &Request,
-    ca_not_after: OffsetDateTime,
-) -> (OffsetDateTime, OffsetDateTime) {
-    let (nb, na) = profile::validity(ctx.now, r.days);
-    if na > ca_not_after {
-        ctx.warn(format!(
-            "{}: {} days would outlive the CA; the certificate ends with the CA on {}",
-            r.user,
-            r.days,
-            rfc3339(ca_not_after)
-        ));
-        (nb, ca_not_after)
-    } else {
-        (nb, na)
-    }
-}
-
-/// Generate one key per entry, spread over all cores (RSA key generation is
-/// the floor of issuance time: about 50 ms per 2048-bit key). Returns them
-/// in the order of `types`.
-pub fn generate_keys(types: Vec<KeyType>) -> Result<Vec<PrivateKey>> {
-    let mut keys: Vec<Option<PrivateKey>> = types.iter().map(|_| None).collect();
-    generate_keys_each(&types, |i, k| {
-        keys[i] = Some(k);
-        Ok(())
-    })?;
-    Ok(keys.into_iter().flatten().collect())
-}
-
-/// Generate one key per entry of `types` on all cores, calling `done(i, key)`
-/// on the calling thread as each key is ready (in completion order, so the
-/// caller's work overlaps with generation). Workers take the next entry as
-/// they finish one: RSA key generation time varies a lot from key to key,
-/// so fixed shares would leave a core idle. The first error from
-/// generation or from `done` stops the workers and is returned.
-pub fn generate_keys_each(
-    types: &[KeyType],
-    mut done: impl FnMut(usize, PrivateKey) -> Result<()>,
-) -> Result<()> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(types.len());
-    if workers <= 1 {
-        for (i, t) in types.iter().enumerate() {
-            done(i, PrivateKey::generate(*t)?)?;
-        }
-        return Ok(());
-    }
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::channel::<(usize, Result<PrivateKey>)>();
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            let tx = tx.clone();
-            let (next, stop) = (&next, &stop);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= types.len() || stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                if tx.send((i, PrivateKey::generate(types[i]))).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        // Ends when every worker has finished (all senders dropped).
-        let result = rx
-            .iter()
-            .try_for_each(|(i, key)| key.and_then(|k| done(i, k)));
-        if result.is_err() {
-            stop.store(true, Ordering::Relaxed);
-        }
-        result
-    })
+    report(ctx, issued)
 }
 
 fn report(ctx: &Ctx, issued: Vec<json::Issued>) -> Result<()> {
     for i in &issued {
+        ctx.detail(format!("issued {} serial {}", i.user, i.serial));
         let verb = if i.replaced_serial.is_some() {
             "re-issued"
         } else {

@@ -1,11 +1,11 @@
 //! `pki list`: every current certificate, read from the index alone (no
 //! certificate is parsed, so it stays fast on stores of thousands).
 
+use crate::ca::policy::Within;
 use crate::cmd::Ctx;
 use crate::error::Result;
 use crate::json::{self, CaSummary, ListRow};
-use crate::policy::Within;
-use crate::store::{CertEntry, CertState};
+use crate::store::CertEntry;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -16,25 +16,8 @@ pub struct Args {
     #[arg(long)]
     pub all: bool,
     /// What counts as due: 30d, 12h, or a share of the lifetime such as 33%.
-    #[arg(long, default_value = "33%", value_parser = parse_within)]
+    #[arg(long, default_value = "33%", value_parser = crate::ca::policy::parse_within)]
     pub within: Within,
-}
-
-pub fn parse_within(s: &str) -> Result<Within, String> {
-    s.parse::<Within>().map_err(|e| e.to_string())
-}
-
-/// The status word of one certificate under `within` at `now`.
-pub fn status(c: &CertEntry, within: Within, now: time::OffsetDateTime) -> &'static str {
-    match c.state {
-        CertState::Revoked => "revoked",
-        CertState::Superseded => "superseded",
-        CertState::Active => match within.standing(c.not_before, c.not_after, now) {
-            crate::policy::Standing::Valid => "valid",
-            crate::policy::Standing::Due => "due",
-            crate::policy::Standing::Expired => "expired",
-        },
-    }
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
@@ -47,7 +30,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     };
     let rows: Vec<ListRow> = certs
         .iter()
-        .map(|c| ListRow::new(c, status(c, a.within, ctx.now), ctx.now))
+        .map(|c| ListRow::new(c, crate::ca::policy::status(c, a.within, ctx.now), ctx.now))
         .collect();
     if ctx.json {
         return ctx.emit_json(&json::ListDoc {

@@ -17,22 +17,19 @@ pub mod show;
 pub mod sign;
 pub mod verify;
 
-use std::io::Write;
 use std::path::PathBuf;
 
-use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::ui::Ui;
 
-/// What every command gets: global options, the clock, and the two streams.
+/// What every command gets: the store, the output, the lock policy and the clock.
 pub struct Ctx {
     pub store: Store,
-    pub json: bool,
-    pub quiet: bool,
-    pub verbose: bool,
+    pub ui: Ui,
     pub wait: bool,
     /// "Now", read once: from `PKI_NOW` when set (tests, what-if planning).
     pub now: OffsetDateTime,
@@ -41,49 +38,25 @@ pub struct Ctx {
 impl Ctx {
     pub fn from_cli(cli: &Cli) -> Result<Self> {
         Ok(Ctx {
-            store: Store::new(cli.dir.clone())
-                .with_passphrase(crate::secret::Passphrase::new(cli.passphrase_file.clone())),
-            json: cli.json,
-            quiet: cli.quiet,
-            verbose: cli.verbose,
+            store: Store::new(cli.dir.clone()).with_passphrase(
+                crate::x509::secret::Passphrase::new(cli.passphrase_file.clone()),
+            ),
+            ui: Ui {
+                json: cli.json,
+                quiet: cli.quiet,
+                verbose: cli.verbose,
+            },
             wait: cli.wait,
             now: now_from_env()?,
         })
     }
+}
 
-    /// A message for people, on stderr; silenced by --quiet.
-    pub fn say(&self, msg: impl AsRef<str>) {
-        if !self.quiet {
-            let _ = writeln!(std::io::stderr(), "{}", msg.as_ref());
-        }
-    }
-
-    /// A warning on stderr; shown even with --quiet.
-    pub fn warn(&self, msg: impl AsRef<str>) {
-        let _ = writeln!(std::io::stderr(), "pki: warning: {}", msg.as_ref());
-    }
-
-    /// Detail for --verbose, on stderr.
-    pub fn detail(&self, msg: impl AsRef<str>) {
-        if self.verbose {
-            let _ = writeln!(std::io::stderr(), "{}", msg.as_ref());
-        }
-    }
-
-    /// Data on stdout. A closed pipe surfaces as BrokenPipe, which `run` treats as success.
-    pub fn data(&self, text: &str) -> Result<()> {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())
-            .and_then(|_| out.flush())
-            .map_err(|e| Error::io("write to", std::path::Path::new("stdout"), e))
-    }
-
-    /// A JSON document on stdout, pretty-printed, newline-terminated.
-    pub fn emit_json<T: Serialize>(&self, doc: &T) -> Result<()> {
-        let mut s = serde_json::to_string_pretty(doc)
-            .map_err(|e| Error::crypto("cannot encode JSON", e))?;
-        s.push('\n');
-        self.data(&s)
+/// Commands speak through their `Ui` (`ctx.say(..)`, `ctx.json`).
+impl std::ops::Deref for Ctx {
+    type Target = Ui;
+    fn deref(&self) -> &Ui {
+        &self.ui
     }
 }
 

@@ -1,6 +1,6 @@
 //! `pki rotate`: re-issue what is due; safe to run from cron.
 //!
-//! Plan (`crate::plan`, pure) then apply. Apply takes the store lock,
+//! Plan (`crate::ca::plan`, pure) then apply. Apply takes the store lock,
 //! re-reads the index and plans again under it, so concurrent runs rotate
 //! each due user exactly once. New keys and certificates are written beside
 //! the old ones (files are named by serial and never rewritten); one atomic
@@ -8,21 +8,22 @@
 //! and turns the old entries into history (`superseded`). A run killed at
 //! any instant leaves each user's current pair wholly old or wholly new.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
 
-use crate::certinfo::{rfc3339, CertInfo};
-use crate::cmd::issue::{issue_batch, Request};
+use crate::ca::issue::{issue_batch, non_rsa_warning, prepare, Request};
+use crate::ca::plan::{self, Options, Plan};
+use crate::ca::policy::Within;
+use crate::ca::{create_ca, install_ca, NewCa};
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json::{self, RotateAction, RotateCa, RotateDoc};
-use crate::keys::{KeyFormat, KeyType};
-use crate::names;
-use crate::plan::{self, Options, Plan};
-use crate::policy::Within;
-use crate::profile::{Signer, MAX_DAYS};
-use crate::store::{CaEntry, CertEntry, Index};
+use crate::store::{audit, CaEntry, CertEntry, Store, Tx};
+use crate::x509::cert::{rfc3339, CertInfo};
+use crate::x509::keys::{KeyFormat, KeyType};
+use crate::x509::names;
+use crate::x509::profile::{Signer, MAX_DAYS};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -50,7 +51,7 @@ pub struct Args {
     #[arg(value_name = "USER", conflicts_with = "ca")]
     pub users: Vec<String>,
     /// What counts as due: 30d, 12h, or a share of the lifetime left such as 33%.
-    #[arg(long, default_value = "33%", value_parser = crate::cmd::list::parse_within, value_name = "D")]
+    #[arg(long, default_value = "33%", value_parser = crate::ca::policy::parse_within, value_name = "D")]
     pub within: Within,
     /// Also replace the root CA when it is due (or with --force), re-issuing every user under it.
     #[arg(long)]
@@ -90,16 +91,7 @@ struct Outcome {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
-    let mut seen = HashSet::new();
-    for u in &a.users {
-        names::validate_user(u)?;
-        if !seen.insert(u) {
-            return Err(Error::usage(
-                format!("user {u:?} is named twice"),
-                "name each user once",
-            ));
-        }
-    }
+    names::validate_users(&a.users)?;
     let opts = Options {
         users: a.users.clone(),
         force: a.force,
@@ -116,33 +108,18 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     if a.dry_run {
         return report(ctx, &first, &Outcome::default(), true);
     }
-    let lock = ctx.store.lock(ctx.wait)?;
-    let mut index = ctx.store.read_index()?;
-    let ca = index.ca(&ctx.store)?.clone();
-    let plan = plan::plan(&index, &ca, a.within, &opts, ctx.now)?;
-    let outcome = if plan.changes() {
-        let o = apply(ctx, &mut index, &plan, a.key_format)?;
-        ctx.store.write_index(&index)?;
-        let mut events = Vec::new();
-        if o.new_ca.is_some() {
-            events.push(crate::cmd::init::ca_event(
-                "rotate",
-                "ca-rotated",
-                &index,
-                0,
-            ));
-        }
-        events.extend(o.issued.iter().map(|(user, serial)| {
-            crate::audit::Event::new("rotate", "issued")
-                .user(user)
-                .serial(serial)
-        }));
-        crate::audit::record_all(&ctx.store, ctx, events)?;
-        o
-    } else {
-        Outcome::default()
-    };
-    drop(lock);
+    // Under the lock: re-read and plan again, so concurrent runs rotate
+    // each due user exactly once.
+    let (plan, outcome) = ctx.store.transact(ctx.wait, ctx.now, |tx| {
+        let ca = tx.index.ca(tx.store)?.clone();
+        let plan = plan::plan(&tx.index, &ca, a.within, &opts, tx.now)?;
+        let outcome = if plan.changes() {
+            apply(ctx, tx, &plan, a.key_format)?
+        } else {
+            Outcome::default()
+        };
+        Ok((plan, outcome))
+    })?;
     report(ctx, &plan, &outcome, false)?;
     match &a.on_change {
         Some(cmd) if !outcome.issued.is_empty() || outcome.new_ca.is_some() => {
@@ -152,32 +129,31 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     }
 }
 
-/// Write every new file the plan needs and update `index` in memory; the
-/// caller commits with one index write.
-fn apply(ctx: &Ctx, index: &mut Index, plan: &Plan, format: Option<KeyFormat>) -> Result<Outcome> {
+/// Write every new file the plan needs, update the index and record the
+/// audit events; the transaction commits them with one index write. With
+/// a new CA, users are re-issued under it first, then the CA is installed:
+/// what could not be re-issued (a certificate from a CSR) is superseded
+/// with the old CA.
+fn apply(ctx: &Ctx, tx: &mut Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> Result<Outcome> {
     let mut out = Outcome::default();
-    let signer = if plan.ca.rotate {
-        let (entry, signer) = new_ca(ctx, index, plan, format)?;
-        out.new_ca = Some(entry);
-        signer
+    let (signer, new_ca) = if plan.ca.rotate {
+        let (entry, signer) = new_ca(tx, plan, format)?;
+        (signer, Some(entry))
     } else {
-        ctx.store.signer(index)?
+        (tx.store.signer(&tx.index)?, None)
     };
     // Group by key format: issue_batch writes one format per call.
     let mut groups: BTreeMap<bool, Vec<Request>> = BTreeMap::new();
-    let pos = index.active_positions();
+    let pos = tx.index.active_positions();
     for u in plan.to_rotate() {
         let old =
-            &index.certificates[*pos.get(&u.user).expect("the plan was made from this index")];
+            &tx.index.certificates[*pos.get(&u.user).expect("the plan was made from this index")];
         let fmt = match format {
             Some(f) => f,
-            None => key_format_of(ctx, old)?,
+            None => key_format_of(tx.store, old)?,
         };
-        if !u.key_type.is_rsa() && u.key_type != old.key_type {
-            ctx.warn(format!(
-                "{}: {} client keys cannot talk to the ASP ephemeral store, whose TLS stack needs RSA",
-                u.user, u.key_type
-            ));
+        if u.key_type != old.key_type {
+            ctx.warn_all(non_rsa_warning(Some(&u.user), u.key_type));
         }
         groups
             .entry(fmt == KeyFormat::Pkcs8)
@@ -186,32 +162,48 @@ fn apply(ctx: &Ctx, index: &mut Index, plan: &Plan, format: Option<KeyFormat>) -
                 user: u.user.clone(),
                 key_type: u.key_type,
                 days: u.days,
-                sans: sans_of(ctx, old)?,
+                sans: sans_of(ctx, tx.store, old)?,
             });
     }
+    let mut events = Vec::new();
     for (pkcs8, requests) in groups {
         let fmt = if pkcs8 {
             KeyFormat::Pkcs8
         } else {
             KeyFormat::Native
         };
-        for i in issue_batch(ctx, index, &signer, &requests, fmt)? {
+        let prepared = prepare(&signer, &requests, tx.now)?;
+        ctx.warn_all(prepared.warnings.iter());
+        let issued = issue_batch(tx, &signer, &requests, &prepared, fmt, &|| {})?;
+        events.extend(audit::issued_events("rotate", &issued));
+        for i in issued {
             out.issued.insert(i.user, i.serial);
         }
     }
+    if let Some(entry) = new_ca {
+        let reissued = out.issued.len();
+        let (_, ev) = install_ca(
+            &mut tx.index,
+            entry.clone(),
+            "rotate",
+            "ca-rotated",
+            reissued,
+        );
+        tx.record(ev);
+        for u in plan.users.iter().filter(|u| !u.rotate) {
+            ctx.warn(format!("{}: {}", u.user, u.reason));
+        }
+        out.new_ca = Some(entry);
+    }
+    tx.record_all(events);
     Ok(out)
 }
 
 /// A new root CA with the old one's name, and (unless told) key type and
-/// lifetime; the old one goes into `ca_history`.
-fn new_ca(
-    ctx: &Ctx,
-    index: &mut Index,
-    plan: &Plan,
-    format: Option<KeyFormat>,
-) -> Result<(CaEntry, Signer)> {
-    let old = index.ca(&ctx.store)?.clone();
-    let old_info = CertInfo::from_der(&ctx.store.read_cert_der(&old.cert)?, "the CA certificate")?;
+/// lifetime; written, not yet current.
+fn new_ca(tx: &Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> Result<(CaEntry, Signer)> {
+    let old = tx.index.ca(tx.store)?.clone();
+    let old_info = CertInfo::from_der(&tx.store.read_cert_der(&old.cert)?, "the CA certificate")?;
     let cn = old_info
         .common_names
         .first()
@@ -219,28 +211,24 @@ fn new_ca(
         .unwrap_or_else(|| "rootCA".into());
     let fmt = match format {
         Some(f) => f,
-        None => pem_format(&ctx.store.read_text(&old.key)?, old.key_type),
+        None => pem_format(&tx.store.read_text(&old.key)?, old.key_type),
     };
     // An encrypted CA stays encrypted: the new key goes under the passphrase given.
-    let pass = ctx.store.passphrase.for_new_key(old.encrypted)?;
-    let (entry, signer) = crate::cmd::init::create_ca(
-        ctx,
-        index,
-        &cn,
-        plan.ca.key_type,
-        plan.ca.days,
-        fmt,
-        pass.as_ref(),
-    )?;
-    index.ca_history.push(old);
-    index.ca = Some(entry.clone());
-    Ok((entry, signer))
+    let pass = tx.store.passphrase.for_new_key(old.encrypted)?;
+    let new = NewCa {
+        cn: &cn,
+        key_type: plan.ca.key_type,
+        days: plan.ca.days,
+        format: fmt,
+        pass: pass.as_ref(),
+    };
+    create_ca(tx.store, &tx.index, &new, tx.now)
 }
 
 /// The form the user's current key was written in, so a rotation keeps it.
-fn key_format_of(ctx: &Ctx, old: &CertEntry) -> Result<KeyFormat> {
+fn key_format_of(store: &Store, old: &CertEntry) -> Result<KeyFormat> {
     let rel = old.key.as_ref().expect("planned users have keys");
-    let text = zeroize::Zeroizing::new(ctx.store.read_text(rel)?);
+    let text = zeroize::Zeroizing::new(store.read_text(rel)?);
     Ok(pem_format(&text, old.key_type))
 }
 
@@ -254,11 +242,8 @@ fn pem_format(text: &str, key_type: KeyType) -> KeyFormat {
 
 /// The subject alternative names of the user's current certificate, in the
 /// form `--san` takes, so a rotation keeps them.
-fn sans_of(ctx: &Ctx, old: &CertEntry) -> Result<Vec<String>> {
-    let info = CertInfo::from_der(
-        &ctx.store.read_cert_der(&old.cert)?,
-        "the current certificate",
-    )?;
+fn sans_of(ctx: &Ctx, store: &Store, old: &CertEntry) -> Result<Vec<String>> {
+    let info = CertInfo::from_der(&store.read_cert_der(&old.cert)?, "the current certificate")?;
     let mut out = Vec::new();
     for san in info.subject_alt_names {
         match ["DNS:", "IP:", "email:", "URI:"]

@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use crate::certinfo::CertInfo;
+use crate::ca::policy::Within;
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json::{self, CertDetails, ShowDoc};
-use crate::policy::Within;
+use crate::x509::cert::CertInfo;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -26,7 +26,7 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let (user, status, info) = if let Some(path) = &a.file {
-        let text = crate::fsutil::read_input_text(path)?;
+        let text = crate::store::fs::read_input_text(path)?;
         (
             None,
             None,
@@ -49,14 +49,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             )
         } else {
             let user = a.user.expect("clap requires USER without --ca or --file");
-            crate::names::validate_user(&user)?;
+            crate::x509::names::validate_user(&user)?;
             let entry = index
                 .current()
                 .into_iter()
                 .find(|c| c.user == user)
-                .ok_or_else(|| no_user(&user))?;
+                .ok_or_else(|| Error::NoUser { user: user.clone() })?;
             let der = ctx.store.read_cert_der(&entry.cert)?;
-            let status = crate::cmd::list::status(entry, Within::default(), ctx.now);
+            let status = crate::ca::policy::status(entry, Within::default(), ctx.now);
             (
                 Some(user),
                 Some(status.to_string()),
@@ -107,11 +107,4 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         d.fingerprint_sha256,
     ));
     ctx.data(&out)
-}
-
-pub fn no_user(user: &str) -> Error {
-    Error::input(
-        format!("no certificate for user {user:?} in the store"),
-        "see `pki list` for the users there, or issue one with `pki issue USER`",
-    )
 }

@@ -19,12 +19,12 @@ use std::path::{Path, PathBuf};
 use x509_parser::der_parser::asn1_rs::Tag;
 use x509_parser::prelude::*;
 
-use crate::certinfo::{rfc3339, sha256_hex};
 use crate::cmd::Ctx;
 use crate::error::{one_line, Error, Result};
 use crate::json::{self, Finding, VerifyDoc};
-use crate::keys::PrivateKey;
 use crate::store::{CertEntry, CertState, Index};
+use crate::x509::cert::{rfc3339, sha256_hex};
+use crate::x509::keys::PrivateKey;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -74,10 +74,10 @@ impl Report {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     for u in &a.users {
-        crate::names::validate_user(u)?;
+        crate::x509::names::validate_user(u)?;
     }
     let cert_input = match &a.cert {
-        Some(p) => Some(crate::fsutil::read_input_text(p)?),
+        Some(p) => Some(crate::store::fs::read_input_text(p)?),
         None => None,
     };
     let index = ctx.store.read_index()?;
@@ -87,7 +87,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     } else {
         a.users
             .iter()
-            .map(|u| index.active(u).ok_or_else(|| crate::cmd::show::no_user(u)))
+            .map(|u| {
+                index.active(u).ok_or_else(|| Error::NoUser {
+                    user: u.to_string(),
+                })
+            })
             .collect::<Result<_>>()?
     };
     let mut r = Report {
@@ -232,12 +236,12 @@ fn verify_file(
     ca_der: Option<&[u8]>,
     r: &mut Report,
 ) {
-    let der = match crate::certinfo::pem_to_der(text, &path.display().to_string()) {
+    let der = match crate::x509::cert::pem_to_der(text, &path.display().to_string()) {
         Ok(d) => d,
         Err(e) => return r.add(None, None, "file", Err(e.to_string())),
     };
     let key_result = key.map(|k| {
-        crate::fsutil::read_input_text(k).and_then(|t| {
+        crate::store::fs::read_input_text(k).and_then(|t| {
             PrivateKey::from_pem(&zeroize::Zeroizing::new(t), &k.display().to_string())
         })
     });
@@ -270,9 +274,7 @@ fn certificate(
         );
         return (user.map(str::to_string), None);
     };
-    let serial = crate::profile::hex(x.raw_serial())
-        .trim_start_matches("00")
-        .to_string();
+    let serial = crate::x509::serial::Serial::from_der(x.raw_serial()).to_string();
     let cns: Vec<_> = x.subject().iter_common_name().collect();
     let label = user.map(str::to_string).or_else(|| {
         cns.first()
@@ -326,7 +328,7 @@ fn name_rules(cns: &[&AttributeTypeAndValue<'_>], user: Option<&str>) -> Outcome
     let name = cn
         .as_str()
         .map_err(|_| "the CN is not readable text".to_string())?;
-    crate::names::validate_user(name).map_err(|e| format!("CN: {e}"))?;
+    crate::x509::names::validate_user(name).map_err(|e| format!("CN: {e}"))?;
     match user {
         Some(u) if u != name => Err(format!(
             "the CN is {name:?}, but the index files it under {u:?}"

@@ -6,12 +6,12 @@
 
 use time::OffsetDateTime;
 
-use crate::certinfo::{days_left, rfc3339};
+use crate::ca::policy::{Standing, Within};
 use crate::error::{Error, Result};
-use crate::keys::KeyType;
-use crate::policy::{Standing, Within};
-use crate::profile::{self, BACKDATE};
 use crate::store::{CaEntry, CertEntry, CertState, Index};
+use crate::x509::cert::{days_left, rfc3339};
+use crate::x509::keys::KeyType;
+use crate::x509::profile::{self, BACKDATE};
 
 /// What the caller asks for besides the policy.
 #[derive(Clone, Debug, Default)]
@@ -138,10 +138,7 @@ fn select<'a>(index: &'a Index, users: &[String]) -> Result<Vec<&'a CertEntry>> 
                         format!("issue a new one with `pki issue {u}`"),
                     )
                 } else {
-                    Error::input(
-                        format!("no certificate for user {u:?} in the store"),
-                        "see `pki list` for the users there, or issue one with `pki issue USER`",
-                    )
+                    Error::NoUser { user: u.clone() }
                 });
             }
         }
@@ -180,6 +177,13 @@ fn decide(
         p.reason = why;
         p
     };
+    if c.key.is_none() && ca_plan.rotate {
+        return keep(
+            p,
+            "superseded with the old CA: its key is not in the store (signed from a CSR); sign a new CSR with `pki sign`"
+                .into(),
+        );
+    }
     if c.key.is_none() {
         return keep(
             p,

@@ -20,8 +20,8 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::deliver::marathon;
 use crate::error::{Error, Result};
-use crate::marathon;
 
 pub const ROOT_SECRET: &str = "ephemeral-store-root";
 pub const USER_SECRET_PREFIX: &str = "ephemeral-store-user-";

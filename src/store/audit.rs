@@ -20,9 +20,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use time::OffsetDateTime;
 
 pub const AUDIT_FILE: &str = "audit.jsonl";
 /// `prev_hash` of the first line.
@@ -60,7 +60,7 @@ impl Entry {
         let mut content = serde_json::to_vec(&Canonical(&unhashed)).expect("plain data encodes");
         let mut data = self.prev_hash.as_bytes().to_vec();
         data.append(&mut content);
-        hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data).as_ref())
+        crate::x509::cert::sha256_hex(&data)
     }
 }
 
@@ -89,10 +89,6 @@ impl Serialize for Canonical<'_> {
         m.serialize_entry("prev_hash", &e.prev_hash)?;
         m.end()
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// What a command records: built with [`Event::new`] and the setters.
@@ -161,29 +157,33 @@ fn actor() -> String {
 
 /// Append `event` to the store's audit log. The caller holds the store lock
 /// and has already committed the change it records.
-pub fn record(store: &Store, ctx: &Ctx, event: Event) -> Result<()> {
-    record_all(store, ctx, vec![event])
+pub fn record(store: &Store, now: OffsetDateTime, event: Event) -> Result<()> {
+    record_all(store, now, vec![event])
 }
 
 /// Append several events (one command's batch) in order; see [`record`].
-pub fn record_all(store: &Store, ctx: &Ctx, events: Vec<Event>) -> Result<()> {
-    Appender::open(store, ctx, None)?.append(events)
+pub fn record_all(store: &Store, now: OffsetDateTime, events: Vec<Event>) -> Result<()> {
+    Appender::open(store, now, None)?.append(events)
 }
 
 /// The log opened for appending: where the chain ends, and for commands
 /// that take no lock of their own, the store lock.
 pub struct Appender<'a> {
     store: &'a Store,
-    ctx: &'a Ctx,
+    now: OffsetDateTime,
     seq: u64,
     prev: String,
-    _lock: Option<crate::fsutil::Lock>,
+    _lock: Option<crate::store::fs::Lock>,
 }
 
 impl<'a> Appender<'a> {
     /// Open the log (created 0600 if missing) and read where its chain ends.
     /// The caller holds the store lock, or passes it in `lock`.
-    pub fn open(store: &'a Store, ctx: &'a Ctx, lock: Option<crate::fsutil::Lock>) -> Result<Self> {
+    pub fn open(
+        store: &'a Store,
+        now: OffsetDateTime,
+        lock: Option<crate::store::fs::Lock>,
+    ) -> Result<Self> {
         let path = path(store);
         // Without a lock of its own the caller has committed its change already.
         let done = if lock.is_none() {
@@ -198,7 +198,7 @@ impl<'a> Appender<'a> {
             )
         };
         // Creating (or opening) it now proves it can be appended to.
-        crate::fsutil::append(&path, b"", crate::fsutil::SECRET_MODE)?;
+        crate::store::fs::append(&path, b"", crate::store::fs::SECRET_MODE)?;
         let bytes = std::fs::read(&path)
             .map_err(|e| damaged(format!("cannot be read: {}", crate::error::one_line(&e))))?;
         let (seq, prev) = if bytes.is_empty() {
@@ -217,7 +217,7 @@ impl<'a> Appender<'a> {
         };
         Ok(Appender {
             store,
-            ctx,
+            now,
             seq,
             prev,
             _lock: lock,
@@ -227,15 +227,15 @@ impl<'a> Appender<'a> {
     /// For commands that hold no lock (exports, deploy): take the store lock
     /// (honouring `--wait`) and open the log, BEFORE any key material leaves,
     /// so an export that cannot be recorded does not happen.
-    pub fn open_locking(ctx: &'a Ctx) -> Result<Self> {
-        let lock = ctx.store.lock(ctx.wait)?;
-        Appender::open(&ctx.store, ctx, Some(lock))
+    pub fn open_locking(store: &'a Store, wait: bool, now: OffsetDateTime) -> Result<Self> {
+        let lock = store.lock(wait)?;
+        Appender::open(store, now, Some(lock))
     }
 
     /// Append the events, chained, in one write; then fsync. Releases the lock if it holds one.
     pub fn append(self, events: Vec<Event>) -> Result<()> {
         let (mut seq, mut prev) = (self.seq, self.prev);
-        let time = crate::certinfo::rfc3339(self.ctx.now);
+        let time = crate::x509::cert::rfc3339(self.now);
         let actor = actor();
         let mut text = String::new();
         for ev in events {
@@ -257,10 +257,10 @@ impl<'a> Appender<'a> {
             text.push_str(&serde_json::to_string(&e).expect("plain data encodes"));
             text.push('\n');
         }
-        crate::fsutil::append(
+        crate::store::fs::append(
             &path(self.store),
             text.as_bytes(),
-            crate::fsutil::SECRET_MODE,
+            crate::store::fs::SECRET_MODE,
         )
     }
 }

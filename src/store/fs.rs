@@ -129,8 +129,17 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io("sync directory", dir, e))
 }
 
-/// Read a whole input file given by the user; errors are exit 2.
+/// Read a whole input file given by the user, `-` meaning stdin; errors are exit 2.
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut v = Vec::new();
+        return std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)
+            .map(|_| v)
+            .map_err(|source| Error::Read {
+                path: "stdin".into(),
+                source,
+            });
+    }
     fs::read(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -171,10 +180,9 @@ impl Lock {
             match file.try_lock() {
                 Ok(()) => {}
                 Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(Error::refused(
-                        format!("another pki is working on the store {}", store.display()),
-                        "try again when it has finished, or pass --wait to wait for it",
-                    ))
+                    return Err(Error::Locked {
+                        dir: store.to_path_buf(),
+                    })
                 }
                 Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
             }

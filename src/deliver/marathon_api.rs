@@ -23,8 +23,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use crate::deliver::marathon;
 use crate::error::{one_line, Error, Result};
-use crate::marathon;
 
 /// Longest piece of Marathon's own error text we repeat (it stays one line).
 const MAX_MESSAGE: usize = 400;
@@ -338,7 +338,7 @@ pub struct Transport {
 
 /// The certificates in a PEM file given with `--ca-cert`.
 pub fn read_ca_certs(path: &std::path::Path) -> Result<Vec<Vec<u8>>> {
-    let text = crate::fsutil::read_input_text(path)?;
+    let text = crate::store::fs::read_input_text(path)?;
     let bad = || {
         Error::input(
             format!("{} holds no PEM certificate", path.display()),

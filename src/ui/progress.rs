@@ -9,7 +9,7 @@
 //! the usual one-line-per-user report.
 //!
 //! ```ignore
-//! let bar = Progress::new(ctx, keys.len(), "generating keys");
+//! let bar = Progress::new(&ctx.ui, keys.len(), "generating keys");
 //! for .. { work(); bar.inc(); }   // `inc` is cheap and thread-safe
 //! ```                             // dropped: the bar is cleared
 
@@ -17,7 +17,7 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cmd::Ctx;
+use crate::ui::Ui;
 
 /// The label the bar shows before its count (tests look for it).
 pub const KEYS_LABEL: &str = "generating keys";
@@ -29,8 +29,8 @@ pub struct Progress {
 
 impl Progress {
     /// A bar of `len` steps labelled `label`, shown only if [`wanted`].
-    pub fn new(ctx: &Ctx, len: usize, label: &str) -> Self {
-        if !wanted(ctx, len) {
+    pub fn new(ui: &Ui, len: usize, label: &str) -> Self {
+        if !wanted(ui, len) {
             return Progress { bar: None };
         }
         let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
@@ -64,11 +64,11 @@ impl Drop for Progress {
 
 /// Whether to draw a bar of `len` steps: more than one step, neither
 /// `--json` nor `--quiet`, and both output streams are terminals.
-pub fn wanted(ctx: &Ctx, len: usize) -> bool {
+pub fn wanted(ui: &Ui, len: usize) -> bool {
     shown_for(
         len,
-        ctx.json,
-        ctx.quiet,
+        ui.json,
+        ui.quiet,
         std::io::stderr().is_terminal() && std::io::stdout().is_terminal(),
         std::env::var_os("TERM").is_some_and(|t| t == "dumb"),
     )

@@ -4,8 +4,8 @@ use ::time::OffsetDateTime;
 use x509_parser::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::keys::KeyType;
-use crate::profile::hex;
+use crate::x509::keys::KeyType;
+use crate::x509::serial::{hex, Serial};
 
 /// What we read out of one certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,7 +147,7 @@ impl CertInfo {
             subject: x.subject().to_string(),
             issuer: x.issuer().to_string(),
             common_names,
-            serial: serial_hex(x.raw_serial()),
+            serial: Serial::from_der(x.raw_serial()).to_string(),
             not_before: x.validity().not_before.to_datetime(),
             not_after: x.validity().not_after.to_datetime(),
             key_type: key_type_of(spki),
@@ -163,18 +163,35 @@ impl CertInfo {
         })
     }
 
+    /// The serial as a number (it is read from DER, so always well formed).
+    pub fn serial(&self) -> Serial {
+        Serial::parse(&self.serial).expect("made from a DER serial")
+    }
+
     pub fn from_pem(text: &str, what: &str) -> Result<Self> {
         Self::from_der(&pem_to_der(text, what)?, what)
     }
 }
 
-/// Lower-case hex of a serial without DER's leading zero octets (at least one octet kept).
-pub fn serial_hex(raw: &[u8]) -> String {
-    let first = raw
-        .iter()
-        .position(|b| *b != 0)
-        .unwrap_or(raw.len().saturating_sub(1));
-    hex(&raw[first..])
+/// Why `der` does not chain to the CA `ca_der`, if it does not: issuer
+/// name and signature must both match.
+pub fn chain_problem(der: &[u8], ca_der: &[u8]) -> Option<String> {
+    let (_, x) = X509Certificate::from_der(der).ok()?;
+    let (_, ca) = X509Certificate::from_der(ca_der).ok()?;
+    if x.issuer().as_raw() != ca.subject().as_raw() {
+        return Some(format!(
+            "was issued by {}, not by the store's CA {}",
+            x.issuer(),
+            ca.subject()
+        ));
+    }
+    if x.verify_signature(Some(ca.public_key())).is_err() {
+        return Some(format!(
+            "names {} as issuer but its signature is not the store's CA's",
+            x.issuer()
+        ));
+    }
+    None
 }
 
 fn general_name(n: &GeneralName<'_>) -> String {
@@ -256,10 +273,10 @@ mod tests {
 
     #[test]
     fn serials_drop_leading_zero_octets_only() {
-        assert_eq!(serial_hex(&[0, 0x80, 1]), "8001");
-        assert_eq!(serial_hex(&[0x10, 0]), "1000");
-        assert_eq!(serial_hex(&[0]), "00");
-        assert_eq!(serial_hex(&[0, 0]), "00");
+        assert_eq!(Serial::from_der(&[0, 0x80, 1]).to_string(), "8001");
+        assert_eq!(Serial::from_der(&[0x10, 0]).to_string(), "1000");
+        assert_eq!(Serial::from_der(&[0]).to_string(), "00");
+        assert_eq!(Serial::from_der(&[0, 0]).to_string(), "00");
     }
 
     #[test]

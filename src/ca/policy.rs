@@ -98,6 +98,28 @@ impl fmt::Display for Within {
     }
 }
 
+/// `--within` as clap parses it.
+pub fn parse_within(s: &str) -> Result<Within, String> {
+    s.parse::<Within>().map_err(|e| e.to_string())
+}
+
+/// The status word of one certificate under `within` at `now`.
+pub fn status(
+    c: &crate::store::CertEntry,
+    within: Within,
+    now: time::OffsetDateTime,
+) -> &'static str {
+    match c.state {
+        crate::store::CertState::Revoked => "revoked",
+        crate::store::CertState::Superseded => "superseded",
+        crate::store::CertState::Active => match within.standing(c.not_before, c.not_after, now) {
+            Standing::Valid => "valid",
+            Standing::Due => "due",
+            Standing::Expired => "expired",
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

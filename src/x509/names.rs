@@ -72,6 +72,21 @@ pub fn validate_user(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Every name of a batch valid, and none named twice.
+pub fn validate_users(users: &[String]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for u in users {
+        validate_user(u)?;
+        if !seen.insert(u.as_str()) {
+            return Err(Error::usage(
+                format!("user {u:?} is named twice"),
+                "name each user once",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn allowed(c: char) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '@' | '-')
 }

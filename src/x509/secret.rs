@@ -22,7 +22,7 @@ use pkcs8::pkcs5::{self, pbes2};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::keys::PrivateKey;
+use crate::x509::keys::PrivateKey;
 
 /// The PEM label of an encrypted PKCS#8 key.
 pub const ENCRYPTED_LABEL: &str = "ENCRYPTED PRIVATE KEY";
@@ -123,7 +123,7 @@ impl Passphrase {
 
 /// The first line of `path`, without its line ending.
 fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
-    let bytes = Zeroizing::new(crate::fsutil::read_input(path)?);
+    let bytes = Zeroizing::new(crate::store::fs::read_input(path)?);
     Ok(Zeroizing::new(first_line(&bytes).to_vec()))
 }
 
@@ -260,7 +260,7 @@ fn check_cost(scheme: &pkcs5::EncryptionScheme<'_>, what: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{KeyFormat, KeyType};
+    use crate::x509::keys::{KeyFormat, KeyType};
 
     fn file_pass(dir: &Path, text: &str) -> Passphrase {
         let p = dir.join("pass");

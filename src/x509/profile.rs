@@ -12,12 +12,13 @@ use std::net::IpAddr;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use time::{Duration, OffsetDateTime};
 
 use crate::error::{Error, Result};
-use crate::keys::PrivateKey;
+use crate::x509::keys::PrivateKey;
+use crate::x509::serial::Serial;
 
 /// Ten years for the root CA: long enough that CA rotation is a rare,
 /// planned event, short enough that a lost key does not live forever.
@@ -27,28 +28,8 @@ pub const DEFAULT_USER_DAYS: u32 = 365;
 /// notBefore is set this far in the past so that nodes whose clocks lag a
 /// little still accept a certificate issued just now (cfssl uses 5 minutes).
 pub const BACKDATE: Duration = Duration::minutes(5);
-/// Serial length: RFC 5280 allows up to 20 octets; CA/B Forum wants at
-/// least 64 random bits. We use 20 random octets with the top bit clear.
-pub const SERIAL_LEN: usize = 20;
 /// Longest lifetime we issue (about 100 years), to keep dates in range.
 pub const MAX_DAYS: u32 = 36500;
-
-/// A fresh serial: 20 random bytes, positive (top bit clear), first byte
-/// non-zero so the DER integer is exactly 20 octets.
-pub fn random_serial() -> Result<[u8; SERIAL_LEN]> {
-    let mut b = [0u8; SERIAL_LEN];
-    aws_lc_rs::rand::fill(&mut b).map_err(|e| Error::crypto("random source failed", e))?;
-    b[0] &= 0x7f;
-    if b[0] == 0 {
-        b[0] = 1;
-    }
-    Ok(b)
-}
-
-/// Lower-case hex, the form serials and fingerprints take everywhere.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// Validity of a new certificate: from `now - BACKDATE` for `days` days
 /// from now. Seconds are truncated so the dates round-trip exactly.
@@ -60,7 +41,7 @@ pub fn validity(now: OffsetDateTime, days: u32) -> (OffsetDateTime, OffsetDateTi
 /// Root CA parameters.
 pub fn ca_params(
     cn: &str,
-    serial: &[u8],
+    serial: &Serial,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
 ) -> CertificateParams {
@@ -75,7 +56,7 @@ pub fn ca_params(
 /// What goes into a user (client) certificate besides the key.
 pub struct UserProfile<'a> {
     pub user: &'a str,
-    pub serial: &'a [u8],
+    pub serial: &'a Serial,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub sans: &'a [String],
@@ -103,7 +84,7 @@ pub fn user_params(u: &UserProfile<'_>) -> Result<CertificateParams> {
 
 fn base_params(
     cn: &str,
-    serial: &[u8],
+    serial: &Serial,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
 ) -> CertificateParams {
@@ -111,7 +92,7 @@ fn base_params(
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, cn);
     p.distinguished_name = dn;
-    p.serial_number = Some(SerialNumber::from_slice(serial));
+    p.serial_number = Some(serial.to_rcgen());
     p.not_before = not_before;
     p.not_after = not_after;
     p
@@ -150,6 +131,31 @@ pub fn parse_san(s: &str) -> Result<SanType> {
     Ok(SanType::DnsName(ia5(s)?))
 }
 
+/// Check a CRL distribution point URL. Only http: Riak fetches CRLs with a
+/// plain HTTP GET (riak_api_ssl), and a CRL is signed, so it needs no TLS.
+pub fn parse_crl_url(s: &str) -> Result<String, String> {
+    let Some(rest) = s.strip_prefix("http://") else {
+        return Err(format!(
+            "{s:?} is not an http:// URL: Riak fetches CRLs over plain http only (the CRL is signed, so that is safe)"
+        ));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() {
+        return Err(format!("{s:?} names no host"));
+    }
+    if let Some(c) = s.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!("{s:?} contains {c:?}; percent-encode it"));
+    }
+    Ok(s.to_string())
+}
+
+/// [`parse_crl_url`] as a usage error (exit 2).
+pub fn check_crl_url(s: &str) -> Result<()> {
+    parse_crl_url(s)
+        .map(drop)
+        .map_err(|e| Error::usage(e, "give e.g. http://crl.example.internal/rootCA.crl"))
+}
+
 /// Self-sign a root CA certificate; returns its DER.
 pub fn self_sign(params: &CertificateParams, key: &PrivateKey) -> Result<Vec<u8>> {
     let kp = key.key_pair()?;
@@ -165,6 +171,8 @@ pub struct Signer {
     pub key: PrivateKey,
     key_pair: KeyPair,
     pub not_after: OffsetDateTime,
+    /// The CA's serial (hex), recorded in what it signs.
+    pub serial: String,
     /// The CA's subject key identifier. X.509 v1 CAs (the documented
     /// openssl procedure makes them) have none.
     pub ski: Option<Vec<u8>>,
@@ -184,11 +192,13 @@ impl Signer {
                 }
                 _ => None,
             });
+        let serial = Serial::from_der(x.raw_serial()).to_string();
         Ok(Signer {
             cert_der,
             key,
             key_pair,
             not_after,
+            serial,
             ski,
         })
     }
@@ -238,17 +248,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn serials_are_20_positive_bytes_and_distinct() {
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..2000 {
-            let s = random_serial().unwrap();
-            assert_eq!(s.len(), 20);
-            assert!(s[0] & 0x80 == 0 && s[0] != 0, "{s:?}");
-            assert!(seen.insert(s));
-        }
-    }
-
-    #[test]
     fn validity_backdates_and_truncates() {
         let now = time::macros::datetime!(2026-01-01 12:00:00.75 UTC);
         let (nb, na) = validity(now, 365);
@@ -281,6 +280,23 @@ mod tests {
         ));
         for bad in ["", "a..b", "-a.b", "a b", "ex ample.com", "é.com"] {
             assert_eq!(parse_san(bad).unwrap_err().code(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn crl_urls_must_be_plain_http() {
+        assert!(parse_crl_url("http://crl.example/root.crl").is_ok());
+        assert!(parse_crl_url("http://10.0.0.1:8080/crl/root.crl").is_ok());
+        for (bad, why) in [
+            ("https://crl.example/root.crl", "plain http only"),
+            ("ftp://x/y", "plain http only"),
+            ("crl.example/root.crl", "plain http only"),
+            ("http:///root.crl", "names no host"),
+            ("http://x/a b", "' '"),
+            ("http://x/é", "'é'"),
+        ] {
+            let e = parse_crl_url(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
         }
     }
 }

@@ -1,37 +1,23 @@
-//! The on-disk store (layout documented in `docs/store.md`).
-//!
-//! ```text
-//! <store>/                 0700
-//!   index.json             0600  the one source of truth: current CA, every certificate, settings
-//!   .lock                        taken by every command that writes
-//!   ca/<serial>.crt        0644  every CA certificate ever made here
-//!   ca/<serial>.key        0600  and its key
-//!   users/<user>/<serial>.crt / .key   every certificate issued to <user>, and its key
-//! ```
-//!
-//! Files are named by serial and never rewritten, so a new certificate and key
-//! are written beside the old ones and only the atomic replacement of
-//! `index.json` makes them current. A crash at any instant leaves the index
-//! naming a complete, matching old pair or a complete, matching new one;
-//! files written by an interrupted run are orphans no index names.
+//! `index.json`: the one source of truth of a store (current CA, every
+//! certificate, settings, CRL bookkeeping), and the lookups on it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::certinfo::CertInfo;
 use crate::error::{Error, Result};
-use crate::fsutil::{self, Replace, PUBLIC_MODE, SECRET_MODE};
-use crate::keys::{KeyFormat, KeyType, PrivateKey};
-use crate::profile::Signer;
+use crate::x509::cert::CertInfo;
+use crate::x509::keys::KeyType;
+
+use super::Store;
 
 /// The index format this build reads and writes.
 pub const INDEX_FORMAT: u32 = 1;
 pub const INDEX_FILE: &str = "index.json";
 
 /// `index.json`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Index {
     pub format: u32,
@@ -51,7 +37,7 @@ pub struct Index {
 }
 
 /// The last CRL made by `pki crl`. Its number only grows (RFC 5280 5.2.3).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CrlRecord {
     pub number: u64,
@@ -66,7 +52,7 @@ pub struct CrlRecord {
 }
 
 /// Store-wide settings.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// CRL distribution point put into every certificate issued.
@@ -74,7 +60,7 @@ pub struct Settings {
     pub crl_url: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaEntry {
     pub subject: String,
@@ -106,7 +92,7 @@ pub enum CertState {
     Revoked,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertEntry {
     pub user: String,
@@ -239,6 +225,14 @@ impl Index {
         out
     }
 
+    /// Every revoked certificate signed by the CA with serial `ca_serial`:
+    /// what that CA's CRL lists.
+    pub fn revoked_by<'a>(&'a self, ca_serial: &'a str) -> impl Iterator<Item = &'a CertEntry> {
+        self.certificates
+            .iter()
+            .filter(move |c| c.state == CertState::Revoked && c.ca_serial == ca_serial)
+    }
+
     /// Mark the user's active certificate superseded; returns its serial.
     pub fn supersede(&mut self, user: &str) -> Option<String> {
         let e = self
@@ -251,16 +245,19 @@ impl Index {
     }
 
     /// Make `ca` the current CA. An earlier CA moves to `ca_history` and
-    /// every active certificate becomes superseded (users must be issued
-    /// anew under the new CA); returns how many were.
+    /// every active certificate not signed by `ca` becomes superseded
+    /// (users must be issued anew under the new CA); returns how many were.
+    /// Certificates `ca` signed already (a rotation re-issues before it
+    /// commits) stay active.
     pub fn replace_ca(&mut self, ca: CaEntry) -> usize {
         let mut retired = 0;
+        let serial = ca.serial.clone();
         if let Some(old) = self.ca.replace(ca) {
             self.ca_history.push(old);
             for c in self
                 .certificates
                 .iter_mut()
-                .filter(|c| c.state == CertState::Active)
+                .filter(|c| c.state == CertState::Active && c.ca_serial != serial)
             {
                 c.state = CertState::Superseded;
                 retired += 1;
@@ -300,205 +297,6 @@ impl Index {
                 .iter()
                 .chain(&self.ca_history)
                 .any(|c| c.serial == serial)
-    }
-}
-
-/// A store directory.
-#[derive(Clone, Debug)]
-pub struct Store {
-    pub dir: PathBuf,
-    /// Unlocks an encrypted CA key; asked only when such a key is read.
-    pub passphrase: crate::secret::Passphrase,
-}
-
-impl Store {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Store {
-            dir: dir.into(),
-            passphrase: Default::default(),
-        }
-    }
-
-    /// The store, with `--passphrase-file` for an encrypted CA key.
-    pub fn with_passphrase(mut self, p: crate::secret::Passphrase) -> Self {
-        self.passphrase = p;
-        self
-    }
-
-    pub fn path(&self, rel: &Path) -> PathBuf {
-        self.dir.join(rel)
-    }
-
-    pub fn exists(&self) -> bool {
-        self.dir.join(INDEX_FILE).exists()
-    }
-
-    /// Read the index; a missing store is exit 2 with a hint to run `pki init`.
-    pub fn read_index(&self) -> Result<Index> {
-        let path = self.dir.join(INDEX_FILE);
-        if self.dir.exists() && !self.dir.is_dir() {
-            return Err(Error::input(
-                format!("{} is not a directory", self.dir.display()),
-                "point --dir (or PKI_DIR) at a pki store directory",
-            ));
-        }
-        let text = match std::fs::read(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NoStore {
-                    dir: self.dir.clone(),
-                })
-            }
-            Err(source) => return Err(Error::Read { path, source }),
-        };
-        let index: Index = serde_json::from_slice(&text).map_err(|e| {
-            Error::failed(
-                format!(
-                    "{} is damaged: {}",
-                    path.display(),
-                    crate::error::one_line(&e)
-                ),
-                "restore it from a backup; the certificates and keys beside it are intact",
-            )
-        })?;
-        if index.format != INDEX_FORMAT {
-            return Err(Error::failed(
-                format!(
-                    "{} has format {}, this pki reads format {INDEX_FORMAT}",
-                    path.display(),
-                    index.format
-                ),
-                "use the pki version that made this store",
-            ));
-        }
-        Ok(index)
-    }
-
-    /// Replace the index atomically: the single commit point of every change.
-    pub fn write_index(&self, index: &Index) -> Result<()> {
-        let mut text = serde_json::to_vec_pretty(index)
-            .map_err(|e| Error::crypto("cannot encode the index", e))?;
-        text.push(b'\n');
-        fsutil::write_atomic(
-            &self.dir.join(INDEX_FILE),
-            &text,
-            SECRET_MODE,
-            Replace::Allow,
-        )
-    }
-
-    /// Take the store lock (exit 4 when held and not waiting).
-    pub fn lock(&self, wait: bool) -> Result<fsutil::Lock> {
-        fsutil::Lock::acquire(&self.dir, wait)
-    }
-
-    /// Write a new certificate file under the store; never replaces.
-    pub fn write_cert(&self, rel: &Path, der: &[u8]) -> Result<()> {
-        self.ensure_parent(rel)?;
-        fsutil::write_atomic(
-            &self.path(rel),
-            crate::certinfo::der_to_pem(der).as_bytes(),
-            PUBLIC_MODE,
-            Replace::Never,
-        )
-    }
-
-    /// Write a new private key file under the store, 0600; never replaces.
-    pub fn write_key(&self, rel: &Path, key: &PrivateKey, format: KeyFormat) -> Result<()> {
-        self.write_key_pem(rel, &key.to_pem(format)?)
-    }
-
-    /// Write a CA's key (encrypted PKCS#8 under `pass` when given, else
-    /// plain in `format`) and certificate, named by serial; returns the
-    /// index entry for the caller to commit.
-    pub fn write_ca(
-        &self,
-        info: &CertInfo,
-        der: &[u8],
-        key: &PrivateKey,
-        format: KeyFormat,
-        pass: Option<&zeroize::Zeroizing<Vec<u8>>>,
-        now: OffsetDateTime,
-    ) -> Result<CaEntry> {
-        let (cert_rel, key_rel) = Store::ca_paths(&info.serial);
-        let mut entry = CaEntry::from_info(info, cert_rel.clone(), key_rel.clone(), now)?;
-        match pass {
-            Some(p) => self.write_key_pem(&key_rel, &crate::secret::encrypt_pem(key, p)?)?,
-            None => self.write_key(&key_rel, key, format)?,
-        }
-        self.write_cert(&cert_rel, der)?;
-        entry.encrypted = pass.is_some();
-        Ok(entry)
-    }
-
-    /// Write key PEM text (plain or encrypted) under the store, 0600; never replaces.
-    pub fn write_key_pem(&self, rel: &Path, pem: &str) -> Result<()> {
-        self.ensure_parent(rel)?;
-        fsutil::write_atomic(&self.path(rel), pem.as_bytes(), SECRET_MODE, Replace::Never)
-    }
-
-    fn ensure_parent(&self, rel: &Path) -> Result<()> {
-        let mut dir = self.dir.clone();
-        for part in rel.parent().into_iter().flat_map(Path::components) {
-            dir.push(part);
-            fsutil::private_dir(&dir)?;
-        }
-        Ok(())
-    }
-
-    pub fn read_text(&self, rel: &Path) -> Result<String> {
-        let path = self.path(rel);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            Error::failed(
-                format!(
-                    "the store names {} but it cannot be read: {}",
-                    path.display(),
-                    crate::error::one_line(&e)
-                ),
-                "restore the file from a backup, or re-issue with --force",
-            )
-        })?;
-        String::from_utf8(bytes).map_err(|_| {
-            Error::failed(
-                format!("{} is not text", path.display()),
-                "restore it from a backup",
-            )
-        })
-    }
-
-    /// Read a key file; an encrypted one is decrypted with the store's
-    /// passphrase (asked for only then).
-    pub fn read_key(&self, rel: &Path) -> Result<PrivateKey> {
-        let text = zeroize::Zeroizing::new(self.read_text(rel)?);
-        crate::secret::read_key(
-            &text,
-            &self.path(rel).display().to_string(),
-            &self.passphrase,
-        )
-    }
-
-    pub fn read_cert_der(&self, rel: &Path) -> Result<Vec<u8>> {
-        crate::certinfo::pem_to_der(&self.read_text(rel)?, &self.path(rel).display().to_string())
-    }
-
-    /// The current CA, ready to sign.
-    pub fn signer(&self, index: &Index) -> Result<Signer> {
-        let ca = index.ca(self)?;
-        Signer::new(self.read_cert_der(&ca.cert)?, self.read_key(&ca.key)?)
-    }
-
-    pub fn ca_paths(serial: &str) -> (PathBuf, PathBuf) {
-        (
-            PathBuf::from(format!("ca/{serial}.crt")),
-            PathBuf::from(format!("ca/{serial}.key")),
-        )
-    }
-
-    pub fn user_paths(user: &str, serial: &str) -> (PathBuf, PathBuf) {
-        (
-            PathBuf::from(format!("users/{user}/{serial}.crt")),
-            PathBuf::from(format!("users/{user}/{serial}.key")),
-        )
     }
 }
 
@@ -543,13 +341,5 @@ mod tests {
         assert_eq!(pos.len(), 1);
         assert_eq!(i.certificates[pos["b"]].serial, "4");
         assert!(i.serials().contains("2") && !i.serials().contains("9"));
-    }
-
-    #[test]
-    fn a_missing_store_says_to_run_init() {
-        let d = tempfile::tempdir().unwrap();
-        let e = Store::new(d.path().join("nope")).read_index().unwrap_err();
-        assert_eq!(e.code(), 2);
-        assert!(e.to_string().contains("pki init"));
     }
 }

@@ -1,0 +1,314 @@
+//! The one issuance path: every user certificate that enters the store
+//! (`issue`, `sign`, `import --user`, `rotate`) is validated, signed and
+//! recorded here.
+//!
+//! A batch is checked whole before any key is made; keys are generated on
+//! every core while this thread signs and writes; the caller commits the
+//! index once (inside a store transaction), so a batch becomes current all
+//! at once or not at all.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+use crate::json;
+use crate::store::{CertEntry, CertState, Index, Store, Tx};
+use crate::x509::cert::{rfc3339, CertInfo};
+use crate::x509::keys::{KeyFormat, KeyType, PrivateKey};
+use crate::x509::profile::{self, Signer, UserProfile};
+use crate::x509::serial::Serial;
+
+/// A request for one certificate, fully validated.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub user: String,
+    pub key_type: KeyType,
+    pub days: u32,
+    pub sans: Vec<String>,
+}
+
+/// When a certificate is valid, after the clamp to its CA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Validity {
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
+/// The validity of every request of a batch, and the warnings the command
+/// prints before any key is made.
+#[derive(Debug)]
+pub struct Prepared {
+    pub validity: Vec<Validity>,
+    pub warnings: Vec<String>,
+}
+
+/// Refuse to sign under a CA (ending at `ca_not_after`) that has expired.
+pub fn check_ca_valid(ca_not_after: OffsetDateTime, now: OffsetDateTime) -> Result<()> {
+    if now >= ca_not_after {
+        return Err(Error::CaExpired {
+            not_after: rfc3339(ca_not_after),
+        });
+    }
+    Ok(())
+}
+
+/// A certificate never outlives its CA: clamp notAfter, and say so.
+pub fn clamp(
+    now: OffsetDateTime,
+    r: &Request,
+    ca_not_after: OffsetDateTime,
+) -> (Validity, Option<String>) {
+    let (not_before, na) = profile::validity(now, r.days);
+    if na > ca_not_after {
+        let warning = format!(
+            "{}: {} days would outlive the CA; the certificate ends with the CA on {}",
+            r.user,
+            r.days,
+            rfc3339(ca_not_after)
+        );
+        let v = Validity {
+            not_before,
+            not_after: ca_not_after,
+        };
+        (v, Some(warning))
+    } else {
+        let v = Validity {
+            not_before,
+            not_after: na,
+        };
+        (v, None)
+    }
+}
+
+/// The warning for a client key the ephemeral store cannot use, if any.
+pub fn non_rsa_warning(user: Option<&str>, key_type: KeyType) -> Option<String> {
+    if key_type.is_rsa() {
+        return None;
+    }
+    let who = user.map(|u| format!("{u}: ")).unwrap_or_default();
+    Some(format!(
+        "{who}{key_type} client keys cannot talk to the ASP ephemeral store, whose TLS stack needs RSA"
+    ))
+}
+
+/// Check a batch against the CA and clamp each request; nothing is written.
+pub fn prepare(signer: &Signer, requests: &[Request], now: OffsetDateTime) -> Result<Prepared> {
+    check_ca_valid(signer.not_after, now)?;
+    let mut warnings = Vec::new();
+    let validity = requests
+        .iter()
+        .map(|r| {
+            let (v, w) = clamp(now, r, signer.not_after);
+            warnings.extend(w);
+            v
+        })
+        .collect();
+    Ok(Prepared { validity, warnings })
+}
+
+/// Refuse (exit 4) when any of `users` already has a current certificate.
+pub fn refuse_existing<'a>(index: &Index, users: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let active = index.active_positions();
+    match users.into_iter().find(|u| active.contains_key(*u)) {
+        Some(u) => Err(Error::UserHasCert { user: u.into() }),
+        None => Ok(()),
+    }
+}
+
+/// Sign one user certificate for `public_key` with a serial new to
+/// `serials` (which then holds it). Returns the DER.
+pub fn sign(
+    signer: &Signer,
+    serials: &mut HashSet<String>,
+    r: &Request,
+    v: Validity,
+    crl_url: Option<&str>,
+    public_key: &impl rcgen::PublicKeyData,
+) -> Result<Vec<u8>> {
+    let serial = Serial::random_unused(|s| serials.contains(s))?;
+    serials.insert(serial.to_string());
+    let params = profile::user_params(&UserProfile {
+        user: &r.user,
+        serial: &serial,
+        not_before: v.not_before,
+        not_after: v.not_after,
+        sans: &r.sans,
+        crl_url,
+    })?;
+    signer.sign(&params, public_key)
+}
+
+/// Make `info` (already on disk at `cert`, with `key` when the store holds
+/// it) the user's current certificate: the previous one becomes
+/// superseded. `active` is [`Index::active_positions`], kept up to date.
+/// Returns the report of what entered the store.
+#[allow(clippy::too_many_arguments)]
+pub fn record(
+    store: &Store,
+    index: &mut Index,
+    active: &mut HashMap<String, usize>,
+    user: &str,
+    info: &CertInfo,
+    ca_serial: &str,
+    cert: PathBuf,
+    key: Option<PathBuf>,
+    now: OffsetDateTime,
+) -> Result<json::Issued> {
+    let entry = CertEntry::from_info(user, info, ca_serial, cert.clone(), key.clone(), now)?;
+    let replaced = active.get(user).map(|&p| {
+        let old = &mut index.certificates[p];
+        old.state = CertState::Superseded;
+        old.serial.clone()
+    });
+    active.insert(user.to_string(), index.certificates.len());
+    index.certificates.push(entry);
+    Ok(json::Issued::from_info(
+        user,
+        info,
+        store.path(&cert).display().to_string(),
+        key.map(|k| store.path(&k).display().to_string()),
+        replaced,
+    ))
+}
+
+/// Generate keys for `requests` on every core, sign, write the files and
+/// record them in `tx.index` (the transaction commits). Returns what was
+/// issued, in request order. `tick` is called as each user is done.
+///
+/// Signing and writing happen on this thread while the other threads go on
+/// generating keys, so the writes (two files, four fsyncs per user) hide
+/// behind key generation. The index is looked up through maps built once,
+/// so a batch costs O(batch + store), not O(batch x store).
+pub fn issue_batch(
+    tx: &mut Tx<'_>,
+    signer: &Signer,
+    requests: &[Request],
+    prepared: &Prepared,
+    format: KeyFormat,
+    tick: &dyn Fn(),
+) -> Result<Vec<json::Issued>> {
+    let store = tx.store;
+    let mut serials = tx.index.serials();
+    let crl_url = tx.index.settings.crl_url.clone();
+    let mut made: Vec<Option<(CertInfo, PathBuf, PathBuf)>> =
+        requests.iter().map(|_| None).collect();
+    let types: Vec<KeyType> = requests.iter().map(|r| r.key_type).collect();
+    generate_keys_each(&types, |i, key| {
+        let r = &requests[i];
+        let der = sign(
+            signer,
+            &mut serials,
+            r,
+            prepared.validity[i],
+            crl_url.as_deref(),
+            &key.key_pair()?,
+        )?;
+        let info = CertInfo::from_der(&der, "the new certificate")?;
+        let (cert_rel, key_rel) = Store::user_paths(&r.user, &info.serial);
+        store.write_key(&key_rel, &key, format)?;
+        store.write_cert(&cert_rel, &der)?;
+        made[i] = Some((info, cert_rel, key_rel));
+        tick();
+        Ok(())
+    })?;
+    // Every file is on disk; now record them, in request order.
+    let mut active = tx.index.active_positions();
+    let mut out = Vec::with_capacity(requests.len());
+    for (r, m) in requests.iter().zip(made) {
+        let (info, cert_rel, key_rel) = m.expect("every key was generated");
+        out.push(record(
+            store,
+            &mut tx.index,
+            &mut active,
+            &r.user,
+            &info,
+            &signer.serial,
+            cert_rel,
+            Some(key_rel),
+            tx.now,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Generate one key per entry of `types` on all cores, calling `done(i, key)`
+/// on the calling thread as each key is ready (in completion order, so the
+/// caller's work overlaps with generation). Workers take the next entry as
+/// they finish one: RSA key generation time varies a lot from key to key,
+/// so fixed shares would leave a core idle. The first error from
+/// generation or from `done` stops the workers and is returned.
+pub fn generate_keys_each(
+    types: &[KeyType],
+    mut done: impl FnMut(usize, PrivateKey) -> Result<()>,
+) -> Result<()> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(types.len());
+    if workers <= 1 {
+        for (i, t) in types.iter().enumerate() {
+            done(i, PrivateKey::generate(*t)?)?;
+        }
+        return Ok(());
+    }
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<(usize, Result<PrivateKey>)>();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (next, stop) = (&next, &stop);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= types.len() || stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                if tx.send((i, PrivateKey::generate(types[i]))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        // Ends when every worker has finished (all senders dropped).
+        let result = rx
+            .iter()
+            .try_for_each(|(i, key)| key.and_then(|k| done(i, k)));
+        if result.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        result
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clamp_cuts_to_the_ca_and_says_so() {
+        let now = time::macros::datetime!(2026-01-01 00:00 UTC);
+        let r = Request {
+            user: "alice".into(),
+            key_type: KeyType::Rsa2048,
+            days: 365,
+            sans: vec![],
+        };
+        let ca_end = time::macros::datetime!(2026-03-01 00:00 UTC);
+        let (v, w) = clamp(now, &r, ca_end);
+        assert_eq!(v.not_after, ca_end);
+        assert!(w.unwrap().contains("alice: 365 days would outlive the CA"));
+        let (v, w) = clamp(now, &r, time::macros::datetime!(2030-01-01 00:00 UTC));
+        assert_eq!(v.not_after, time::macros::datetime!(2027-01-01 00:00 UTC));
+        assert!(w.is_none());
+    }
+
+    #[test]
+    fn only_non_rsa_keys_are_warned_about() {
+        assert!(non_rsa_warning(None, KeyType::Rsa2048).is_none());
+        let w = non_rsa_warning(Some("bob"), KeyType::EcdsaP256).unwrap();
+        assert!(w.starts_with("bob: ") && w.contains("needs RSA"), "{w}");
+    }
+}

@@ -1,0 +1,81 @@
+//! The authority's acts on an index: create or replace the CA, issue,
+//! plan rotations, revoke. Callers run them inside a store transaction
+//! ([`crate::store::Store::transact`]); nothing here prints.
+
+pub mod issue;
+pub mod plan;
+pub mod policy;
+pub mod revoke;
+
+use time::OffsetDateTime;
+
+use crate::error::Result;
+use crate::store::audit::Event;
+use crate::store::{CaEntry, Index, Store};
+use crate::x509::cert::CertInfo;
+use crate::x509::keys::{KeyFormat, KeyType, PrivateKey};
+use crate::x509::profile::{self, Signer};
+use crate::x509::serial::Serial;
+
+/// What a new root CA is made of.
+pub struct NewCa<'a> {
+    pub cn: &'a str,
+    pub key_type: KeyType,
+    pub days: u32,
+    pub format: KeyFormat,
+    /// Encrypt the key under this passphrase (PKCS#8, scrypt).
+    pub pass: Option<&'a zeroize::Zeroizing<Vec<u8>>>,
+}
+
+/// Make a root CA: key, self-signed certificate, both files written (never
+/// replacing). Returns its index entry, not yet current, and a signer.
+pub fn create_ca(
+    store: &Store,
+    index: &Index,
+    ca: &NewCa<'_>,
+    now: OffsetDateTime,
+) -> Result<(CaEntry, Signer)> {
+    let key = PrivateKey::generate(ca.key_type)?;
+    let serial = Serial::random_unused(|s| index.serial_in_use(s))?;
+    let (not_before, not_after) = profile::validity(now, ca.days);
+    let der = profile::self_sign(
+        &profile::ca_params(ca.cn, &serial, not_before, not_after),
+        &key,
+    )?;
+    let info = CertInfo::from_der(&der, "the new CA certificate")?;
+    let entry = store.write_ca(&info, &der, &key, ca.format, ca.pass, now)?;
+    Ok((entry, Signer::new(der, key)?))
+}
+
+/// Make `ca` the current CA (`init`, `import`, `rotate --ca`): the old one
+/// moves to history and every current certificate it signed is superseded
+/// (certificates already signed by `ca` stay current: `reissued` counts
+/// those a rotation made under it, superseding the old CA's). Returns how
+/// many `install_ca` superseded, and the audit event, which counts all
+/// the old CA's current certificates that were superseded.
+pub fn install_ca(
+    index: &mut Index,
+    ca: CaEntry,
+    command: &str,
+    event: &str,
+    reissued: usize,
+) -> (usize, Event) {
+    let retired = index.replace_ca(ca);
+    (retired, ca_event(command, event, index, reissued + retired))
+}
+
+/// The audit event of a new current CA.
+fn ca_event(command: &str, event: &str, index: &Index, retired: usize) -> Event {
+    let ca = index.ca.as_ref().expect("the CA was just set");
+    let mut detail = format!("{}, {}", ca.subject, ca.key_type);
+    if ca.encrypted {
+        detail.push_str(", key encrypted");
+    }
+    if let Some(old) = index.ca_history.last() {
+        detail.push_str(&format!(
+            "; replaces CA serial {} ({retired} user certificate(s) superseded)",
+            old.serial
+        ));
+    }
+    Event::new(command, event).serial(&ca.serial).detail(detail)
+}

@@ -1,0 +1,306 @@
+//! Revocation: reasons, which certificate a `pki revoke` names, the act
+//! itself, and whether the CRL needs to be made again.
+
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+use crate::store::audit::Event;
+use crate::store::{CertEntry, CertState, Index};
+use crate::x509::cert::rfc3339;
+use crate::x509::names;
+use crate::x509::serial::Serial;
+
+/// CRL reason codes (RFC 5280 5.3.1) that make sense for a client certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Reason {
+    Unspecified,
+    KeyCompromise,
+    CaCompromise,
+    AffiliationChanged,
+    Superseded,
+    CessationOfOperation,
+    PrivilegeWithdrawn,
+}
+
+impl Reason {
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Unspecified => "unspecified",
+            Reason::KeyCompromise => "key-compromise",
+            Reason::CaCompromise => "ca-compromise",
+            Reason::AffiliationChanged => "affiliation-changed",
+            Reason::Superseded => "superseded",
+            Reason::CessationOfOperation => "cessation-of-operation",
+            Reason::PrivilegeWithdrawn => "privilege-withdrawn",
+        }
+    }
+
+    /// The reason stored in the index, read back; unknown names are unspecified.
+    pub fn from_name(s: &str) -> Reason {
+        <Reason as clap::ValueEnum>::from_str(s, false).unwrap_or(Reason::Unspecified)
+    }
+
+    pub fn code(self) -> rcgen::RevocationReason {
+        match self {
+            Reason::Unspecified => rcgen::RevocationReason::Unspecified,
+            Reason::KeyCompromise => rcgen::RevocationReason::KeyCompromise,
+            Reason::CaCompromise => rcgen::RevocationReason::CaCompromise,
+            Reason::AffiliationChanged => rcgen::RevocationReason::AffiliationChanged,
+            Reason::Superseded => rcgen::RevocationReason::Superseded,
+            Reason::CessationOfOperation => rcgen::RevocationReason::CessationOfOperation,
+            Reason::PrivilegeWithdrawn => rcgen::RevocationReason::PrivilegeWithdrawn,
+        }
+    }
+}
+
+/// A serial as users type it (any case, optional 0x, colons, leading
+/// zeros), in the form the index keeps.
+pub fn normalise_serial(s: &str) -> Result<String> {
+    Serial::parse(s).map(|v| v.to_string()).map_err(|_| {
+        Error::usage(
+            format!("--serial {s:?} is not a hexadecimal serial number"),
+            "give the serial as `pki list --all` shows it, e.g. --serial 3f9a...",
+        )
+    })
+}
+
+/// Which certificate to revoke (by user, or by serial): its position in the index, or None when
+/// there is nothing to do (already revoked).
+pub fn target(index: &Index, user: Option<&str>, serial: Option<&str>) -> Result<Option<usize>> {
+    if let Some(hex) = serial {
+        let serial = normalise_serial(hex)?;
+        if let Some(i) = index.certificates.iter().position(|c| c.serial == serial) {
+            return Ok((index.certificates[i].state != CertState::Revoked).then_some(i));
+        }
+        if index
+            .ca
+            .iter()
+            .chain(&index.ca_history)
+            .any(|c| c.serial == serial)
+        {
+            return Err(Error::input(
+                format!("serial {serial} is a CA certificate of this store"),
+                "to retire the CA, make a new one (`pki rotate --ca` or `pki init --force`) and redeploy",
+            ));
+        }
+        return Err(Error::input(
+            format!("the store has no certificate with serial {serial}"),
+            "see `pki list --all` for the serials it knows",
+        ));
+    }
+    let user = user.expect("clap requires USER or --serial");
+    names::validate_user(user)?;
+    if let Some(i) = index
+        .certificates
+        .iter()
+        .rposition(|c| c.user == user && c.state == CertState::Active)
+    {
+        return Ok(Some(i));
+    }
+    if index
+        .certificates
+        .iter()
+        .any(|c| c.user == user && c.state == CertState::Revoked)
+    {
+        return Ok(None);
+    }
+    Err(Error::NoUser {
+        user: user.to_string(),
+    })
+}
+
+/// Mark certificate `i` revoked at `now` (whole seconds) for `reason`;
+/// returns its entry and the audit event.
+pub fn revoke(
+    index: &mut Index,
+    i: usize,
+    reason: Reason,
+    now: OffsetDateTime,
+) -> (CertEntry, Event) {
+    let now = now.replace_nanosecond(0).expect("0 is a valid nanosecond");
+    let c = &mut index.certificates[i];
+    c.state = CertState::Revoked;
+    c.revoked_at = Some(now);
+    c.revocation_reason = Some(reason.name().to_string());
+    let ev = Event::new("revoke", "revoked")
+        .user(&c.user)
+        .serial(&c.serial)
+        .detail(format!("reason {}", reason.name()));
+    (c.clone(), ev)
+}
+
+/// Whether the CRL needs attention at `now`, for `pki check`: None when all
+/// is well, else one line saying what and what to do. A CRL is due when no
+/// CRL exists although certificates name a distribution point or some are
+/// revoked; when a revocation or a new CA is newer than the last CRL; and
+/// when a third or less of its lifetime is left (as for certificates).
+pub fn crl_due(index: &Index, now: OffsetDateTime) -> Option<String> {
+    let ca = index.ca.as_ref()?;
+    let revoked = || index.revoked_by(&ca.serial);
+    let Some(crl) = &index.crl else {
+        return match (&index.settings.crl_url, revoked().count()) {
+            (Some(url), _) => Some(format!(
+                "no CRL has been made, but certificates name {url}: run `pki crl --out FILE` and publish FILE there"
+            )),
+            (None, 0) => None,
+            (None, n) => Some(format!(
+                "{n} certificate(s) are revoked but no CRL has been made: run `pki crl --out FILE` and publish it"
+            )),
+        };
+    };
+    let n = crl.number;
+    if crl.next_update <= now {
+        return Some(format!(
+            "CRL #{n} expired at {}: Riak refuses every client whose certificate names it; run `pki crl --out FILE` and publish it",
+            rfc3339(crl.next_update)
+        ));
+    }
+    if crl.ca_serial != ca.serial {
+        return Some(format!(
+            "CRL #{n} was signed by an earlier CA: run `pki crl --out FILE` and publish it"
+        ));
+    }
+    if let Some(c) = revoked().find(|c| c.revoked_at.is_some_and(|t| t > crl.this_update)) {
+        return Some(format!(
+            "{} (serial {}) was revoked after CRL #{n} was made: run `pki crl --out FILE` and publish it",
+            c.user, c.serial
+        ));
+    }
+    let life = crl.next_update - crl.this_update;
+    let left = crl.next_update - now;
+    if left * 3 <= life {
+        return Some(format!(
+            "CRL #{n} expires at {} ({} h left): run `pki crl --out FILE` and publish it",
+            rfc3339(crl.next_update),
+            left.whole_hours()
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_are_normalised() {
+        for (given, want) in [
+            ("3F9A", "3f9a"),
+            ("0x3f9a", "3f9a"),
+            ("3f:9a", "3f9a"),
+            ("00003f9a", "3f9a"),
+            ("f9a", "0f9a"),
+            ("00", "00"),
+        ] {
+            assert_eq!(normalise_serial(given).unwrap(), want, "{given}");
+        }
+        for bad in ["", "xyz", "3f 9a", "0x"] {
+            assert_eq!(normalise_serial(bad).unwrap_err().code(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn reasons_round_trip_through_their_names() {
+        for r in <Reason as clap::ValueEnum>::value_variants() {
+            assert_eq!(Reason::from_name(r.name()), *r);
+        }
+        assert_eq!(Reason::from_name("nonsense"), Reason::Unspecified);
+    }
+
+    use crate::store::{CaEntry, CrlRecord};
+    use crate::x509::keys::KeyType;
+    use time::macros::datetime;
+    use time::Duration;
+
+    fn index_with(crl: Option<(u64, OffsetDateTime, OffsetDateTime)>) -> Index {
+        let t = datetime!(2026-01-01 00:00 UTC);
+        let mut i = Index::new();
+        i.ca = Some(CaEntry {
+            subject: "CN=rootCA".into(),
+            serial: "ca".into(),
+            not_before: t,
+            not_after: t + Duration::days(3650),
+            key_type: KeyType::Rsa2048,
+            fingerprint_sha256: String::new(),
+            cert: "c".into(),
+            key: "k".into(),
+            created_at: t,
+            encrypted: false,
+        });
+        i.crl = crl.map(|(number, this_update, next_update)| CrlRecord {
+            number,
+            ca_serial: "ca".into(),
+            this_update,
+            next_update,
+            path: "crl/1.crl".into(),
+        });
+        i
+    }
+
+    fn revoked(at: OffsetDateTime) -> CertEntry {
+        CertEntry {
+            user: "bob".into(),
+            serial: "0b".into(),
+            not_before: at,
+            not_after: at + Duration::days(365),
+            key_type: KeyType::Rsa2048,
+            fingerprint_sha256: String::new(),
+            state: CertState::Revoked,
+            ca_serial: "ca".into(),
+            cert: "c".into(),
+            key: None,
+            issued_at: at,
+            revoked_at: Some(at),
+            revocation_reason: None,
+        }
+    }
+
+    #[test]
+    fn crl_due_table() {
+        let t0 = datetime!(2026-02-01 00:00 UTC);
+        let t30 = t0 + Duration::days(30);
+        let fresh = index_with(Some((3, t0, t30)));
+        let empty = index_with(None);
+        // (index, now, expected substring or None)
+        let mut no_crl_url = index_with(None);
+        no_crl_url.settings.crl_url = Some("http://crl.example/root.crl".into());
+        let mut no_crl_revoked = index_with(None);
+        no_crl_revoked.certificates.push(revoked(t0));
+        let mut revoked_after = index_with(Some((3, t0, t30)));
+        revoked_after
+            .certificates
+            .push(revoked(t0 + Duration::days(1)));
+        let mut revoked_before = index_with(Some((3, t0, t30)));
+        revoked_before
+            .certificates
+            .push(revoked(t0 - Duration::days(1)));
+        let mut other_ca = index_with(Some((3, t0, t30)));
+        other_ca.crl.as_mut().unwrap().ca_serial = "old".into();
+        let cases: Vec<(&Index, OffsetDateTime, Option<&str>)> = vec![
+            (&empty, t0, None),
+            (&no_crl_url, t0, Some("no CRL has been made")),
+            (&no_crl_revoked, t0, Some("1 certificate(s) are revoked")),
+            (&fresh, t0 + Duration::days(1), None),
+            (&fresh, t0 + Duration::days(19), None),
+            (&fresh, t0 + Duration::days(20), Some("CRL #3 expires")),
+            (&fresh, t30, Some("CRL #3 expired")),
+            (
+                &revoked_after,
+                t0 + Duration::days(2),
+                Some("revoked after CRL #3"),
+            ),
+            (&revoked_before, t0 + Duration::days(2), None),
+            (&other_ca, t0 + Duration::days(1), Some("earlier CA")),
+        ];
+        for (i, (index, now, want)) in cases.into_iter().enumerate() {
+            let got = crl_due(index, now);
+            match want {
+                None => assert_eq!(got, None, "case {i}"),
+                Some(w) => assert!(
+                    got.as_deref().is_some_and(|g| g.contains(w)),
+                    "case {i}: {got:?}"
+                ),
+            }
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! The on-disk store (layout documented in `docs/store.md`).
+//!
+//! ```text
+//! <store>/                 0700
+//!   index.json             0600  the one source of truth: current CA, every certificate, settings
+//!   .lock                        taken by every command that writes
+//!   ca/<serial>.crt        0644  every CA certificate ever made here
+//!   ca/<serial>.key        0600  and its key
+//!   users/<user>/<serial>.crt / .key   every certificate issued to <user>, and its key
+//! ```
+//!
+//! Files are named by serial and never rewritten, so a new certificate and key
+//! are written beside the old ones and only the atomic replacement of
+//! `index.json` makes them current. A crash at any instant leaves the index
+//! naming a complete, matching old pair or a complete, matching new one;
+//! files written by an interrupted run are orphans no index names.
+
+pub mod audit;
+pub mod fs;
+mod index;
+
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+use crate::x509::cert::CertInfo;
+use crate::x509::keys::{KeyFormat, PrivateKey};
+use crate::x509::profile::Signer;
+use fs::{Replace, PUBLIC_MODE, SECRET_MODE};
+
+pub use index::*;
+
+/// A store directory.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub dir: PathBuf,
+    /// Unlocks an encrypted CA key; asked only when such a key is read.
+    pub passphrase: crate::x509::secret::Passphrase,
+}
+
+impl Store {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Store {
+            dir: dir.into(),
+            passphrase: Default::default(),
+        }
+    }
+
+    /// The store, with `--passphrase-file` for an encrypted CA key.
+    pub fn with_passphrase(mut self, p: crate::x509::secret::Passphrase) -> Self {
+        self.passphrase = p;
+        self
+    }
+
+    pub fn path(&self, rel: &Path) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    pub fn exists(&self) -> bool {
+        self.dir.join(INDEX_FILE).exists()
+    }
+
+    /// Read the index; a missing store is exit 2 with a hint to run `pki init`.
+    pub fn read_index(&self) -> Result<Index> {
+        let path = self.dir.join(INDEX_FILE);
+        if self.dir.exists() && !self.dir.is_dir() {
+            return Err(Error::input(
+                format!("{} is not a directory", self.dir.display()),
+                "point --dir (or PKI_DIR) at a pki store directory",
+            ));
+        }
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NoStore {
+                    dir: self.dir.clone(),
+                })
+            }
+            Err(source) => return Err(Error::Read { path, source }),
+        };
+        let index: Index = serde_json::from_slice(&text).map_err(|e| {
+            Error::failed(
+                format!(
+                    "{} is damaged: {}",
+                    path.display(),
+                    crate::error::one_line(&e)
+                ),
+                "restore it from a backup; the certificates and keys beside it are intact",
+            )
+        })?;
+        if index.format != INDEX_FORMAT {
+            return Err(Error::failed(
+                format!(
+                    "{} has format {}, this pki reads format {INDEX_FORMAT}",
+                    path.display(),
+                    index.format
+                ),
+                "use the pki version that made this store",
+            ));
+        }
+        Ok(index)
+    }
+
+    /// Replace the index atomically: the single commit point of every change.
+    pub fn write_index(&self, index: &Index) -> Result<()> {
+        let text = crate::json::to_text(index, "the index")?;
+        fs::write_atomic(
+            &self.dir.join(INDEX_FILE),
+            text.as_bytes(),
+            SECRET_MODE,
+            Replace::Allow,
+        )
+    }
+
+    /// One change to the store, the only way commands mutate it: take the
+    /// lock (waiting when `wait`), re-read the index (a new empty one when
+    /// `create` and there is none yet), and let `f` make its files and
+    /// change `tx.index`. When `f` succeeds, the index is written if it
+    /// changed (the single commit point), then the events `f` recorded are
+    /// appended to the audit log. When `f` fails, neither is written: files
+    /// it made are orphans no index names.
+    pub fn transact<T>(
+        &self,
+        wait: bool,
+        now: OffsetDateTime,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.transact_in(wait, now, false, f)
+    }
+
+    /// [`Store::transact`] for `init`: a store without an index starts empty.
+    pub fn transact_new<T>(
+        &self,
+        wait: bool,
+        now: OffsetDateTime,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.transact_in(wait, now, true, f)
+    }
+
+    fn transact_in<T>(
+        &self,
+        wait: bool,
+        now: OffsetDateTime,
+        create: bool,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        if !create && !self.exists() {
+            // Say how to make a store, rather than failing to lock one.
+            self.read_index()?;
+        }
+        let _lock = self.lock(wait)?;
+        let index = if create && !self.exists() {
+            Index::new()
+        } else {
+            self.read_index()?
+        };
+        let mut tx = Tx {
+            store: self,
+            now,
+            before: index.clone(),
+            index,
+            events: Vec::new(),
+        };
+        let out = f(&mut tx)?;
+        if tx.index != tx.before {
+            self.write_index(&tx.index)?;
+        }
+        if !tx.events.is_empty() {
+            audit::record_all(self, now, tx.events)?;
+        }
+        Ok(out)
+    }
+
+    /// Take the store lock (exit 4 when held and not waiting).
+    pub fn lock(&self, wait: bool) -> Result<fs::Lock> {
+        fs::Lock::acquire(&self.dir, wait)
+    }
+
+    /// Write a new certificate file under the store; never replaces.
+    pub fn write_cert(&self, rel: &Path, der: &[u8]) -> Result<()> {
+        self.ensure_parent(rel)?;
+        fs::write_atomic(
+            &self.path(rel),
+            crate::x509::cert::der_to_pem(der).as_bytes(),
+            PUBLIC_MODE,
+            Replace::Never,
+        )
+    }
+
+    /// Write a new private key file under the store, 0600; never replaces.
+    pub fn write_key(&self, rel: &Path, key: &PrivateKey, format: KeyFormat) -> Result<()> {
+        self.write_key_pem(rel, &key.to_pem(format)?)
+    }
+
+    /// Write a CA's key (encrypted PKCS#8 under `pass` when given, else
+    /// plain in `format`) and certificate, named by serial; returns the
+    /// index entry for the caller to commit.
+    pub fn write_ca(
+        &self,
+        info: &CertInfo,
+        der: &[u8],
+        key: &PrivateKey,
+        format: KeyFormat,
+        pass: Option<&zeroize::Zeroizing<Vec<u8>>>,
+        now: OffsetDateTime,
+    ) -> Result<CaEntry> {
+        let (cert_rel, key_rel) = Store::ca_paths(&info.serial);
+        let mut entry = CaEntry::from_info(info, cert_rel.clone(), key_rel.clone(), now)?;
+        match pass {
+            Some(p) => self.write_key_pem(&key_rel, &crate::x509::secret::encrypt_pem(key, p)?)?,
+            None => self.write_key(&key_rel, key, format)?,
+        }
+        self.write_cert(&cert_rel, der)?;
+        entry.encrypted = pass.is_some();
+        Ok(entry)
+    }
+
+    /// Write key PEM text (plain or encrypted) under the store, 0600; never replaces.
+    pub fn write_key_pem(&self, rel: &Path, pem: &str) -> Result<()> {
+        self.ensure_parent(rel)?;
+        fs::write_atomic(&self.path(rel), pem.as_bytes(), SECRET_MODE, Replace::Never)
+    }
+
+    fn ensure_parent(&self, rel: &Path) -> Result<()> {
+        let mut dir = self.dir.clone();
+        for part in rel.parent().into_iter().flat_map(Path::components) {
+            dir.push(part);
+            fs::private_dir(&dir)?;
+        }
+        Ok(())
+    }
+
+    pub fn read_text(&self, rel: &Path) -> Result<String> {
+        let path = self.path(rel);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            Error::failed(
+                format!(
+                    "the store names {} but it cannot be read: {}",
+                    path.display(),
+                    crate::error::one_line(&e)
+                ),
+                "restore the file from a backup, or re-issue with --force",
+            )
+        })?;
+        String::from_utf8(bytes).map_err(|_| {
+            Error::failed(
+                format!("{} is not text", path.display()),
+                "restore it from a backup",
+            )
+        })
+    }
+
+    /// Read a key file; an encrypted one is decrypted with the store's
+    /// passphrase (asked for only then).
+    pub fn read_key(&self, rel: &Path) -> Result<PrivateKey> {
+        let text = zeroize::Zeroizing::new(self.read_text(rel)?);
+        crate::x509::secret::read_key(
+            &text,
+            &self.path(rel).display().to_string(),
+            &self.passphrase,
+        )
+    }
+
+    pub fn read_cert_der(&self, rel: &Path) -> Result<Vec<u8>> {
+        crate::x509::cert::pem_to_der(&self.read_text(rel)?, &self.path(rel).display().to_string())
+    }
+
+    /// The current CA, ready to sign.
+    pub fn signer(&self, index: &Index) -> Result<Signer> {
+        let ca = index.ca(self)?;
+        Signer::new(self.read_cert_der(&ca.cert)?, self.read_key(&ca.key)?)
+    }
+
+    pub fn ca_paths(serial: &str) -> (PathBuf, PathBuf) {
+        (
+            PathBuf::from(format!("ca/{serial}.crt")),
+            PathBuf::from(format!("ca/{serial}.key")),
+        )
+    }
+
+    pub fn user_paths(user: &str, serial: &str) -> (PathBuf, PathBuf) {
+        (
+            PathBuf::from(format!("users/{user}/{serial}.crt")),
+            PathBuf::from(format!("users/{user}/{serial}.key")),
+        )
+    }
+}
+
+/// A change in progress, inside [`Store::transact`].
+pub struct Tx<'a> {
+    pub store: &'a Store,
+    /// The clock of the command.
+    pub now: OffsetDateTime,
+    /// The index as read under the lock; the closure changes it.
+    pub index: Index,
+    before: Index,
+    events: Vec<audit::Event>,
+}
+
+impl Tx<'_> {
+    /// Record `event` in the audit log once the change is committed.
+    pub fn record(&mut self, event: audit::Event) {
+        self.events.push(event);
+    }
+
+    /// Record several events, in order.
+    pub fn record_all(&mut self, events: impl IntoIterator<Item = audit::Event>) {
+        self.events.extend(events);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_store_says_to_run_init() {
+        let d = tempfile::tempdir().unwrap();
+        let e = Store::new(d.path().join("nope")).read_index().unwrap_err();
+        assert_eq!(e.code(), 2);
+        assert!(e.to_string().contains("pki init"));
+    }
+}

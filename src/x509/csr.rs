@@ -1,0 +1,155 @@
+//! Certificate signing requests (PKCS#10): parsed, signature checked, and
+//! reduced to what `pki sign` takes from them.
+
+use x509_parser::certification_request::X509CertificationRequest;
+use x509_parser::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::x509::cert::key_type_of;
+use crate::x509::keys::KeyType;
+
+/// What we take from a request once its signature is checked.
+pub struct Csr {
+    /// Every Common Name of the subject.
+    pub common_names: Vec<String>,
+    /// The subject, for messages.
+    pub subject: String,
+    pub key_type: KeyType,
+    /// The raw subjectPublicKey bits.
+    pub public_key: Vec<u8>,
+    /// Requested SANs, in the form `--san` takes.
+    pub sans: Vec<String>,
+    /// Requested things we do not honour, for the note on stderr.
+    pub ignored: Vec<String>,
+}
+
+/// Parse a CSR (PEM or DER) and check its signature.
+pub fn parse_csr(bytes: &[u8], what: &str) -> Result<Csr> {
+    let der = if bytes.starts_with(b"-----BEGIN") {
+        let p = ::pem::parse(bytes).map_err(|_| bad_csr(what))?;
+        if !p.tag().ends_with("CERTIFICATE REQUEST") {
+            return Err(Error::input(
+                format!(
+                    "{what} is PEM of type {:?}, not a certificate signing request",
+                    p.tag()
+                ),
+                "give a file that starts with -----BEGIN CERTIFICATE REQUEST-----",
+            ));
+        }
+        p.into_contents()
+    } else {
+        bytes.to_vec()
+    };
+    let (rest, csr) = X509CertificationRequest::from_der(&der).map_err(|_| bad_csr(what))?;
+    if !rest.is_empty() {
+        return Err(bad_csr(what));
+    }
+    csr.verify_signature().map_err(|_| {
+        Error::input(
+            format!("the signature of {what} does not verify"),
+            "the request was altered or made with another key; ask its owner for a fresh one",
+        )
+    })?;
+    let info = &csr.certification_request_info;
+    let spki = &info.subject_pki;
+    let key_type = key_type_of(spki).ok_or_else(|| {
+        Error::input(
+            format!(
+                "{what} is for a key pki does not support ({})",
+                spki.algorithm.algorithm.to_id_string()
+            ),
+            "ask for an RSA 2048/3072/4096 key (the ephemeral store needs RSA)",
+        )
+    })?;
+    let common_names = info
+        .subject
+        .iter_common_name()
+        .map(|cn| {
+            cn.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|_| "<unreadable>".into())
+        })
+        .collect::<Vec<_>>();
+    let mut ignored = Vec::new();
+    let other_rdns = info
+        .subject
+        .iter_attributes()
+        .filter(|a| a.attr_type() != &x509_parser::oid_registry::OID_X509_COMMON_NAME)
+        .count();
+    if other_rdns > 0 {
+        ignored.push(format!("{other_rdns} subject attribute(s) besides CN"));
+    }
+    let mut sans = Vec::new();
+    for attr in info.iter_attributes() {
+        if let ParsedCriAttribute::ExtensionRequest(req) = attr.parsed_attribute() {
+            for ext in &req.extensions {
+                match ext.parsed_extension() {
+                    ParsedExtension::SubjectAlternativeName(san) => {
+                        for n in &san.general_names {
+                            match n {
+                                GeneralName::DNSName(d) => sans.push(d.to_string()),
+                                GeneralName::RFC822Name(e) => sans.push(e.to_string()),
+                                GeneralName::URI(u) => sans.push(u.to_string()),
+                                GeneralName::IPAddress(b) => match ip(b) {
+                                    Some(a) => sans.push(a),
+                                    None => ignored.push("a malformed IP address SAN".into()),
+                                },
+                                other => ignored.push(format!("SAN {other:?}")),
+                            }
+                        }
+                    }
+                    _ => ignored.push(extension_name(&ext.oid.to_id_string())),
+                }
+            }
+        }
+    }
+    Ok(Csr {
+        common_names,
+        subject: info.subject.to_string(),
+        key_type,
+        public_key: spki.subject_public_key.data.to_vec(),
+        sans,
+        ignored,
+    })
+}
+
+fn ip(b: &[u8]) -> Option<String> {
+    match b.len() {
+        4 => Some(std::net::Ipv4Addr::from(<[u8; 4]>::try_from(b).ok()?).to_string()),
+        16 => Some(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(b).ok()?).to_string()),
+        _ => None,
+    }
+}
+
+fn extension_name(oid: &str) -> String {
+    match oid {
+        "2.5.29.15" => "keyUsage".into(),
+        "2.5.29.37" => "extendedKeyUsage".into(),
+        "2.5.29.19" => "basicConstraints".into(),
+        "2.5.29.14" => "subjectKeyIdentifier".into(),
+        "2.5.29.31" => "cRLDistributionPoints".into(),
+        other => format!("extension {other}"),
+    }
+}
+
+fn bad_csr(what: &str) -> Error {
+    Error::input(
+        format!("{what} is not a certificate signing request"),
+        "give a PKCS#10 request, e.g. from `openssl req -new`",
+    )
+}
+
+/// The CSR's public key, for rcgen to put into the certificate.
+pub struct CsrKey<'a> {
+    pub raw: &'a [u8],
+    pub alg: &'static rcgen::SignatureAlgorithm,
+}
+
+impl rcgen::PublicKeyData for CsrKey<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        self.raw
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        self.alg
+    }
+}
