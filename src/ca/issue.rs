@@ -142,23 +142,40 @@ pub fn sign(
     signer.sign(&params, public_key)
 }
 
+/// Where a certificate and (when the store holds it) its key were written.
+pub type Paths = (PathBuf, Option<PathBuf>);
+
+/// Write a new certificate (and its key, when the store is to hold it)
+/// under `users/<user>/`, named by serial; returns their paths.
+pub fn write_files(
+    store: &Store,
+    user: &str,
+    info: &CertInfo,
+    der: &[u8],
+    key: Option<(&PrivateKey, KeyFormat)>,
+) -> Result<Paths> {
+    let (cert_rel, key_rel) = Store::user_paths(user, &info.serial);
+    if let Some((k, format)) = key {
+        store.write_key(&key_rel, k, format)?;
+    }
+    store.write_cert(&cert_rel, der)?;
+    Ok((cert_rel, key.map(|_| key_rel)))
+}
+
 /// Make `info` (already on disk at `cert`, with `key` when the store holds
 /// it) the user's current certificate: the previous one becomes
 /// superseded. `active` is [`Index::active_positions`], kept up to date.
 /// Returns the report of what entered the store.
-#[allow(clippy::too_many_arguments)]
 pub fn record(
-    store: &Store,
-    index: &mut Index,
+    tx: &mut Tx<'_>,
     active: &mut HashMap<String, usize>,
     user: &str,
     info: &CertInfo,
     ca_serial: &str,
-    cert: PathBuf,
-    key: Option<PathBuf>,
-    now: OffsetDateTime,
+    (cert, key): Paths,
 ) -> Result<json::Issued> {
-    let entry = CertEntry::from_info(user, info, ca_serial, cert.clone(), key.clone(), now)?;
+    let entry = CertEntry::from_info(user, info, ca_serial, cert.clone(), key.clone(), tx.now)?;
+    let index = &mut tx.index;
     let replaced = active.get(user).map(|&p| {
         let old = &mut index.certificates[p];
         old.state = CertState::Superseded;
@@ -169,10 +186,25 @@ pub fn record(
     Ok(json::Issued::from_info(
         user,
         info,
-        store.path(&cert).display().to_string(),
-        key.map(|k| store.path(&k).display().to_string()),
+        tx.store.path(&cert).display().to_string(),
+        key.map(|k| tx.store.path(&k).display().to_string()),
         replaced,
     ))
+}
+
+/// One certificate into the store (`sign`, `import --user`): its files
+/// written, then recorded as the user's current one.
+pub fn write_and_record(
+    tx: &mut Tx<'_>,
+    user: &str,
+    info: &CertInfo,
+    der: &[u8],
+    ca_serial: &str,
+    key: Option<(&PrivateKey, KeyFormat)>,
+) -> Result<json::Issued> {
+    let paths = write_files(tx.store, user, info, der, key)?;
+    let mut active = tx.index.active_positions();
+    record(tx, &mut active, user, info, ca_serial, paths)
 }
 
 /// Generate keys for `requests` on every core, sign, write the files and
@@ -194,8 +226,7 @@ pub fn issue_batch(
     let store = tx.store;
     let mut serials = tx.index.serials();
     let crl_url = tx.index.settings.crl_url.clone();
-    let mut made: Vec<Option<(CertInfo, PathBuf, PathBuf)>> =
-        requests.iter().map(|_| None).collect();
+    let mut made: Vec<Option<(CertInfo, Paths)>> = requests.iter().map(|_| None).collect();
     let types: Vec<KeyType> = requests.iter().map(|r| r.key_type).collect();
     generate_keys_each(&types, |i, key| {
         let r = &requests[i];
@@ -208,10 +239,8 @@ pub fn issue_batch(
             &key.key_pair()?,
         )?;
         let info = CertInfo::from_der(&der, "the new certificate")?;
-        let (cert_rel, key_rel) = Store::user_paths(&r.user, &info.serial);
-        store.write_key(&key_rel, &key, format)?;
-        store.write_cert(&cert_rel, &der)?;
-        made[i] = Some((info, cert_rel, key_rel));
+        let paths = write_files(store, &r.user, &info, &der, Some((&key, format)))?;
+        made[i] = Some((info, paths));
         tick();
         Ok(())
     })?;
@@ -219,17 +248,14 @@ pub fn issue_batch(
     let mut active = tx.index.active_positions();
     let mut out = Vec::with_capacity(requests.len());
     for (r, m) in requests.iter().zip(made) {
-        let (info, cert_rel, key_rel) = m.expect("every key was generated");
+        let (info, paths) = m.expect("every key was generated");
         out.push(record(
-            store,
-            &mut tx.index,
+            tx,
             &mut active,
             &r.user,
             &info,
             &signer.serial,
-            cert_rel,
-            Some(key_rel),
-            tx.now,
+            paths,
         )?);
     }
     Ok(out)

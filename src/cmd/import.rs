@@ -11,7 +11,7 @@ use x509_parser::prelude::*;
 use zeroize::Zeroizing;
 
 use crate::ca::install_ca;
-use crate::ca::issue::{record, refuse_existing};
+use crate::ca::issue::{refuse_existing, write_and_record};
 use crate::cmd::{shown, Ctx};
 use crate::error::{Error, Result};
 use crate::json;
@@ -339,22 +339,13 @@ fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
                 rfc3339(info.not_after)
             ));
         }
-        let (cert_rel, key_rel) = Store::user_paths(user, &info.serial);
-        if let Some(k) = &key {
-            tx.store.write_key(&key_rel, k, a.key_format)?;
-        }
-        tx.store.write_cert(&cert_rel, &der)?;
-        let mut active = tx.index.active_positions();
-        let issued = record(
-            tx.store,
-            &mut tx.index,
-            &mut active,
+        let issued = write_and_record(
+            tx,
             user,
             &info,
+            &der,
             &ca.serial,
-            cert_rel,
-            key.as_ref().map(|_| key_rel),
-            tx.now,
+            key.as_ref().map(|k| (k, a.key_format)),
         )?;
         let what = if key.is_some() {
             "with its key"

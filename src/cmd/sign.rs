@@ -9,13 +9,13 @@
 use std::path::PathBuf;
 
 use crate::ca::issue::{
-    check_ca_valid, non_rsa_warning, prepare, record, refuse_existing, sign, Request,
+    check_ca_valid, non_rsa_warning, prepare, refuse_existing, sign, write_and_record, Request,
 };
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json;
 use crate::store::audit::Event;
-use crate::store::{fs, Store};
+use crate::store::fs;
 use crate::x509::cert::CertInfo;
 use crate::x509::csr::{parse_csr, CsrKey};
 use crate::x509::names;
@@ -111,20 +111,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             &key,
         )?;
         let info = CertInfo::from_der(&der, "the new certificate")?;
-        let (cert_rel, _) = Store::user_paths(&user, &info.serial);
-        tx.store.write_cert(&cert_rel, &der)?;
-        let mut active = tx.index.active_positions();
-        let issued = record(
-            tx.store,
-            &mut tx.index,
-            &mut active,
-            &user,
-            &info,
-            &signer.serial,
-            cert_rel,
-            None,
-            tx.now,
-        )?;
+        let issued = write_and_record(tx, &user, &info, &der, &signer.serial, None)?;
         tx.record(
             Event::new("sign", "signed")
                 .user(&user)

@@ -322,4 +322,88 @@ mod tests {
         assert_eq!(e.code(), 2);
         assert!(e.to_string().contains("pki init"));
     }
+
+    fn store_with_index() -> (tempfile::TempDir, Store) {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::new(d.path().join("s"));
+        fs::private_dir(&store.dir).unwrap();
+        store.write_index(&Index::new()).unwrap();
+        (d, store)
+    }
+
+    fn now() -> OffsetDateTime {
+        time::macros::datetime!(2026-06-01 00:00 UTC)
+    }
+
+    #[test]
+    fn a_transaction_commits_the_index_then_the_audit() {
+        let (_d, store) = store_with_index();
+        store
+            .transact(false, now(), |tx| {
+                tx.index.settings.crl_url = Some("http://x/c.crl".into());
+                tx.record(audit::Event::new("test", "changed"));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(
+            store.read_index().unwrap().settings.crl_url.as_deref(),
+            Some("http://x/c.crl")
+        );
+        let log = audit::read(&store).unwrap();
+        assert_eq!(audit::verify(&log).unwrap().len(), 1);
+
+        // The index is written before the audit: with a log that cannot be
+        // appended to, the change is committed and the error says so.
+        std::fs::write(store.dir.join(audit::AUDIT_FILE), b"{\"seq\":1").unwrap();
+        let e = store
+            .transact(false, now(), |tx| {
+                tx.index.settings.crl_url = None;
+                tx.record(audit::Event::new("test", "changed"));
+                Ok(())
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("the change was made"), "{e}");
+        assert_eq!(store.read_index().unwrap().settings.crl_url, None);
+    }
+
+    #[test]
+    fn a_failed_transaction_writes_nothing() {
+        let (_d, store) = store_with_index();
+        let index_before = std::fs::read(store.dir.join(INDEX_FILE)).unwrap();
+        let e = store
+            .transact(false, now(), |tx| -> Result<()> {
+                tx.index.settings.crl_url = Some("http://x/c.crl".into());
+                tx.record(audit::Event::new("test", "changed"));
+                Err(Error::input("refused", "on purpose"))
+            })
+            .unwrap_err();
+        assert_eq!(e.code(), 2);
+        assert_eq!(
+            std::fs::read(store.dir.join(INDEX_FILE)).unwrap(),
+            index_before
+        );
+        assert!(!store.dir.join(audit::AUDIT_FILE).exists());
+    }
+
+    #[test]
+    fn an_unchanged_index_is_not_rewritten_but_events_are_recorded() {
+        let (_d, store) = store_with_index();
+        let path = store.dir.join(INDEX_FILE);
+        let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).unwrap());
+        store
+            .transact(false, now(), |tx| {
+                tx.record(audit::Event::new("export", "ca-key-exported"));
+                Ok(())
+            })
+            .unwrap();
+        // write_index replaces the file by rename: the same inode means no write.
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).unwrap()),
+            inode
+        );
+        assert_eq!(
+            audit::verify(&audit::read(&store).unwrap()).unwrap().len(),
+            1
+        );
+    }
 }

@@ -290,3 +290,32 @@ pub fn marathon_schema(version: &str) -> jsonschema::Validator {
         .build(&schema)
         .expect("the schema loads as draft 4")
 }
+
+impl Env {
+    /// The store's index, read through pki's own type (every field checked).
+    pub fn index(&self) -> pki::store::Index {
+        serde_json::from_slice(&std::fs::read(self.store().join("index.json")).unwrap())
+            .expect("index.json parses as pki::store::Index")
+    }
+}
+
+/// Whether a test that needs `tool` can run: true when it is on PATH. On
+/// CI (`CI` set) a missing tool fails the test, since `.ci/run` installs
+/// it; elsewhere the test says why it is skipped.
+pub fn tool_or_skip(tool: &str, install: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{tool} missing on CI: .ci/run must install it ({install})"
+    );
+    eprintln!("skipped: {tool} not installed ({install})");
+    false
+}
