@@ -23,6 +23,19 @@ use crate::error::{code, Error};
 
 /// A clap error on one line: its message, then its tip or the usage.
 fn usage_line(e: &clap::Error) -> String {
+    if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // clap rendered the help of a group whose subcommand is missing.
+        let usage = e
+            .render()
+            .to_string()
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Usage: ").map(str::to_string));
+        let hint = usage.map_or_else(
+            || "see pki --help".to_string(),
+            |u| format!("usage: {u} (see --help)"),
+        );
+        return crate::error::one_line(&format!("a subcommand is missing; {hint}"));
+    }
     let text = e.render().to_string();
     let lines: Vec<&str> = text
         .lines()
@@ -38,8 +51,7 @@ fn usage_line(e: &clap::Error) -> String {
             }))
             .collect::<Vec<_>>()
             .join(" "),
-        // clap printed help for a missing subcommand.
-        None => "a subcommand is missing".to_string(),
+        None => crate::error::one_line(&e.kind()),
     };
     let hint = match (lines.iter().find_map(|l| l.strip_prefix("tip: ")), usage) {
         (Some(tip), _) => tip.to_string(),
