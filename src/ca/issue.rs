@@ -261,6 +261,102 @@ pub fn issue_batch(
     Ok(out)
 }
 
+/// A user to issue again: its current certificate's lifetime and key type
+/// unless the caller says otherwise.
+#[derive(Clone, Debug)]
+pub struct Renewal {
+    pub user: String,
+    pub key_type: KeyType,
+    pub days: u32,
+}
+
+/// Issue each user of `renewals` (all with a current certificate and key
+/// in the store) again under `signer`, keeping each one's SANs and key form
+/// (`format` overrides it). Returns what was issued (in key-format
+/// groups) and the warnings to print; the caller records the events.
+pub fn reissue(
+    tx: &mut Tx<'_>,
+    signer: &Signer,
+    renewals: &[Renewal],
+    format: Option<KeyFormat>,
+) -> Result<(Vec<json::Issued>, Vec<String>)> {
+    let mut warnings = Vec::new();
+    // Group by key format: issue_batch writes one format per call.
+    let mut groups: std::collections::BTreeMap<bool, Vec<Request>> = Default::default();
+    let pos = tx.index.active_positions();
+    for u in renewals {
+        let old = &tx.index.certificates[*pos
+            .get(&u.user)
+            .expect("renewals are users with a current certificate")];
+        let key = old
+            .key
+            .as_ref()
+            .expect("renewals have their key in the store");
+        let fmt = match format {
+            Some(f) => f,
+            None => key_format_of(tx.store, key, old.key_type)?,
+        };
+        if u.key_type != old.key_type {
+            warnings.extend(non_rsa_warning(Some(&u.user), u.key_type));
+        }
+        let sans = sans_of(tx.store, old, &mut warnings)?;
+        groups
+            .entry(fmt == KeyFormat::Pkcs8)
+            .or_default()
+            .push(Request {
+                user: u.user.clone(),
+                key_type: u.key_type,
+                days: u.days,
+                sans,
+            });
+    }
+    let mut out = Vec::new();
+    for (pkcs8, requests) in groups {
+        let fmt = if pkcs8 {
+            KeyFormat::Pkcs8
+        } else {
+            KeyFormat::Native
+        };
+        let prepared = prepare(signer, &requests, tx.now)?;
+        warnings.extend(prepared.warnings.iter().cloned());
+        let issued = issue_batch(tx, signer, &requests, &prepared, fmt, &|| {})?;
+        out.extend(issued);
+    }
+    Ok((out, warnings))
+}
+
+/// The form a key file was written in, so a re-issue keeps it.
+pub fn key_format_of(store: &Store, key: &std::path::Path, key_type: KeyType) -> Result<KeyFormat> {
+    let text = zeroize::Zeroizing::new(store.read_text(key)?);
+    Ok(
+        if key_type != KeyType::Ed25519 && text.starts_with("-----BEGIN PRIVATE KEY-----") {
+            KeyFormat::Pkcs8
+        } else {
+            KeyFormat::Native
+        },
+    )
+}
+
+/// The subject alternative names of `old`, in the form `--san` takes, so
+/// a re-issue keeps them; one it cannot carry over is dropped with a warning.
+fn sans_of(store: &Store, old: &CertEntry, warnings: &mut Vec<String>) -> Result<Vec<String>> {
+    let info = CertInfo::from_der(&store.read_cert_der(&old.cert)?, "the current certificate")?;
+    let mut out = Vec::new();
+    for san in info.subject_alt_names {
+        match ["DNS:", "IP:", "email:", "URI:"]
+            .iter()
+            .find_map(|p| san.strip_prefix(p))
+        {
+            Some(v) => out.push(v.to_string()),
+            None => warnings.push(format!(
+                "{}: the alternative name {san} cannot be carried over and is dropped",
+                old.user
+            )),
+        }
+    }
+    Ok(out)
+}
+
 /// Generate one key per entry of `types` on all cores, calling `done(i, key)`
 /// on the calling thread as each key is ready (in completion order, so the
 /// caller's work overlaps with generation). Workers take the next entry as

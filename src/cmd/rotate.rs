@@ -12,14 +12,14 @@ use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
 
-use crate::ca::issue::{issue_batch, non_rsa_warning, prepare, Request};
+use crate::ca::issue::{key_format_of, reissue, Renewal};
 use crate::ca::plan::{self, Options, Plan};
 use crate::ca::policy::Within;
 use crate::ca::{create_ca, install_ca, NewCa};
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json::{self, RotateAction, RotateCa, RotateDoc};
-use crate::store::{audit, CaEntry, CertEntry, Store, Tx};
+use crate::store::{audit, CaEntry, Tx};
 use crate::x509::cert::{rfc3339, CertInfo};
 use crate::x509::keys::{KeyFormat, KeyType};
 use crate::x509::names;
@@ -142,46 +142,18 @@ fn apply(ctx: &Ctx, tx: &mut Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> 
     } else {
         (tx.store.signer(&tx.index)?, None)
     };
-    // Group by key format: issue_batch writes one format per call.
-    let mut groups: BTreeMap<bool, Vec<Request>> = BTreeMap::new();
-    let pos = tx.index.active_positions();
-    for u in plan.to_rotate() {
-        let old =
-            &tx.index.certificates[*pos.get(&u.user).expect("the plan was made from this index")];
-        let fmt = match format {
-            Some(f) => f,
-            None => key_format_of(tx.store, old)?,
-        };
-        if u.key_type != old.key_type {
-            ctx.warn_all(non_rsa_warning(Some(&u.user), u.key_type));
-        }
-        groups
-            .entry(fmt == KeyFormat::Pkcs8)
-            .or_default()
-            .push(Request {
-                user: u.user.clone(),
-                key_type: u.key_type,
-                days: u.days,
-                sans: sans_of(ctx, tx.store, old)?,
-            });
-    }
-    let mut events = Vec::new();
-    for (pkcs8, requests) in groups {
-        let fmt = if pkcs8 {
-            KeyFormat::Pkcs8
-        } else {
-            KeyFormat::Native
-        };
-        let prepared = prepare(&signer, &requests, tx.now)?;
-        ctx.warn_all(prepared.warnings.iter());
-        let issued = issue_batch(tx, &signer, &requests, &prepared, fmt, &|| {})?;
-        events.extend(audit::issued_events("rotate", &issued));
-        for i in issued {
-            out.issued.insert(i.user, i.serial);
-        }
-    }
+    let renewals: Vec<Renewal> = plan
+        .to_rotate()
+        .map(|u| Renewal {
+            user: u.user.clone(),
+            key_type: u.key_type,
+            days: u.days,
+        })
+        .collect();
+    let (issued, warnings) = reissue(tx, &signer, &renewals, format)?;
+    ctx.warn_all(&warnings);
     if let Some(entry) = new_ca {
-        let reissued = out.issued.len();
+        let reissued = issued.len();
         let (_, ev) = install_ca(
             &mut tx.index,
             entry.clone(),
@@ -195,7 +167,10 @@ fn apply(ctx: &Ctx, tx: &mut Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> 
         }
         out.new_ca = Some(entry);
     }
-    tx.record_all(events);
+    tx.record_all(audit::issued_events("rotate", &issued));
+    for i in issued {
+        out.issued.insert(i.user, i.serial);
+    }
     Ok(out)
 }
 
@@ -211,7 +186,7 @@ fn new_ca(tx: &Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> Result<(CaEntr
         .unwrap_or_else(|| "rootCA".into());
     let fmt = match format {
         Some(f) => f,
-        None => pem_format(&tx.store.read_text(&old.key)?, old.key_type),
+        None => key_format_of(tx.store, &old.key, old.key_type)?,
     };
     // An encrypted CA stays encrypted: the new key goes under the passphrase given.
     let pass = tx.store.passphrase.for_new_key(old.encrypted)?;
@@ -223,41 +198,6 @@ fn new_ca(tx: &Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> Result<(CaEntr
         pass: pass.as_ref(),
     };
     create_ca(tx.store, &tx.index, &new, tx.now)
-}
-
-/// The form the user's current key was written in, so a rotation keeps it.
-fn key_format_of(store: &Store, old: &CertEntry) -> Result<KeyFormat> {
-    let rel = old.key.as_ref().expect("planned users have keys");
-    let text = zeroize::Zeroizing::new(store.read_text(rel)?);
-    Ok(pem_format(&text, old.key_type))
-}
-
-fn pem_format(text: &str, key_type: KeyType) -> KeyFormat {
-    if key_type != KeyType::Ed25519 && text.starts_with("-----BEGIN PRIVATE KEY-----") {
-        KeyFormat::Pkcs8
-    } else {
-        KeyFormat::Native
-    }
-}
-
-/// The subject alternative names of the user's current certificate, in the
-/// form `--san` takes, so a rotation keeps them.
-fn sans_of(ctx: &Ctx, store: &Store, old: &CertEntry) -> Result<Vec<String>> {
-    let info = CertInfo::from_der(&store.read_cert_der(&old.cert)?, "the current certificate")?;
-    let mut out = Vec::new();
-    for san in info.subject_alt_names {
-        match ["DNS:", "IP:", "email:", "URI:"]
-            .iter()
-            .find_map(|p| san.strip_prefix(p))
-        {
-            Some(v) => out.push(v.to_string()),
-            None => ctx.warn(format!(
-                "{}: the alternative name {san} cannot be carried over and is dropped",
-                old.user
-            )),
-        }
-    }
-    Ok(out)
 }
 
 fn report(ctx: &Ctx, plan: &Plan, out: &Outcome, dry_run: bool) -> Result<()> {
