@@ -108,4 +108,7 @@ pub enum Command {
     /// The store's hash-chained audit log: verify the chain, or show the entries.
     #[command(subcommand)]
     Audit(cmd::audit::Action),
+    /// Replace the root CA in stages, without an outage (trust, switch, done).
+    #[command(subcommand)]
+    Rollover(cmd::rollover::Action),
 }

@@ -388,6 +388,9 @@ pub struct CheckDoc {
     pub expired: Vec<String>,
     pub ca_due: bool,
     pub crl_warning: Option<String>,
+    /// Set when a CA rollover has sat in one phase for over a week.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollover_warning: Option<String>,
 }
 
 /// `pki verify --json`: every check made, passed or failed.
@@ -447,4 +450,35 @@ pub struct AuditVerifyDoc {
     pub problem: Option<String>,
     /// The hash of the last intact entry: keep it off this machine to detect a rewritten log.
     pub last_hash: Option<String>,
+}
+
+// ---- rollover (docs/rollover.md) ----
+
+/// `pki rollover start|status|advance|abort --json`: where the rollover
+/// stands after the command, and what each app must carry now.
+///
+/// `phase` is `none` (no rollover), `trust` or `switch`; `action` is what
+/// the command did: `status`, `started`, `advanced`, `done`, `aborted`.
+/// `store_ca_certs` lists the serials of `EPHEMERAL_STORE_ROOT_CA_CERT` in
+/// order (the first signs, with the key of serial `store_ca_key`);
+/// `client_root_ca` the serials of the clients' root CA bundle;
+/// `users_signed_by` the CA serial of the user certificates.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloverDoc {
+    pub version: u32,
+    pub action: String,
+    pub phase: String,
+    pub started_at: Option<String>,
+    pub phase_since: Option<String>,
+    pub current_ca: CaSummary,
+    pub other_ca: Option<CaSummary>,
+    pub store_ca_certs: Vec<String>,
+    pub store_ca_key: String,
+    pub client_root_ca: Vec<String>,
+    pub users_signed_by: String,
+    /// What to deploy now, and the command that comes after.
+    pub next: Vec<String>,
+    /// Users re-issued by this command (entering `switch`).
+    pub issued: Vec<Issued>,
 }

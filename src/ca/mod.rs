@@ -6,6 +6,7 @@ pub mod issue;
 pub mod plan;
 pub mod policy;
 pub mod revoke;
+pub mod rollover;
 
 use time::OffsetDateTime;
 

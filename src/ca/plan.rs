@@ -110,9 +110,25 @@ pub fn plan(
             .unwrap_or_else(|| lifetime_days(ca.not_before, ca.not_after)),
     };
     let selected = select(index, &o.users)?;
+    let trust = index
+        .rollover
+        .as_ref()
+        .is_some_and(|r| r.phase == crate::store::Phase::Trust);
     let users = selected
         .into_iter()
-        .map(|c| decide(c, ca, &ca_plan, within, o, now))
+        .map(|c| {
+            let mut p = decide(c, ca, &ca_plan, within, o, now);
+            // The current CA is on its way out: `rollover advance` re-issues
+            // everyone under the new one, so nothing is issued under it now.
+            if trust && p.rotate {
+                p.rotate = false;
+                p.reason = format!(
+                    "{}, but a CA rollover is in phase trust: `pki rollover advance` re-issues it under the new CA",
+                    p.reason
+                );
+            }
+            p
+        })
         .collect();
     Ok(Plan { users, ca: ca_plan })
 }

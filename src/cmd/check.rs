@@ -49,8 +49,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         expired: Vec::new(),
         ca_due,
         crl_warning: crate::ca::revoke::crl_due(&index, ctx.now),
+        rollover_warning: crate::ca::rollover::stale(&index, ctx.now),
     };
     if let Some(w) = &doc.crl_warning {
+        ctx.warn(w);
+    }
+    let rollover = doc.rollover_warning.clone();
+    if let Some(w) = &rollover {
         ctx.warn(w);
     }
     for c in index.active_all() {
@@ -97,6 +102,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             );
         }
         ctx.data(&out)?;
+    }
+    if let (Some(w), true) = (
+        &rollover,
+        doc.due.is_empty() && doc.expired.is_empty() && !ca_due,
+    ) {
+        return Err(Error::Attention { msg: w.clone() });
     }
     if doc.due.is_empty() && doc.expired.is_empty() && !ca_due {
         ctx.say(format!("nothing due within {}", a.within));

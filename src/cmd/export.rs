@@ -6,7 +6,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::cmd::Ctx;
-use crate::deliver::{ca_pem, env_for, k8s, marathon, pick_user, user_pem, Pair};
+use crate::deliver::{ca_pem, env_for, k8s, marathon, pick_user, trust_bundle, user_pem, Pair};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::store::fs::{self, Replace, PUBLIC_MODE, SECRET_MODE};
@@ -231,9 +231,9 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
 fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
     let index = ctx.store.read_index()?;
     let entry = pick_user(&ctx.store, &index, Some(&a.user))?;
-    let ca = index.ca(&ctx.store)?;
+    index.ca(&ctx.store)?;
     let Pair { cert, key, .. } = user_pem(&ctx.store, entry, a.key_format)?;
-    let ca_cert = ctx.store.read_text(&ca.cert)?;
+    let ca_cert = trust_bundle(&ctx.store, &index)?;
     let cert_path = a.out.join(format!("{}.crt", a.user));
     let key_path = a.out.join(format!("{}.key", a.user));
     let ca_path = a.out.join("ca.crt");

@@ -191,6 +191,7 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
         if check_ca_replaceable(tx.store, &tx.index, &info, a.force)? {
             return Ok((tx.index.clone(), None));
         }
+        crate::ca::rollover::refuse_during(&tx.index)?;
         if !key.key_type().is_rsa() {
             ctx.warn(format!(
                 "a {} CA cannot serve the ASP ephemeral store, whose TLS stack needs RSA; export marathon will refuse it",

@@ -73,6 +73,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
                 dir: tx.store.dir.clone(),
             });
         }
+        crate::ca::rollover::refuse_during(&tx.index)?;
         let new = NewCa {
             cn: &a.cn,
             key_type: a.key_type,

@@ -12,6 +12,7 @@ pub mod init;
 pub mod issue;
 pub mod list;
 pub mod revoke;
+pub mod rollover;
 pub mod rotate;
 pub mod show;
 pub mod sign;
@@ -95,6 +96,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Check(a) => check::run(&ctx, a),
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Audit(a) => audit::run(&ctx, a),
+        Command::Rollover(a) => rollover::run(&ctx, a),
     }
 }
 

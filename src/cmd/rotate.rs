@@ -15,6 +15,7 @@ use std::process::{Command, Stdio};
 use crate::ca::issue::{key_format_of, reissue, Renewal};
 use crate::ca::plan::{self, Options, Plan};
 use crate::ca::policy::Within;
+use crate::ca::rollover::refuse_during;
 use crate::ca::{create_ca, install_ca, NewCa};
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
@@ -104,6 +105,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     // Plan once without the lock: a bad selection is exit 2 without
     // waiting, and a dry run never takes the lock at all.
     let index = ctx.store.read_index()?;
+    if a.ca {
+        refuse_during(&index)?;
+    }
     let first = plan::plan(&index, index.ca(&ctx.store)?, a.within, &opts, ctx.now)?;
     if a.dry_run {
         return report(ctx, &first, &Outcome::default(), true);
@@ -111,6 +115,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     // Under the lock: re-read and plan again, so concurrent runs rotate
     // each due user exactly once.
     let (plan, outcome) = ctx.store.transact(ctx.wait, ctx.now, |tx| {
+        if a.ca {
+            refuse_during(&tx.index)?;
+        }
         let ca = tx.index.ca(tx.store)?.clone();
         let plan = plan::plan(&tx.index, &ca, a.within, &opts, tx.now)?;
         let outcome = if plan.changes() {

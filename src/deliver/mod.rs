@@ -81,7 +81,7 @@ pub fn ca_pem(
             "create an RSA CA (pki init --force --key-type rsa-2048), or pass --allow-non-rsa if you know better",
         ));
     }
-    let cert = store.read_text(&ca.cert)?;
+    let cert = trust_bundle(store, index)?;
     let key = store.read_key(&ca.key)?.to_pem(format)?;
     let mut warnings = Vec::new();
     if ca.encrypted {
@@ -92,6 +92,17 @@ pub fn ca_pem(
         key,
         warnings,
     })
+}
+
+/// The CA certificates the store and its clients trust, as one PEM text:
+/// the current CA, then during a rollover the other one
+/// (`Index::trusted`, docs/rollover.md).
+pub fn trust_bundle(store: &Store, index: &Index) -> Result<String> {
+    let mut out = String::new();
+    for ca in index.trusted() {
+        out.push_str(&store.read_text(&ca.cert)?);
+    }
+    Ok(out)
 }
 
 /// A user's certificate and key (in `format`) as PEM; refuses when the key

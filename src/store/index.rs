@@ -34,6 +34,44 @@ pub struct Index {
     /// CRL bookkeeping (`pki crl`): absent until the first CRL is made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crl: Option<CrlRecord>,
+    /// A staged CA rollover in progress (`pki rollover`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollover: Option<Rollover>,
+}
+
+/// The phase of a CA rollover (docs/rollover.md). `done` is no rollover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// The new CA exists and is trusted beside the current (old) one; the
+    /// old one still signs.
+    Trust,
+    /// The new CA is current and signs; the old one is still trusted.
+    Switch,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Trust => "trust",
+            Phase::Switch => "switch",
+        }
+    }
+}
+
+/// A CA rollover in progress.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollover {
+    pub phase: Phase,
+    /// The CA trusted beside the current one: the incoming CA in `trust`,
+    /// the outgoing one in `switch`.
+    pub other: CaEntry,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// When the current phase began.
+    #[serde(with = "time::serde::rfc3339")]
+    pub phase_since: OffsetDateTime,
 }
 
 /// The last CRL made by `pki crl`. Its number only grows (RFC 5280 5.2.3).
@@ -197,6 +235,15 @@ impl Index {
         })
     }
 
+    /// The CAs a store and its clients trust now: the current one first
+    /// (it signs), then the other CA of a rollover in progress.
+    pub fn trusted(&self) -> Vec<&CaEntry> {
+        self.ca
+            .iter()
+            .chain(self.rollover.as_ref().map(|r| &r.other))
+            .collect()
+    }
+
     /// The user's current (active) certificate.
     pub fn active(&self, user: &str) -> Option<&CertEntry> {
         self.certificates
@@ -281,7 +328,12 @@ impl Index {
     /// Every serial in the store (certificates and CAs), built in one pass:
     /// for batches, where `serial_in_use()` per certificate would be O(n^2).
     pub fn serials(&self) -> std::collections::HashSet<String> {
-        let cas = self.ca.iter().chain(&self.ca_history).map(|c| &c.serial);
+        let cas = self
+            .ca
+            .iter()
+            .chain(&self.ca_history)
+            .chain(self.rollover.as_ref().map(|r| &r.other))
+            .map(|c| &c.serial);
         self.certificates
             .iter()
             .map(|c| &c.serial)
@@ -296,6 +348,7 @@ impl Index {
                 .ca
                 .iter()
                 .chain(&self.ca_history)
+                .chain(self.rollover.as_ref().map(|r| &r.other))
                 .any(|c| c.serial == serial)
     }
 }

@@ -269,7 +269,11 @@ impl Store {
 
     /// The current CA, ready to sign.
     pub fn signer(&self, index: &Index) -> Result<Signer> {
-        let ca = index.ca(self)?;
+        self.signer_for(index.ca(self)?)
+    }
+
+    /// The CA of `ca`, ready to sign.
+    pub fn signer_for(&self, ca: &CaEntry) -> Result<Signer> {
         Signer::new(self.read_cert_der(&ca.cert)?, self.read_key(&ca.key)?)
     }
 

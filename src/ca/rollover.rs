@@ -1,0 +1,240 @@
+//! A staged CA rollover (docs/rollover.md): the store and its clients
+//! trust two CAs for a while, so every app can be redeployed on its own
+//! time and every login keeps working.
+//!
+//! ```text
+//!   (none) --start--> trust --advance--> switch --advance--> (done)
+//!                       |
+//!                       +--abort--> (none)
+//! ```
+//!
+//! - `trust`: the new CA is made and trusted beside the current one, which
+//!   still signs. Store CA file = old then new (old key); clients' root CA
+//!   = old and new; user certificates from the old CA.
+//! - `switch`: the new CA is current and signs; every user whose key the
+//!   store holds is re-issued under it. Store CA file = new then old (new
+//!   key); clients' root CA = new and old; user certificates from the new CA.
+//! - done: the new CA only; the old one is in history.
+//!
+//! Each step is one store transaction (one index commit), so a kill at any
+//! instant leaves the store at the step before or the step after.
+
+use time::{Duration, OffsetDateTime};
+
+use crate::ca::issue::{reissue, Renewal};
+use crate::ca::plan::lifetime_days;
+use crate::ca::{create_ca, install_ca, NewCa};
+use crate::error::{Error, Result};
+use crate::json;
+use crate::store::audit::{self, Event};
+use crate::store::{CaEntry, Index, Phase, Rollover, Tx};
+use crate::x509::cert::rfc3339;
+
+/// Audit commands that carry the store's half (its CA certificate and key).
+pub const STORE_EXPORTS: [&str; 3] = ["export marathon", "deploy marathon", "export k8s"];
+/// Audit commands that carry the clients' half (user keys and the root CA).
+pub const CLIENT_EXPORTS: [&str; 4] = ["export asp", "deploy asp", "export k8s", "export files"];
+
+/// How long a rollover may sit in one phase before `pki check` calls it
+/// half-done: a week is enough for any redeploy; longer is forgotten.
+pub const STALE_AFTER: Duration = Duration::days(7);
+
+/// Start a rollover: make the new CA (written beside the current one,
+/// recorded as the rollover's other CA) and enter `trust`.
+pub fn start(tx: &mut Tx<'_>, ca: &NewCa<'_>) -> Result<CaEntry> {
+    refuse_during(&tx.index)?;
+    tx.index.ca(tx.store)?;
+    let (entry, _signer) = create_ca(tx.store, &tx.index, ca, tx.now)?;
+    tx.index.rollover = Some(Rollover {
+        phase: Phase::Trust,
+        other: entry.clone(),
+        started_at: tx.now,
+        phase_since: tx.now,
+    });
+    tx.record(
+        Event::new("rollover", "rollover-started")
+            .serial(&entry.serial)
+            .detail(format!(
+                "new CA {} ({}), trusted beside CA serial {}; phase trust",
+                entry.subject,
+                entry.key_type,
+                tx.index.ca(tx.store)?.serial
+            )),
+    );
+    Ok(entry)
+}
+
+/// What one `advance` did.
+pub struct Advanced {
+    /// The phase now; None when the rollover is done.
+    pub phase: Option<Phase>,
+    /// Users re-issued under the new CA (entering `switch`).
+    pub issued: Vec<json::Issued>,
+    /// Users that could not be re-issued (their key is not in the store).
+    pub superseded: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Move one phase on: `trust` to `switch` (the new CA becomes current,
+/// every user with a key in the store is re-issued under it), `switch` to
+/// done. Unless `force`, refused until both halves of the current phase
+/// were exported or deployed since it began (the audit log says so).
+pub fn advance(tx: &mut Tx<'_>, force: bool, log: &[audit::Entry]) -> Result<Advanced> {
+    let r = tx.index.rollover.clone().ok_or_else(none)?;
+    if !force {
+        if let Some(missing) = undeployed(&r, log) {
+            return Err(Error::refused(
+                format!(
+                    "the {} phase is not deployed yet: no {missing} since {}",
+                    r.phase.name(),
+                    rfc3339(r.phase_since)
+                ),
+                "deploy what `pki rollover status` lists, wait until every task is healthy, then advance (or pass --force if it was deployed another way)",
+            ));
+        }
+    }
+    match r.phase {
+        Phase::Trust => {
+            let new = r.other.clone();
+            let signer = tx.store.signer_for(&new)?;
+            let renewals: Vec<Renewal> = tx
+                .index
+                .active_all()
+                .filter(|c| c.key.is_some())
+                .map(|c| Renewal {
+                    user: c.user.clone(),
+                    key_type: c.key_type,
+                    days: lifetime_days(c.not_before, c.not_after),
+                })
+                .collect();
+            let superseded: Vec<String> = tx
+                .index
+                .active_all()
+                .filter(|c| c.key.is_none())
+                .map(|c| c.user.clone())
+                .collect();
+            let (issued, mut warnings) = reissue(tx, &signer, &renewals, None)?;
+            let old = tx.index.ca(tx.store)?.clone();
+            let (_, ev) = install_ca(&mut tx.index, new, "rollover", "ca-switched", issued.len());
+            tx.record(ev);
+            tx.record_all(audit::issued_events("rollover", &issued));
+            for u in &superseded {
+                warnings.push(format!(
+                    "{u}: superseded with the old CA: its key is not in the store (signed from a CSR); sign a new CSR with `pki sign`"
+                ));
+            }
+            tx.index.rollover = Some(Rollover {
+                phase: Phase::Switch,
+                other: old,
+                started_at: r.started_at,
+                phase_since: tx.now,
+            });
+            Ok(Advanced {
+                phase: Some(Phase::Switch),
+                issued,
+                superseded,
+                warnings,
+            })
+        }
+        Phase::Switch => {
+            tx.index.rollover = None;
+            tx.record(
+                Event::new("rollover", "rollover-done")
+                    .serial(&tx.index.ca(tx.store)?.serial)
+                    .detail(format!("CA serial {} is no longer trusted", r.other.serial)),
+            );
+            Ok(Advanced {
+                phase: None,
+                issued: Vec::new(),
+                superseded: Vec::new(),
+                warnings: Vec::new(),
+            })
+        }
+    }
+}
+
+/// Give up a rollover in `trust`: the new CA is dropped (its files stay in
+/// `ca/`, named by no index), and the store is as it was before `start`.
+/// From `switch`, users already carry the new CA's certificates, so abort
+/// is refused with what to do instead.
+pub fn abort(tx: &mut Tx<'_>) -> Result<CaEntry> {
+    let r = tx.index.rollover.clone().ok_or_else(none)?;
+    if r.phase == Phase::Switch {
+        return Err(Error::refused(
+            "the rollover is in phase switch: the new CA is current and every user was re-issued under it, so there is no old state to return to",
+            "finish it with `pki rollover advance` once both apps carry the switch material; to leave the new CA, start another rollover later",
+        ));
+    }
+    tx.index.rollover = None;
+    tx.record(
+        Event::new("rollover", "rollover-aborted")
+            .serial(&r.other.serial)
+            .detail("the new CA was dropped; the current CA stays".to_string()),
+    );
+    Ok(r.other)
+}
+
+/// The half of the current phase that has not been exported or deployed
+/// since it began, if any: "store export" or "client export".
+pub fn undeployed(r: &Rollover, log: &[audit::Entry]) -> Option<&'static str> {
+    let since = |cmds: &[&str]| {
+        log.iter().any(|e| {
+            cmds.contains(&e.command.as_str())
+                && OffsetDateTime::parse(&e.time, &time::format_description::well_known::Rfc3339)
+                    .is_ok_and(|t| t >= r.phase_since)
+        })
+    };
+    if !since(&STORE_EXPORTS) {
+        Some("store export (export marathon, deploy marathon or export k8s)")
+    } else if !since(&CLIENT_EXPORTS) {
+        Some("client export (export asp, deploy asp, export k8s or export files)")
+    } else {
+        None
+    }
+}
+
+/// A rollover left in one phase for longer than [`STALE_AFTER`], for `pki check`.
+pub fn stale(index: &Index, now: OffsetDateTime) -> Option<String> {
+    let r = index.rollover.as_ref()?;
+    (now - r.phase_since > STALE_AFTER).then(|| {
+        format!(
+            "a CA rollover has been in phase {} since {} ({} days): deploy what `pki rollover status` lists and run `pki rollover advance`",
+            r.phase.name(),
+            rfc3339(r.phase_since),
+            (now - r.phase_since).whole_days()
+        )
+    })
+}
+
+/// The refusal of a second rollover, or of a CA rotation, while one runs.
+pub fn in_progress(r: &Rollover) -> Error {
+    Error::refused(
+        format!(
+            "a CA rollover is in progress (phase {} since {})",
+            r.phase.name(),
+            rfc3339(r.phase_since)
+        ),
+        "finish it with `pki rollover advance` (see `pki rollover status`), or `pki rollover abort` in phase trust",
+    )
+}
+
+/// Refuse to replace the CA another way (init --force, import, rotate
+/// --ca) while a rollover runs.
+pub fn refuse_during(index: &Index) -> Result<()> {
+    match &index.rollover {
+        Some(r) => Err(in_progress(r)),
+        None => Ok(()),
+    }
+}
+
+fn none() -> Error {
+    Error::input(
+        "no CA rollover is in progress",
+        "start one with `pki rollover start`; `pki rollover status` shows the state",
+    )
+}
+
+/// The CA lifetime of a new CA: the current one's unless told.
+pub fn default_days(ca: &CaEntry) -> u32 {
+    lifetime_days(ca.not_before, ca.not_after)
+}
