@@ -41,8 +41,13 @@ pub const STALE_AFTER: Duration = Duration::days(7);
 
 /// Start a rollover: make the new CA (written beside the current one,
 /// recorded as the rollover's other CA) and enter `trust`.
-pub fn start(tx: &mut Tx<'_>, ca: &NewCa<'_>) -> Result<CaEntry> {
-    refuse_during(&tx.index)?;
+/// Idempotent: when a rollover is already in `trust` (a retry after a
+/// kill, say) it returns None and changes nothing; one in `switch` is refused.
+pub fn start(tx: &mut Tx<'_>, ca: &NewCa<'_>) -> Result<Option<CaEntry>> {
+    match &tx.index.rollover {
+        Some(r) if r.phase == Phase::Trust => return Ok(None),
+        _ => refuse_during(&tx.index)?,
+    }
     tx.index.ca(tx.store)?;
     let (entry, _signer) = create_ca(tx.store, &tx.index, ca, tx.now)?;
     tx.index.rollover = Some(Rollover {
@@ -61,7 +66,14 @@ pub fn start(tx: &mut Tx<'_>, ca: &NewCa<'_>) -> Result<CaEntry> {
                 tx.index.ca(tx.store)?.serial
             )),
     );
-    Ok(entry)
+    Ok(Some(entry))
+}
+
+/// The phase `advance --to` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    Switch,
+    Done,
 }
 
 /// What one `advance` did.
@@ -79,7 +91,28 @@ pub struct Advanced {
 /// every user with a key in the store is re-issued under it), `switch` to
 /// done. Unless `force`, refused until both halves of the current phase
 /// were exported or deployed since it began (the audit log says so).
-pub fn advance(tx: &mut Tx<'_>, force: bool, log: &[audit::Entry]) -> Result<Advanced> {
+///
+/// With `to`, idempotent: a rollover already at (or past) `to` is left as
+/// it is (None), and `to` must be the next phase.
+pub fn advance(
+    tx: &mut Tx<'_>,
+    to: Option<Target>,
+    force: bool,
+    log: &[audit::Entry],
+) -> Result<Option<Advanced>> {
+    let phase = tx.index.rollover.as_ref().map(|r| r.phase);
+    match (to, phase) {
+        (Some(Target::Done), None) | (Some(Target::Switch), Some(Phase::Switch)) => {
+            return Ok(None)
+        }
+        (Some(Target::Done), Some(Phase::Trust)) => {
+            return Err(Error::usage(
+                "the rollover is in phase trust; it advances one phase at a time",
+                "advance --to switch first, deploy both apps, then --to done",
+            ))
+        }
+        _ => {}
+    }
     let r = tx.index.rollover.clone().ok_or_else(none)?;
     if !force {
         if let Some(missing) = undeployed(&r, log) {
@@ -129,12 +162,12 @@ pub fn advance(tx: &mut Tx<'_>, force: bool, log: &[audit::Entry]) -> Result<Adv
                 started_at: r.started_at,
                 phase_since: tx.now,
             });
-            Ok(Advanced {
+            Ok(Some(Advanced {
                 phase: Some(Phase::Switch),
                 issued,
                 superseded,
                 warnings,
-            })
+            }))
         }
         Phase::Switch => {
             tx.index.rollover = None;
@@ -143,12 +176,12 @@ pub fn advance(tx: &mut Tx<'_>, force: bool, log: &[audit::Entry]) -> Result<Adv
                     .serial(&tx.index.ca(tx.store)?.serial)
                     .detail(format!("CA serial {} is no longer trusted", r.other.serial)),
             );
-            Ok(Advanced {
+            Ok(Some(Advanced {
                 phase: None,
                 issued: Vec::new(),
                 superseded: Vec::new(),
                 warnings: Vec::new(),
-            })
+            }))
         }
     }
 }
@@ -157,8 +190,11 @@ pub fn advance(tx: &mut Tx<'_>, force: bool, log: &[audit::Entry]) -> Result<Adv
 /// `ca/`, named by no index), and the store is as it was before `start`.
 /// From `switch`, users already carry the new CA's certificates, so abort
 /// is refused with what to do instead.
-pub fn abort(tx: &mut Tx<'_>) -> Result<CaEntry> {
-    let r = tx.index.rollover.clone().ok_or_else(none)?;
+/// Idempotent: with no rollover in progress it returns None.
+pub fn abort(tx: &mut Tx<'_>) -> Result<Option<CaEntry>> {
+    let Some(r) = tx.index.rollover.clone() else {
+        return Ok(None);
+    };
     if r.phase == Phase::Switch {
         return Err(Error::refused(
             "the rollover is in phase switch: the new CA is current and every user was re-issued under it, so there is no old state to return to",
@@ -171,7 +207,7 @@ pub fn abort(tx: &mut Tx<'_>) -> Result<CaEntry> {
             .serial(&r.other.serial)
             .detail("the new CA was dropped; the current CA stays".to_string()),
     );
-    Ok(r.other)
+    Ok(Some(r.other))
 }
 
 /// The half of the current phase that has not been exported or deployed

@@ -2,7 +2,7 @@
 //! its clients can be redeployed one at a time without a failed login
 //! (docs/rollover.md).
 
-use crate::ca::rollover::{self, Advanced};
+use crate::ca::rollover::{self, Advanced, Target};
 use crate::ca::NewCa;
 use crate::cmd::Ctx;
 use crate::error::Result;
@@ -48,6 +48,9 @@ pub struct StartArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct AdvanceArgs {
+    /// The phase to reach (switch or done): a no-op when the rollover is there already, so a retry is safe.
+    #[arg(long, value_enum, value_name = "PHASE")]
+    pub to: Option<Target>,
     /// Advance even though the audit log shows no export of the phase for the store or the clients.
     #[arg(long)]
     pub force: bool,
@@ -60,7 +63,7 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
             report(ctx, &index, "status", Vec::new())
         }
         Action::Start(a) => {
-            let index = ctx.store.transact(ctx.wait, ctx.now, |tx| {
+            let (index, started) = ctx.store.transact(ctx.wait, ctx.now, |tx| {
                 let ca = tx.index.ca(tx.store)?.clone();
                 let cn = crate::x509::cert::CertInfo::from_der(
                     &tx.store.read_cert_der(&ca.cert)?,
@@ -75,7 +78,7 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
                 let pass = tx.store.passphrase.for_new_key(ca.encrypted)?;
                 let key_type = a.ca_key_type.unwrap_or(ca.key_type);
                 ctx.warn_all(crate::ca::issue::non_rsa_warning(None, key_type));
-                rollover::start(
+                let started = rollover::start(
                     tx,
                     &NewCa {
                         cn: &cn,
@@ -85,9 +88,17 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
                         pass: pass.as_ref(),
                     },
                 )?;
-                Ok(tx.index.clone())
+                Ok((tx.index.clone(), started.is_some()))
             })?;
-            report(ctx, &index, "started", Vec::new())
+            if !started {
+                ctx.say("a rollover is already in phase trust; nothing to do");
+            }
+            report(
+                ctx,
+                &index,
+                if started { "started" } else { "status" },
+                Vec::new(),
+            )
         }
         Action::Advance(a) => {
             let log = audit::read(&ctx.store)?;
@@ -96,25 +107,37 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
                 Err((e, _)) => e,
             };
             let (index, done) = ctx.store.transact(ctx.wait, ctx.now, |tx| {
-                let done = rollover::advance(tx, a.force, &entries)?;
+                let done = rollover::advance(tx, a.to, a.force, &entries)?;
                 Ok((tx.index.clone(), done))
             })?;
-            let Advanced {
+            let Some(Advanced {
                 phase,
                 issued,
                 warnings,
                 ..
-            } = done;
+            }) = done
+            else {
+                ctx.say("the rollover is there already; nothing to do");
+                return report(ctx, &index, "status", Vec::new());
+            };
             ctx.warn_all(&warnings);
             let action = if phase.is_some() { "advanced" } else { "done" };
             report(ctx, &index, action, issued)
         }
         Action::Abort => {
-            let index = ctx.store.transact(ctx.wait, ctx.now, |tx| {
-                rollover::abort(tx)?;
-                Ok(tx.index.clone())
+            let (index, aborted) = ctx.store.transact(ctx.wait, ctx.now, |tx| {
+                let aborted = rollover::abort(tx)?;
+                Ok((tx.index.clone(), aborted.is_some()))
             })?;
-            report(ctx, &index, "aborted", Vec::new())
+            if !aborted {
+                ctx.say("no rollover is in progress; nothing to do");
+            }
+            report(
+                ctx,
+                &index,
+                if aborted { "aborted" } else { "status" },
+                Vec::new(),
+            )
         }
     }
 }
