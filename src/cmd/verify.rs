@@ -22,7 +22,7 @@ use x509_parser::prelude::*;
 use crate::cmd::Ctx;
 use crate::error::{one_line, Error, Result};
 use crate::json::{self, Finding, VerifyDoc};
-use crate::store::{CertEntry, CertState, Index};
+use crate::store::{CaEntry, CertEntry, CertState, Index};
 use crate::x509::cert::{rfc3339, sha256_hex};
 use crate::x509::keys::PrivateKey;
 
@@ -97,7 +97,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let mut r = Report {
         findings: Vec::new(),
     };
-    let ca_der = verify_ca(ctx, &index, &mut r);
+    let ca_der = verify_ca(ctx, index.ca(&ctx.store)?, &mut r);
+    // The other CA of a rollover in progress is trusted too: check it the same way.
+    if let Some(ro) = &index.rollover {
+        verify_ca(ctx, &ro.other, &mut r);
+    }
     if let (Some(path), Some(text)) = (&a.cert, &cert_input) {
         verify_file(ctx, path, text, a.key.as_deref(), ca_der.as_deref(), &mut r);
     } else {
@@ -150,8 +154,7 @@ fn emit(ctx: &Ctx, r: Report) -> Result<()> {
 }
 
 /// The CA's checks; returns its DER when it could be read, for chaining.
-fn verify_ca(ctx: &Ctx, index: &Index, r: &mut Report) -> Option<Vec<u8>> {
-    let ca = index.ca.as_ref()?;
+fn verify_ca(ctx: &Ctx, ca: &CaEntry, r: &mut Report) -> Option<Vec<u8>> {
     let s = Some(ca.serial.as_str());
     let der = match ctx.store.read_cert_der(&ca.cert) {
         Ok(d) => d,
