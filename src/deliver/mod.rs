@@ -2,6 +2,7 @@
 //! definitions and merges, the Marathon REST client, Kubernetes objects,
 //! and the key material they carry.
 
+pub mod asp;
 pub mod k8s;
 pub mod marathon;
 pub mod marathon_api;
