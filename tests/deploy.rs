@@ -1,291 +1,21 @@
-//! `pki deploy marathon` against a fake Marathon on 127.0.0.1 that behaves
-//! like `/v2/apps` of Marathon 1.3: PUT replaces `env` as a whole map, and
-//! it answers 200/201/401/403/404/409/422 as Marathon does.
-//!
-//! The fake serves one request per connection, on its own thread, until the
-//! test drops it (or 60 s pass); every wait in it is bounded.
+//! `pki deploy marathon` against the fake Marathon of `fake_marathon`
+//! (Marathon 1.3's `/v2/apps`: PUT replaces `env` as a whole map, and it
+//! answers 200/201/401/403/404/409/422 as Marathon does).
 
 mod common;
+mod fake_marathon;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use common::Env;
+use fake_marathon::{private_tls, Behaviour, Fake, POST_DEPLOYMENT, PUT_DEPLOYMENT, PUT_VERSION};
 use serde_json::{json, Value};
 
 const APP: &str = "/ephemeral-store";
-const PUT_DEPLOYMENT: &str = "5ed4c0c5-9ff8-4a6f-a0cd-f57f59a34b43";
-const PUT_VERSION: &str = "2026-11-24T19:00:00.000Z";
-const POST_DEPLOYMENT: &str = "0c7f3f6e-2b7d-4bd5-8c54-0d1b7b3a9e11";
-
-/// How the fake Marathon behaves.
-#[derive(Clone, Default)]
-struct Behaviour {
-    /// The app as Marathon holds it; `None` answers 404.
-    app: Option<Value>,
-    /// Answer 401 unless `Authorization: token=<this>` is sent.
-    token: Option<String>,
-    /// Answer 403 to PUT and POST.
-    forbid: bool,
-    /// A deployment is running: PUT answers 409 unless `?force=true`.
-    busy: bool,
-    /// Answer 422 to PUT and POST, as Marathon does for an invalid app.
-    reject: bool,
-    /// Accept the connection and never answer (timeouts).
-    stall: bool,
-}
-
-#[derive(Clone, Debug)]
-struct Seen {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-struct State {
-    b: Behaviour,
-    seen: Vec<Seen>,
-}
-
-struct Fake {
-    port: u16,
-    tls: bool,
-    state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Fake {
-    fn start(b: Behaviour) -> Fake {
-        Fake::spawn(b, None)
-    }
-
-    fn spawn(b: Behaviour, tls: Option<Arc<rustls::ServerConfig>>) -> Fake {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(Mutex::new(State {
-            b,
-            seen: Vec::new(),
-        }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp, is_tls) = (state.clone(), stop.clone(), tls.is_some());
-        let handle = std::thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while !sp.load(Ordering::SeqCst) && Instant::now() < deadline {
-                match listener.accept() {
-                    Ok((s, _)) => {
-                        s.set_nonblocking(false).unwrap();
-                        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                        match &tls {
-                            Some(cfg) => {
-                                let conn = rustls::ServerConnection::new(cfg.clone()).unwrap();
-                                serve(rustls::StreamOwned::new(conn, s), &st, &sp);
-                            }
-                            None => serve(s, &st, &sp),
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(5))
-                    }
-                    Err(_) => break,
-                }
-            }
-        });
-        Fake {
-            port,
-            tls: is_tls,
-            state,
-            stop,
-            handle: Some(handle),
-        }
-    }
-
-    fn url(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://127.0.0.1:{}", self.port)
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.state.lock().unwrap().seen.clone()
-    }
-
-    fn methods(&self) -> Vec<String> {
-        self.seen().iter().map(|s| s.method.clone()).collect()
-    }
-
-    fn app(&self) -> Option<Value> {
-        self.state.lock().unwrap().b.app.clone()
-    }
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-/// Read one request, answer it like Marathon, close.
-fn serve<S: Read + Write>(stream: S, state: &Mutex<State>, stop: &AtomicBool) {
-    let mut r = BufReader::new(stream);
-    let mut line = String::new();
-    if r.read_line(&mut line).is_err() || line.is_empty() {
-        return; // e.g. a TLS handshake the client refused
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_string();
-    let target = parts.next().unwrap_or("").to_string();
-    let mut headers = Vec::new();
-    for _ in 0..100 {
-        let mut h = String::new();
-        if r.read_line(&mut h).is_err() || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; len.min(1 << 20)];
-    if r.read_exact(&mut body).is_err() {
-        return;
-    }
-    let seen = Seen {
-        method,
-        target,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    };
-    let (status, reply) = {
-        let mut st = state.lock().unwrap();
-        st.seen.push(seen.clone());
-        if st.b.stall {
-            drop(st);
-            let until = Instant::now() + Duration::from_secs(10);
-            while !stop.load(Ordering::SeqCst) && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            return;
-        }
-        marathon(&mut st.b, &seen)
-    };
-    let reason = match status {
-        200 => "OK",
-        201 => "Created",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        422 => "Unprocessable Entity",
-        _ => "Other",
-    };
-    let text = reply.to_string();
-    let mut s = r.into_inner();
-    let _ = write!(
-        s,
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-        text.len()
-    );
-    let _ = s.flush();
-}
-
-/// Marathon 1.3's `/v2/apps` as far as `pki` uses it.
-fn marathon(b: &mut Behaviour, req: &Seen) -> (u16, Value) {
-    if let Some(t) = &b.token {
-        if req.header("authorization") != Some(&format!("token={t}")) {
-            return (401, json!({"message": "Authentication failed"}));
-        }
-    }
-    let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
-    let app_path = format!("/v2/apps{APP}");
-    match (req.method.as_str(), path) {
-        ("GET", p) if p == app_path => match &b.app {
-            Some(app) => (200, json!({ "app": app })),
-            None => (
-                404,
-                json!({"message": format!("App '{APP}' does not exist")}),
-            ),
-        },
-        ("PUT", p) if p == app_path => {
-            if b.forbid {
-                return (403, json!({"message": "Forbidden"}));
-            }
-            if b.busy && query != "force=true" {
-                return (
-                    409,
-                    json!({"message": "App is locked by one or more deployments. Override with the option '?force=true'.",
-                           "deployments": [{"id": "97c136bf-5a28-4821-9d94-480d9fbb01c8"}]}),
-                );
-            }
-            if b.reject {
-                return invalid();
-            }
-            let update = req.json();
-            let app = b.app.as_mut().expect("the app exists");
-            // PUT replaces each field it carries as a whole: env included.
-            for (k, v) in update.as_object().unwrap() {
-                app[k] = v.clone();
-            }
-            (
-                200,
-                json!({"version": PUT_VERSION, "deploymentId": PUT_DEPLOYMENT}),
-            )
-        }
-        ("POST", "/v2/apps") => {
-            if b.forbid {
-                return (403, json!({"message": "Forbidden"}));
-            }
-            if b.reject {
-                return invalid();
-            }
-            let mut app = req.json();
-            b.app = Some(app.clone());
-            app["version"] = json!(PUT_VERSION);
-            app["deployments"] = json!([{ "id": POST_DEPLOYMENT }]);
-            (201, app)
-        }
-        _ => (404, json!({"message": "not found"})),
-    }
-}
-
-fn invalid() -> (u16, Value) {
-    (
-        422,
-        json!({"message": "Object is not valid",
-               "details": [{"path": "/env(OTHER)", "errors": ["error.expected.jsstring"]}]}),
-    )
-}
 
 /// A Marathon that runs [`running_app`].
 fn running() -> Behaviour {
-    Behaviour {
-        app: Some(running_app()),
-        ..Default::default()
-    }
+    Behaviour::with_apps(&[running_app()])
 }
 
 /// An app as `GET /v2/apps/ephemeral-store` shows it, env holding other variables.
@@ -329,15 +59,6 @@ fn assert_no_key(text: &str) {
     );
 }
 
-#[track_caller]
-fn assert_valid(v: &jsonschema::Validator, body: &Value) {
-    let errors: Vec<String> = v
-        .iter_errors(body)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect();
-    assert!(errors.is_empty(), "body does not validate: {errors:?}");
-}
-
 #[test]
 fn update_sets_the_four_keys_and_loses_no_other_variable() {
     let env = store();
@@ -379,7 +100,7 @@ fn update_sets_the_four_keys_and_loses_no_other_variable() {
     );
 
     // What Marathon now holds: every variable it had, the four keys set.
-    let app = fake.app().unwrap();
+    let app = fake.app(APP).unwrap();
     let e = app["env"].as_object().unwrap();
     assert_eq!(e["JAVA_OPTS"], "-Xmx512m");
     assert_eq!(e["LOG_LEVEL"], "debug");
@@ -405,7 +126,7 @@ fn update_sets_the_four_keys_and_loses_no_other_variable() {
 
     // A second deploy changes nothing more and still keeps all seven.
     deploy(&env, &fake, &[]).ok();
-    assert_eq!(fake.app().unwrap()["env"].as_object().unwrap().len(), 7);
+    assert_eq!(fake.app(APP).unwrap()["env"].as_object().unwrap().len(), 7);
 }
 
 #[test]
@@ -425,7 +146,7 @@ fn put_and_post_bodies_validate_against_the_marathon_1_3_9_schema() {
     let env = store();
     let fake = Fake::start(running());
     deploy(&env, &fake, &["--force"]).ok();
-    assert_valid(&v, &fake.seen()[1].json());
+    fake_marathon::assert_valid("1.3.9", &fake.seen()[1].json());
 
     let fake = Fake::start(Behaviour::default());
     deploy(
@@ -439,7 +160,7 @@ fn put_and_post_bodies_validate_against_the_marathon_1_3_9_schema() {
         (post.method.as_str(), post.target.as_str()),
         ("POST", "/v2/apps")
     );
-    assert_valid(&v, &post.json());
+    fake_marathon::assert_valid("1.3.9", &post.json());
 }
 
 #[test]
@@ -456,7 +177,7 @@ fn conflict_409_says_a_deployment_is_in_progress_and_force_sends_force_true() {
         "--force",
     ]);
     assert_eq!(
-        fake.app().unwrap()["env"],
+        fake.app(APP).unwrap()["env"],
         running_app()["env"],
         "nothing changed"
     );
@@ -466,7 +187,7 @@ fn conflict_409_says_a_deployment_is_in_progress_and_force_sends_force_true() {
     run.ok();
     assert_eq!(fake.seen()[3].method, "PUT");
     assert_eq!(fake.seen()[3].target, "/v2/apps/ephemeral-store?force=true");
-    assert_eq!(fake.app().unwrap()["env"]["ORCHESTRATION"], "marathon");
+    assert_eq!(fake.app(APP).unwrap()["env"]["ORCHESTRATION"], "marathon");
 }
 
 #[test]
@@ -477,7 +198,7 @@ fn a_missing_app_is_refused_unless_create_posts_the_full_app() {
         .code(2)
         .one_line_error(&["has no app /ephemeral-store", "--create"]);
     assert_eq!(fake.methods(), ["GET"]);
-    assert!(fake.app().is_none());
+    assert!(fake.app(APP).is_none());
 
     let run = deploy(
         &env,
@@ -491,7 +212,7 @@ fn a_missing_app_is_refused_unless_create_posts_the_full_app() {
         ("create", "POST", Some(201))
     );
     assert_eq!(doc.deployment_id.as_deref(), Some(POST_DEPLOYMENT));
-    let app = fake.app().unwrap();
+    let app = fake.app(APP).unwrap();
     assert_eq!(app["id"], APP);
     assert_eq!(app["instances"], 5);
     assert_eq!(
@@ -555,7 +276,7 @@ fn credentials_401_403_and_the_token_header() {
         fake.seen()[0].header("authorization"),
         Some("Basic YWRtaW46czNjcmV0")
     );
-    assert_eq!(fake.app().unwrap()["env"], running_app()["env"]);
+    assert_eq!(fake.app(APP).unwrap()["env"], running_app()["env"]);
 }
 
 #[test]
@@ -610,7 +331,7 @@ fn dry_run_prints_the_request_with_the_key_redacted_and_sends_no_change() {
     );
 
     assert_eq!(fake.methods(), ["GET", "GET"], "a dry run only reads");
-    assert_eq!(fake.app().unwrap(), running_app());
+    assert_eq!(fake.app(APP).unwrap(), running_app());
 
     // With --create and no app: the POST it would send.
     let fake = Fake::start(Behaviour::default());
@@ -691,36 +412,6 @@ fn bad_input_is_refused_before_any_request() {
     assert!(fake.seen().is_empty(), "{:?}", fake.seen());
 }
 
-/// A private CA and a server certificate for 127.0.0.1, made with rcgen.
-fn private_tls(dir: &std::path::Path) -> (Arc<rustls::ServerConfig>, std::path::PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "test Marathon CA");
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, &ca_key);
-    let key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let ca_path = dir.join("marathon-ca.crt");
-    std::fs::write(&ca_path, ca_cert.pem()).unwrap();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-    (Arc::new(cfg), ca_path)
-}
-
 #[test]
 fn https_with_a_private_ca() {
     let env = store();
@@ -738,5 +429,5 @@ fn https_with_a_private_ca() {
 
     deploy(&env, &fake, &["--ca-cert", ca_path.to_str().unwrap()]).ok();
     assert_eq!(fake.methods(), ["GET", "PUT"]);
-    assert_eq!(fake.app().unwrap()["env"]["ORCHESTRATION"], "marathon");
+    assert_eq!(fake.app(APP).unwrap()["env"]["ORCHESTRATION"], "marathon");
 }

@@ -4,15 +4,16 @@
 //! is built on). A certificate from another CA must fail both.
 
 mod common;
+mod handshake;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::{openssl, Env};
+use handshake::{erlang_handshake, erlang_or_skip, node_cert};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
@@ -29,55 +30,6 @@ fn certs(path: &Path) -> Vec<CertificateDer<'static>> {
 
 fn key(path: &Path) -> PrivateKeyDer<'static> {
     PrivateKeyDer::from_pem_file(path).unwrap()
-}
-
-/// A server ("node") certificate signed by the store's CA, as the store
-/// mints its own at boot: made with openssl from our CA key, which also
-/// proves openssl reads the PKCS#1 key we write.
-fn node_cert(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (ca_crt, ca_key) = env.ca_files();
-    let dir = env.root();
-    let key = dir.join("node.key");
-    let csr = dir.join("node.csr");
-    let crt = dir.join("node.crt");
-    let ext = dir.join("node.ext");
-    std::fs::write(&ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").unwrap();
-    let s = |p: &Path| p.to_str().unwrap().to_string();
-    let (ok, out) = openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        &s(&key),
-        "-subj",
-        "/CN=localhost",
-        "-out",
-        &s(&csr),
-    ]);
-    assert!(ok, "{out}");
-    let (ok, out) = openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &s(&csr),
-        "-CA",
-        &s(&ca_crt),
-        "-CAkey",
-        &s(&ca_key),
-        "-set_serial",
-        "7",
-        "-days",
-        "2",
-        "-sha256",
-        "-extfile",
-        &s(&ext),
-        "-out",
-        &s(&crt),
-    ]);
-    assert!(ok, "{out}");
-    (crt, key)
 }
 
 /// Run one rustls handshake; returns the CN the server read, or the error.
@@ -182,86 +134,6 @@ fn rustls_accepts_our_client_certificate_and_reads_the_cn() {
             || err.starts_with("server: invalid peer certificate: UnknownIssuer"),
         "{err}"
     );
-}
-
-fn erlang_available() -> bool {
-    Command::new("escript")
-        .arg("-h")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-/// Whether the Erlang tests can run; on CI they must.
-fn erlang_or_skip() -> bool {
-    if erlang_available() {
-        return true;
-    }
-    // .ci/run installs erlang-base and erlang-ssl; a developer machine may lack them.
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "escript missing on CI: .ci/run must install erlang-base erlang-ssl"
-    );
-    eprintln!("skipped: escript not installed (apt-get install erlang-base erlang-ssl)");
-    false
-}
-
-/// Start the Erlang server, run `openssl s_client` with the given client pair; returns the server's verdict line.
-fn erlang_handshake(ca: &Path, server: (&Path, &Path), client: (&Path, &Path)) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/erlang_server.escript");
-    // Riak's R16 stack speaks CBC suites only: hold the server to that.
-    let mut srv = Command::new("escript")
-        .arg(&script)
-        .args([ca, server.0, server.1])
-        .env("ERL_TLS_CBC_ONLY", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start escript");
-    let mut out = BufReader::new(srv.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let port = first
-        .trim()
-        .strip_prefix("PORT ")
-        .unwrap_or_else(|| panic!("no PORT line: {first:?}"))
-        .to_string();
-    let client_out = Command::new("openssl")
-        .args([
-            "s_client",
-            "-connect",
-            &format!("127.0.0.1:{port}"),
-            "-tls1_2",
-            "-ign_eof",
-            "-cert",
-        ])
-        .arg(client.0)
-        .arg("-key")
-        .arg(client.1)
-        .arg("-CAfile")
-        .arg(ca)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let mut verdict = String::new();
-    out.read_to_string(&mut verdict).unwrap();
-    let status = srv.wait().unwrap();
-    let said = String::from_utf8_lossy(&client_out.stdout).to_string();
-    if verdict.starts_with("OK") {
-        assert!(status.success());
-        assert!(
-            said.contains(&format!(
-                "hello {}",
-                verdict.trim().trim_start_matches("OK CN=")
-            )),
-            "{said}"
-        );
-        // Riak's R16 stack: TLS 1.2 with a CBC suite.
-        assert!(said.contains("TLSv1.2"), "{said}");
-        assert!(said.contains("CBC") || said.contains("-SHA"), "{said}");
-    }
-    verdict.trim().to_string()
 }
 
 #[test]
