@@ -146,7 +146,7 @@ fn put_and_post_bodies_validate_against_the_marathon_1_3_9_schema() {
     let env = store();
     let fake = Fake::start(running());
     deploy(&env, &fake, &["--force"]).ok();
-    fake_marathon::assert_valid("1.3.9", &fake.seen()[1].json());
+    common::assert_app_valid("1.3.9", &fake.seen()[1].json());
 
     let fake = Fake::start(Behaviour::default());
     deploy(
@@ -160,7 +160,7 @@ fn put_and_post_bodies_validate_against_the_marathon_1_3_9_schema() {
         (post.method.as_str(), post.target.as_str()),
         ("POST", "/v2/apps")
     );
-    fake_marathon::assert_valid("1.3.9", &post.json());
+    common::assert_app_valid("1.3.9", &post.json());
 }
 
 #[test]

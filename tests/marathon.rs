@@ -15,15 +15,7 @@ fn validator(version: &str) -> jsonschema::Validator {
 #[track_caller]
 fn assert_valid(app: &Value) {
     for version in ["1.3.9", "1.5.15"] {
-        let v = validator(version);
-        let errors: Vec<String> = v
-            .iter_errors(app)
-            .map(|e| format!("{} at {}", e, e.instance_path))
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "invalid against {version}: {errors:#?}\n{app:#}"
-        );
+        common::assert_app_valid(version, app);
     }
 }
 

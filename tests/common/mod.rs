@@ -319,3 +319,17 @@ pub fn tool_or_skip(tool: &str, install: &str) -> bool {
     eprintln!("skipped: {tool} not installed ({install})");
     false
 }
+
+/// Assert `app` validates against Marathon's AppDefinition schema `version`.
+#[track_caller]
+pub fn assert_app_valid(version: &str, app: &serde_json::Value) {
+    let v = marathon_schema(version);
+    let errors: Vec<String> = v
+        .iter_errors(app)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "invalid against {version}: {errors:#?}\n{app:#}"
+    );
+}

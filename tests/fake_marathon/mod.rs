@@ -409,17 +409,3 @@ pub fn private_tls(dir: &std::path::Path) -> (Arc<rustls::ServerConfig>, std::pa
         .unwrap();
     (Arc::new(cfg), ca_path)
 }
-
-/// Assert `body` validates against Marathon's AppDefinition schema `version`.
-#[track_caller]
-pub fn assert_valid(version: &str, body: &Value) {
-    let v = crate::common::marathon_schema(version);
-    let errors: Vec<String> = v
-        .iter_errors(body)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "invalid against {version}: {errors:?}\n{body:#}"
-    );
-}
