@@ -1,8 +1,12 @@
 //! `pki export k8s`: Secrets and a ConfigMap that `kubectl apply -f -`
 //! accepts, in YAML (parsed back with serde_norway) and JSON, with key
-//! pairs that openssl agrees match.
+//! pairs that openssl agrees match, valid for a Kubernetes schema validator
+//! we did not write (PyPI `kubernetes-validate`, strict), under the names
+//! the vendor's StatefulSet and DaemonSet read (taken from their manifests
+//! in ../shared/vendor at test time).
 
 mod common;
+mod vendor;
 
 use base64::Engine;
 use common::{openssl_public_key, Env};
@@ -170,8 +174,7 @@ fn yaml_and_json_carry_the_same_objects_with_the_mounted_names() {
         assert_eq!(decode(v), ca_pem);
     }
     let users = find(&items, "ephemeral-store-users");
-    let user: Value =
-        serde_json::from_str(users["data"]["EPHEMERAL_STORE_USER"].as_str().unwrap()).unwrap();
+    let user: Value = serde_json::from_str(users["data"]["user"].as_str().unwrap()).unwrap();
     assert_eq!(
         user,
         serde_json::json!({"name": "myuser", "auth_mode": "certificate"})
@@ -217,5 +220,217 @@ fn namespaces_and_refusals() {
         let r = env.run(&full);
         r.code(2).one_line_error(&[want]);
         assert!(r.stdout.is_empty());
+    }
+}
+
+/// What the vendor's workloads read from the objects pki makes, taken from
+/// their manifests: the fixture the output is held to.
+#[derive(Debug)]
+struct VendorNames {
+    /// The StatefulSet's `EPHEMERAL_STORE_USER`: `configMapKeyRef` (name, key).
+    users_ref: (String, String),
+    /// The vendor's own ConfigMap of that name: its data, for user `myuser`.
+    users_data: Value,
+    /// The StatefulSet's Secret volumes: (secretName, mountPath).
+    store_secrets: Vec<(String, String)>,
+    /// The DaemonSet's Secret volumes (for user `myuser`): (secretName, mountPath).
+    asp_secrets: Vec<(String, String)>,
+    /// The DaemonSet's namespace.
+    asp_namespace: String,
+    /// The file the vendor's procedure puts in the CA-only Secret (`--from-file=F`).
+    ca_only_file: String,
+}
+
+/// A workload's Secret volumes with where its first container mounts them.
+fn secret_mounts(workload: &Value) -> Vec<(String, String)> {
+    let pod = &workload["spec"]["template"]["spec"];
+    let mounts = pod["containers"][0]["volumeMounts"].as_array().unwrap();
+    pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| {
+            let secret = v["secret"]["secretName"].as_str()?;
+            let mount = mounts
+                .iter()
+                .find(|m| m["name"] == v["name"])
+                .unwrap_or_else(|| panic!("volume {} is mounted", v["name"]));
+            Some((secret.to_string(), mount["mountPath"].as_str()?.to_string()))
+        })
+        .collect()
+}
+
+fn vendor_names() -> VendorNames {
+    let store_yaml = "f5-ephemeral-store-k8s-example.yaml";
+    let sts = vendor::object(store_yaml, "StatefulSet");
+    let env = sts["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    let user_env = env
+        .iter()
+        .find(|e| e["name"] == "EPHEMERAL_STORE_USER")
+        .expect("the StatefulSet reads EPHEMERAL_STORE_USER");
+    let r = &user_env["valueFrom"]["configMapKeyRef"];
+    let users_ref = (
+        r["name"].as_str().unwrap().to_string(),
+        r["key"].as_str().unwrap().to_string(),
+    );
+    let cm = vendor::object(store_yaml, "ConfigMap");
+    assert_eq!(cm["metadata"]["name"], users_ref.0.as_str());
+    let ds = vendor::object("f5-asp-k8s.yaml", "DaemonSet");
+    let page = vendor::text("asp-k-ephemeral-store.rst");
+    let ca_only_file = page
+        .lines()
+        .find(|l| l.contains("kubectl create secret generic ephemeral-store-user-rootca-cert"))
+        .and_then(|l| l.split("--from-file=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the vendor's command for the CA-only Secret")
+        .to_string();
+    VendorNames {
+        users_ref,
+        users_data: cm["data"].clone(),
+        store_secrets: secret_mounts(&sts),
+        asp_secrets: secret_mounts(&ds),
+        asp_namespace: ds["metadata"]["namespace"].as_str().unwrap().to_string(),
+        ca_only_file,
+    }
+}
+
+#[test]
+fn the_names_and_keys_are_the_ones_the_vendors_workloads_read() {
+    let v = vendor_names();
+    // The fixture itself, as the vendor's manifests and procedure have it.
+    assert_eq!(v.users_ref, ("ephemeral-store-users".into(), "user".into()));
+    assert_eq!(
+        v.store_secrets,
+        [(
+            "ephemeral-store-root".into(),
+            "/riak-bootstrap/ca-certs".into()
+        )]
+    );
+    assert_eq!(
+        v.asp_secrets,
+        [
+            (
+                "ephemeral-store-user-myuser".to_string(),
+                "/ephemeral-store-certs/myuser".to_string()
+            ),
+            (
+                "ephemeral-store-user-rootca-cert".into(),
+                "/ephemeral-store-certs/rootca-cert".into()
+            )
+        ]
+    );
+    assert_eq!(v.ca_only_file, "rootCA.crt");
+
+    let env = Env::with_users(&["myuser"]);
+    let items = env
+        .run(&["export", "k8s", "--user", "myuser", "--format", "json"])
+        .json()["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let object = |kind: &str, name: &str| -> &Value {
+        items
+            .iter()
+            .find(|i| i["kind"] == kind && i["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name} in the output"))
+    };
+
+    // The StatefulSet's configMapKeyRef finds its key, holding what the
+    // vendor's own ConfigMap holds for myuser, and nothing else is there.
+    let cm = object("ConfigMap", &v.users_ref.0);
+    assert_eq!(cm["data"], v.users_data);
+    assert!(cm["data"].get("EPHEMERAL_STORE_USER").is_none());
+
+    // Every Secret a workload mounts exists; the files it shows at the
+    // mount path are the ones the vendor's procedure puts there
+    // (`kubectl create secret tls`: tls.crt and tls.key; the CA-only
+    // Secret: the --from-file name), and the DaemonSet's are in its namespace.
+    let mut files = Vec::new();
+    for (secret, mount) in v.store_secrets.iter().chain(&v.asp_secrets) {
+        let s = object("Secret", secret);
+        for key in s["data"].as_object().unwrap().keys() {
+            files.push(format!("{mount}/{key}"));
+        }
+    }
+    for want in [
+        "/riak-bootstrap/ca-certs/tls.crt",
+        "/riak-bootstrap/ca-certs/tls.key",
+        "/ephemeral-store-certs/myuser/tls.crt",
+        "/ephemeral-store-certs/myuser/tls.key",
+        &format!("/ephemeral-store-certs/rootca-cert/{}", v.ca_only_file),
+    ] {
+        assert!(files.iter().any(|f| f == want), "{want} not in {files:?}");
+    }
+    for (secret, _) in &v.asp_secrets {
+        assert_eq!(
+            object("Secret", secret)["metadata"]["namespace"],
+            v.asp_namespace.as_str()
+        );
+    }
+    // The CA-only Secret holds no key.
+    let ca_only = object("Secret", &v.asp_secrets[1].0);
+    for value in ca_only["data"].as_object().unwrap().values() {
+        let text = String::from_utf8(decode(value)).unwrap();
+        assert!(text.starts_with("-----BEGIN CERTIFICATE-----") && !text.contains("PRIVATE KEY"));
+    }
+}
+
+/// `kubernetes-validate --strict` on `file`: None when it cannot be run here.
+fn kubernetes_validate(file: &std::path::Path) -> Option<(bool, String)> {
+    let out = std::process::Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict"])
+        .arg(file)
+        .output()
+        .ok()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if text.contains("No module named kubernetes_validate") {
+        return None;
+    }
+    Some((out.status.success(), text))
+}
+
+#[test]
+fn the_output_passes_kubernetes_validate_in_strict_mode() {
+    let env = Env::with_users(&["myuser"]);
+    // The validator is real: it refuses a field Kubernetes does not know.
+    let bad = env.path("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  bogus: 1\ndata:\n  user: a\n",
+    )
+    .unwrap();
+    let Some((ok, said)) = kubernetes_validate(&bad) else {
+        // .ci/run installs it; a developer machine may lack it.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubernetes-validate missing on CI: .ci/run must pip install it"
+        );
+        eprintln!("skipped: kubernetes-validate not installed (python3 -m pip install kubernetes-validate)");
+        return;
+    };
+    assert!(!ok && said.contains("bogus"), "{said}");
+
+    let yaml = env.run(&["export", "k8s", "--user", "myuser"]);
+    let file = env.path("out.yaml");
+    std::fs::write(&file, &yaml.ok().stdout).unwrap();
+    let (ok, said) = kubernetes_validate(&file).unwrap();
+    assert!(ok, "{said}");
+    assert_eq!(said.matches(" passed for resource ").count(), 4, "{said}");
+
+    // The JSON List's items, each on its own (the validator has no schema for List).
+    let list = env
+        .run(&["export", "k8s", "--user", "myuser", "--format", "json"])
+        .json();
+    for (i, item) in list["items"].as_array().unwrap().iter().enumerate() {
+        let file = env.path(&format!("item{i}.json"));
+        std::fs::write(&file, item.to_string()).unwrap();
+        let (ok, said) = kubernetes_validate(&file).unwrap();
+        assert!(ok && said.contains(" passed for resource "), "{said}");
     }
 }
