@@ -199,9 +199,9 @@ pub struct ExportFilesDoc {
     pub ca_cert_path: String,
 }
 
-// ---- pki deploy marathon ----
+// ---- pki deploy marathon, pki deploy asp ----
 
-/// `pki deploy marathon --json` (also with `--dry-run`).
+/// `pki deploy marathon --json` and `pki deploy asp --json` (also with `--dry-run`).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeployDoc {
@@ -219,6 +219,13 @@ pub struct DeployDoc {
     pub url: String,
     /// Names of the app's other env variables, sent back unchanged.
     pub kept_env: Vec<String>,
+    /// `deploy asp`: the users whose keys and certificates were set
+    /// (`user` then holds them joined by spaces). Absent for `deploy marathon`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    /// `deploy asp`: the other users of `ASP_EPHEMERAL_STORE`, sent back unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept_users: Vec<String>,
     /// Marathon's HTTP status (200 updated, 201 created); null with `--dry-run`.
     pub status: Option<u16>,
     /// Marathon's deployment id; null with `--dry-run` or when Marathon gave none.

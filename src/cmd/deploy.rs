@@ -187,6 +187,8 @@ fn deploy_marathon(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
         method: request.method.as_str().into(),
         url: request.url.clone(),
         kept_env: kept.clone(),
+        users: Vec::new(),
+        kept_users: Vec::new(),
         status: None,
         deployment_id: None,
         app_version: None,
