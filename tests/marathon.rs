@@ -4,6 +4,8 @@
 //! so the validator's draft is chosen explicitly.
 
 mod common;
+mod fake_marathon;
+mod vendor;
 
 use common::Env;
 use serde_json::Value;
@@ -138,14 +140,12 @@ fn merge_sets_only_the_env_keys_and_keeps_order_and_validity() {
         original
     );
 
-    // The GET /v2/apps/ID response shape ({"app": {...}}) is accepted, and stdin works.
+    // The GET /v2/apps/ID response shape ({"app": {...}}) is accepted and
+    // unwrapped (issue 14: the output is what a PUT takes), and stdin works.
     let wrapped = format!("{{\"app\": {original}}}");
     let r = env.run_stdin(&["export", "marathon", "--merge", "-"], &wrapped);
     r.ok();
-    assert_eq!(
-        r.json()["app"]["env"]["EPHEMERAL_STORE_USER"],
-        fresh["EPHEMERAL_STORE_USER"]
-    );
+    assert_eq!(r.json(), merged);
 
     // An app with no env gets one.
     std::fs::write(
@@ -186,4 +186,51 @@ fn env_values_are_strings_that_round_trip_the_pem() {
         user,
         serde_json::json!({"name": "myuser", "auth_mode": "certificate"})
     );
+}
+
+/// A store app as the test Marathon's `GET /v2/apps/ephemeral-store`
+/// answers it: the fields and read-only fields of the vendor's own GET
+/// example (../shared/vendor), with the store's id and an env of its own.
+fn running_store_app() -> Value {
+    let mut app = vendor::controller_get_answer()["app"].clone();
+    app["id"] = serde_json::json!("/ephemeral-store");
+    app["env"] =
+        serde_json::json!({"JAVA_OPTS": "-Xmx512m", "ORCHESTRATION": "old", "S": {"secret": "s"}});
+    app["secrets"] = serde_json::json!({"s": {"source": "vault/s"}});
+    app
+}
+
+#[test]
+fn merge_of_a_get_answer_puts_back_to_marathon_unchanged_but_for_the_env() {
+    let env = Env::with_users(&["myuser"]);
+    let app = running_store_app();
+    let fake = fake_marathon::Fake::start(fake_marathon::Behaviour::with_apps(
+        std::slice::from_ref(&app),
+    ));
+    // As the GET answered it, Marathon refuses it back (read-only fields, nulls).
+    let answer = fake.get_text("/ephemeral-store");
+    let as_got: Value = serde_json::from_str(&answer).unwrap();
+    assert!(!fake.put("/ephemeral-store", &as_got["app"]));
+
+    let r = env.run_stdin(&["export", "marathon", "--merge", "-"], &answer);
+    r.ok();
+    for said in ["dropped", "version", "tasksRunning", "cmd (null)"] {
+        assert!(r.stderr.contains(said), "{said}: {}", r.stderr);
+    }
+    let merged = r.json();
+    assert!(merged.get("app").is_none(), "unwrapped");
+    // The schema of the Marathon that answered (1.5 has no storeUrls).
+    common::assert_app_valid("1.3.9", &merged);
+    let fresh = env.run(&["export", "marathon"]).json();
+    for (k, v) in fresh.as_object().unwrap() {
+        assert_eq!(&merged["env"][k], v, "{k}");
+    }
+    assert_eq!(merged["env"]["JAVA_OPTS"], "-Xmx512m");
+    assert_eq!(merged["env"]["S"], serde_json::json!({"secret": "s"}));
+
+    assert!(
+        fake.put("/ephemeral-store", &merged),
+        "the test Marathon takes the merged app"
+    );
+    fake.assert_only_env_changed("/ephemeral-store", &app, &merged["env"]);
 }

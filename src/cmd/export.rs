@@ -6,7 +6,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::cmd::Ctx;
-use crate::deliver::{ca_pem, env_for, k8s, marathon, pick_user, trust_bundle, user_pem, Pair};
+use crate::deliver::{asp, ca_pem, env_for, k8s, marathon, pick_user, trust_bundle, user_pem, Pair};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::store::fs::{self, Replace, PUBLIC_MODE, SECRET_MODE};
@@ -20,6 +20,8 @@ pub enum Target {
     Files(FilesArgs),
     /// Kubernetes Secrets and ConfigMap for the same material, for `kubectl apply -f -`.
     K8s(K8sArgs),
+    /// The ASP controller's ASP_EPHEMERAL_STORE (users' keys and certificates, root CA), a full controller app, or an app file with it updated.
+    Asp(AspArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -118,11 +120,70 @@ pub struct K8sArgs {
     pub allow_non_rsa: bool,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AspFormat {
+    /// The env object {"ASP_EPHEMERAL_STORE": "..."}.
+    Env,
+    /// A complete marathon-asp-ctlr app definition, ready for POST /v2/apps.
+    App,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  pki export asp --user myuser
+  pki export asp --user alice --user bob --store-host 10.0.0.5 --store-port 8087
+  pki export asp --user myuser --format app --marathon-url http://marathon.mesos:8080 > marathon-asp-ctlr.json
+  curl -fsS http://marathon.mesos:8080/v2/apps/marathon-asp-ctlr | pki export asp --user myuser --merge - > ctlr.json
+
+ASP_EPHEMERAL_STORE is a JSON object in a string:
+  {\"host\", \"port\", \"users\": {USER: {\"key\", \"cert\"}}, \"root-ca\"}
+--merge sets the named users and root-ca and keeps every other user, every other
+variable and field as they are (a GET /v2/apps/ID answer is unwrapped and its
+read-only fields dropped). The output carries the users' private keys in clear
+(never the CA key): treat it as a secret.")]
+pub struct AspArgs {
+    /// A user whose key and certificate go in (repeat --user, or name several after one).
+    #[arg(long = "user", value_name = "USER", required = true, num_args = 1..)]
+    pub users: Vec<String>,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = AspFormat::Env)]
+    pub format: AspFormat,
+    /// An existing controller app (file, or - for stdin; a GET /v2/apps/ID answer too) to print with ASP_EPHEMERAL_STORE updated.
+    #[arg(long, value_name = "APP.json", conflicts_with = "format")]
+    pub merge: Option<PathBuf>,
+    /// The store's address as the ASP instances reach it (default: kept by --merge, else the DC/OS VIP name).
+    #[arg(long, value_name = "HOST")]
+    pub store_host: Option<String>,
+    /// The store's client port (default: kept by --merge, else 8087).
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub store_port: Option<u16>,
+    /// Docker image of the controller, for --format app.
+    #[arg(long, default_value = asp::DEFAULT_IMAGE, requires = "format")]
+    pub image: String,
+    /// App id of the controller, for --format app.
+    #[arg(long, default_value = asp::DEFAULT_APP_ID, requires = "format")]
+    pub app_id: String,
+    /// MARATHON_URL of the controller (Marathon as the controller reaches it), for --format app.
+    #[arg(long, default_value = asp::DEFAULT_MARATHON_URL, value_name = "URL", requires = "format")]
+    pub marathon_url: String,
+    /// Set or replace one env variable of the controller (e.g. ASP_DEFAULT_STATS_URL=...), for --format app.
+    #[arg(long = "env", value_name = "NAME=VALUE", requires = "format")]
+    pub env: Vec<String>,
+    /// Form of the users' keys: native (PKCS#1 for RSA, as the store documents) or pkcs8.
+    #[arg(long, value_enum, default_value_t = KeyFormat::Native)]
+    pub key_format: KeyFormat,
+    /// Export even though the CA or a user key is not RSA (the store's TLS stack cannot use it).
+    #[arg(long)]
+    pub allow_non_rsa: bool,
+}
+
 pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
     match t {
         Target::Marathon(a) => marathon_cmd(ctx, a),
         Target::Files(a) => files(ctx, a),
         Target::K8s(a) => k8s_cmd(ctx, a),
+        Target::Asp(a) => asp_cmd(ctx, a),
     }
 }
 
@@ -177,17 +238,7 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
     // Read the app to merge into before anything else, so bad input fails first.
     let merge_into = match &a.merge {
         Some(p) => {
-            let text = fs::read_input_text(p)?;
-            let v: Value = serde_json::from_str(&text).map_err(|e| {
-                Error::input(
-                    format!(
-                        "{} is not JSON: {}",
-                        p.display(),
-                        crate::error::one_line(&e)
-                    ),
-                    "give a Marathon app definition in JSON",
-                )
-            })?;
+            let v = read_app(ctx, p)?;
             // Refuse what is not an app now, before the store (and a passphrase) is touched.
             marathon::merge(&mut v.clone(), Default::default(), &p.display().to_string())?;
             Some(v)
@@ -224,6 +275,113 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
     })])?;
     ctx.say(format!(
         "Marathon env for user {user}: it carries the root CA private key in clear; anyone who can read the app definition can mint users"
+    ));
+    Ok(())
+}
+
+/// The app file of `--merge` (or stdin for `-`), as JSON, made fit to PUT
+/// back: a `GET /v2/apps/ID` answer is unwrapped and its read-only fields
+/// dropped, which is said on stderr.
+fn read_app(ctx: &Ctx, p: &std::path::Path) -> Result<Value> {
+    let text = fs::read_input_text(p)?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| {
+        Error::input(
+            format!(
+                "{} is not JSON: {}",
+                p.display(),
+                crate::error::one_line(&e)
+            ),
+            "give a Marathon app definition in JSON (without comments)",
+        )
+    })?;
+    let (app, dropped) = marathon::for_put(v);
+    if !dropped.is_empty() {
+        ctx.say(format!(
+            "{}: dropped what Marathon reports but refuses on PUT: {}",
+            p.display(),
+            dropped.join(", ")
+        ));
+    }
+    Ok(app)
+}
+
+fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
+    marathon::validate_app_id(&a.app_id)?;
+    asp::validate_marathon_url(&a.marathon_url)?;
+    if let Some(h) = &a.store_host {
+        asp::validate_host(h)?;
+    }
+    let settings = a
+        .env
+        .iter()
+        .map(|s| asp::parse_env_setting(s))
+        .collect::<Result<Vec<_>>>()?;
+    let merge_into = match &a.merge {
+        Some(p) => {
+            let v = read_app(ctx, p)?;
+            // Refuse what is not an app, or a value that is not one, before the store is touched.
+            let what = p.display().to_string();
+            let none = asp::Update {
+                users: Vec::new(),
+                root_ca: "",
+                host: a.store_host.as_deref(),
+                port: a.store_port,
+            };
+            marathon::merge_with(&mut v.clone(), &what, |env| {
+                asp::merge_env(env, &none, &what)
+            })?;
+            Some(v)
+        }
+        None => None,
+    };
+    let index = ctx.store.read_index()?;
+    let material =
+        asp::Material::read(&ctx.store, &index, &a.users, a.key_format, a.allow_non_rsa)?;
+    let update = material.update(a.store_host.as_deref(), a.store_port);
+    let doc = match (merge_into, a.format) {
+        (Some(mut app), _) => {
+            let what = a.merge.as_ref().expect("merge given").display().to_string();
+            let kept =
+                marathon::merge_with(&mut app, &what, |env| asp::merge_env(env, &update, &what))?;
+            ctx.warn_all(asp::kept_warnings(&kept, &material.root_ca));
+            app
+        }
+        (None, AspFormat::Env) => Value::Object(asp::env_block(&update)),
+        (None, AspFormat::App) => asp::app_definition(
+            &asp::AppOptions {
+                id: &a.app_id,
+                image: &a.image,
+                marathon_url: &a.marathon_url,
+                env: &settings,
+            },
+            &asp::store_value(&update),
+        ),
+    };
+    let text = Zeroizing::new(crate::json::to_text(&doc, "the controller's env")?);
+    // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
+    let audit = crate::store::audit::Appender::open_locking(&ctx.store, ctx.wait, ctx.now)?;
+    ctx.data(&text)?;
+    let detail = match &a.merge {
+        Some(p) => format!("{} merged into {}", asp::ENV_KEY, p.display()),
+        None if a.format == AspFormat::App => "marathon-asp-ctlr app definition on stdout".into(),
+        None => format!("{} on stdout", asp::ENV_KEY),
+    };
+    audit.append(
+        material
+            .users
+            .iter()
+            .map(|(user, serial, _)| {
+                crate::store::audit::Event::new("export asp", "key-exported")
+                    .user(user)
+                    .serial(serial)
+                    .detail(&detail)
+            })
+            .collect(),
+    )?;
+    ctx.say(format!(
+        "{} for {}: it carries their private keys in clear; anyone who can read the controller app can log in to the store as them",
+        asp::ENV_KEY,
+        material.names().join(", ")
     ));
     Ok(())
 }

@@ -22,7 +22,10 @@
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use crate::deliver::{pick_user, require_rsa, user_pem, Pair};
 use crate::error::{Error, Result};
+use crate::store::{Index, Store};
+use crate::x509::keys::KeyFormat;
 
 /// The controller's env variable this module owns; nothing else is touched.
 pub const ENV_KEY: &str = "ASP_EPHEMERAL_STORE";
@@ -77,6 +80,104 @@ pub struct Update<'a> {
     pub port: Option<u16>,
 }
 
+/// What the store gives for `export asp` / `deploy asp`: each named user's
+/// key and certificate, and the CA certificate (never the CA key).
+pub struct Material {
+    /// (user, serial, key and certificate), in the order named.
+    pub users: Vec<(String, String, Pair)>,
+    pub root_ca: String,
+}
+
+impl Material {
+    /// Read the named users (each once, in order) with the refusals of
+    /// `export marathon`: unknown, revoked or badly named users, keys not
+    /// in the store (signed from a CSR), and, unless allowed, a CA or user
+    /// key that is not RSA (the Node.js client of the ASP offers RSA cipher
+    /// suites only).
+    pub fn read(
+        store: &Store,
+        index: &Index,
+        names: &[String],
+        format: KeyFormat,
+        allow_non_rsa: bool,
+    ) -> Result<Material> {
+        let ca = index.ca(store)?;
+        require_rsa(ca, allow_non_rsa)?;
+        let mut users = Vec::new();
+        for name in names {
+            if users
+                .iter()
+                .any(|(u, _, _): &(String, String, Pair)| u == name)
+            {
+                continue;
+            }
+            let entry = pick_user(store, index, Some(name))?;
+            if !entry.key_type.is_rsa() && !allow_non_rsa {
+                return Err(Error::input(
+                    format!("user {name:?} has a {} key, but the ASP's store client needs RSA", entry.key_type),
+                    format!("re-issue it with `pki rotate --force --key-type rsa-2048 {name}`, or pass --allow-non-rsa if you know better"),
+                ));
+            }
+            let pair = user_pem(store, entry, format)?;
+            users.push((entry.user.clone(), entry.serial.clone(), pair));
+        }
+        Ok(Material {
+            users,
+            root_ca: store.read_text(&ca.cert)?,
+        })
+    }
+
+    /// The names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.users.iter().map(|(u, _, _)| u.clone()).collect()
+    }
+
+    /// The update this material makes, at `host`/`port` when given.
+    pub fn update<'a>(&'a self, host: Option<&'a str>, port: Option<u16>) -> Update<'a> {
+        Update {
+            users: self
+                .users
+                .iter()
+                .map(|(name, _, p)| UserPem {
+                    name,
+                    key: &p.key,
+                    cert: &p.cert,
+                })
+                .collect(),
+            root_ca: &self.root_ca,
+            host,
+            port,
+        }
+    }
+}
+
+/// One warning for each kept user that cannot log in to this store: its
+/// `cert` is no certificate, or does not chain to the store's CA.
+pub fn kept_warnings(kept: &[Kept], root_ca: &str) -> Vec<String> {
+    let ca_der = crate::x509::cert::pem_to_der(root_ca, "the store's CA certificate").ok();
+    kept.iter()
+        .filter_map(|k| {
+            let name = crate::error::one_line(&format!("{:?}", k.name));
+            let der = k
+                .cert
+                .as_deref()
+                .and_then(|c| crate::x509::cert::pem_to_der(c, "cert").ok())
+                .filter(|d| crate::x509::cert::CertInfo::from_der(d, "cert").is_ok());
+            let why = match (der, &ca_der) {
+                (None, _) => "its \"cert\" is not a certificate".to_string(),
+                (Some(d), Some(ca)) => format!(
+                    "its certificate does not chain to the store's CA: it {}",
+                    crate::x509::cert::chain_problem(&d, ca)?
+                ),
+                (Some(_), None) => return None,
+            };
+            Some(format!(
+                "user {name} in {ENV_KEY} was kept as it was, but {why}, so it cannot log in; deploy it from this store with --user, or remove it"
+            ))
+        })
+        .collect()
+}
+
 /// A user entry the merge kept as it was, for the caller to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kept {
@@ -101,6 +202,21 @@ pub fn validate_host(host: &str) -> Result<()> {
             format!(
                 "give the store's address as clients reach it, e.g. --store-host {DEFAULT_HOST}"
             ),
+        ))
+    }
+}
+
+/// Check `--marathon-url`, the controller's `MARATHON_URL`.
+pub fn validate_marathon_url(url: &str) -> Result<()> {
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() > "https://".len()
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(
+            format!("--marathon-url {url:?} is not an http:// or https:// URL"),
+            format!("give Marathon's URL as the controller reaches it, e.g. --marathon-url {DEFAULT_MARATHON_URL}"),
         ))
     }
 }

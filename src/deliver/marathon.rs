@@ -89,10 +89,26 @@ pub fn validate_app_id(id: &str) -> Result<()> {
 /// Set the four env keys in an app definition, keeping every other field,
 /// every other variable and the order of keys. Refuses what is not an app.
 pub fn merge(app: &mut Value, env: Map<String, Value>, what: &str) -> Result<()> {
+    merge_with(app, what, |target| {
+        for (k, v) in env {
+            target.insert(k, v);
+        }
+        Ok(())
+    })
+}
+
+/// Check that `app` is one Marathon app and hand its env (made when
+/// missing) to `set`, which changes only the variables it owns. Every
+/// other field and the order of keys stay as they are.
+pub fn merge_with<R>(
+    app: &mut Value,
+    what: &str,
+    set: impl FnOnce(&mut Map<String, Value>) -> Result<R>,
+) -> Result<R> {
     let not_app = |why: &str| {
         Error::input(
             format!("{what} is not a Marathon app definition: {why}"),
-            "give the JSON of one app, as `GET /v2/apps/ID` returns under \"app\" or as you POST it",
+            "give the JSON of one app, as `GET /v2/apps/ID` returns it or as you POST it",
         )
     };
     // Accept the `GET /v2/apps/ID` response shape too: {"app": {...}}.
@@ -120,10 +136,71 @@ pub fn merge(app: &mut Value, env: Map<String, Value>, what: &str) -> Result<()>
     let target = slot
         .as_object_mut()
         .ok_or_else(|| not_app("its \"env\" is not an object"))?;
-    for (k, v) in env {
-        target.insert(k, v);
+    set(target)
+}
+
+/// Fields `GET /v2/apps/ID` adds that are Marathon's own record, not part
+/// of the definition: Marathon refuses them on PUT (`version` may only be
+/// combined with `id`, a rollback; the others are not AppDefinition fields).
+pub const READ_ONLY: [&str; 11] = [
+    "version",
+    "versionInfo",
+    "tasksStaged",
+    "tasksRunning",
+    "tasksHealthy",
+    "tasksUnhealthy",
+    "deployments",
+    "tasks",
+    "lastTaskFailure",
+    "taskStats",
+    "readinessCheckResults",
+];
+
+/// An app as `GET /v2/apps/ID` answers it, made into one Marathon takes
+/// back on PUT: the `{"app": ...}` wrapper taken off, the [`READ_ONLY`]
+/// fields and every `null` (GET's way of saying "not set", which the
+/// schema refuses) dropped, and `ports` or `uris` dropped where GET
+/// reports them beside `portDefinitions` or `fetch`, which Marathon
+/// refuses together. Returns what was dropped, for the command to say.
+/// Anything else is left as it was; a value that is no app is returned
+/// unchanged, for [`merge_with`] to refuse with its reason.
+pub fn for_put(app: Value) -> (Value, Vec<String>) {
+    let mut app = match app {
+        Value::Object(mut o) if o.len() == 1 && o.get("app").is_some_and(Value::is_object) => {
+            o.shift_remove("app").expect("checked above")
+        }
+        other => other,
+    };
+    let mut dropped = Vec::new();
+    let Some(obj) = app.as_object_mut() else {
+        return (app, dropped);
+    };
+    for f in READ_ONLY {
+        if obj.shift_remove(f).is_some() {
+            dropped.push(f.to_string());
+        }
     }
-    Ok(())
+    for (field, beside) in [("ports", "portDefinitions"), ("uris", "fetch")] {
+        if obj.contains_key(beside) && obj.shift_remove(field).is_some() {
+            dropped.push(format!("{field} (beside {beside})"));
+        }
+    }
+    drop_nulls(obj, "", &mut dropped);
+    (app, dropped)
+}
+
+fn drop_nulls(obj: &mut Map<String, Value>, at: &str, dropped: &mut Vec<String>) {
+    obj.retain(|k, v| {
+        if v.is_null() {
+            dropped.push(format!("{at}{k} (null)"));
+        }
+        !v.is_null()
+    });
+    for (k, v) in obj.iter_mut() {
+        if let Value::Object(inner) = v {
+            drop_nulls(inner, &format!("{at}{k}."), dropped);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -197,5 +274,48 @@ mod tests {
         for bad in ["", "/", "/-a", "/a-", "/A", "/a//b", "/a_b"] {
             assert!(validate_app_id(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_get_answer_is_made_fit_to_put_back() {
+        let answer: Value = serde_json::from_str(
+            r#"{"app": {"id": "/a", "cmd": null, "env": {"A": "1"}, "ports": [1], "portDefinitions": [],
+                "uris": [], "fetch": [], "container": {"docker": {"image": "i", "portMappings": null}},
+                "version": "v", "tasksRunning": 1, "labels": {}}}"#,
+        )
+        .unwrap();
+        let (app, dropped) = for_put(answer);
+        assert_eq!(
+            app,
+            serde_json::json!({"id": "/a", "env": {"A": "1"}, "portDefinitions": [], "fetch": [],
+                "container": {"docker": {"image": "i"}}, "labels": {}})
+        );
+        assert_eq!(
+            dropped,
+            [
+                "version",
+                "tasksRunning",
+                "ports (beside portDefinitions)",
+                "uris (beside fetch)",
+                "cmd (null)",
+                "container.docker.portMappings (null)"
+            ]
+        );
+        let keys: Vec<_> = app.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            keys,
+            [
+                "id",
+                "env",
+                "portDefinitions",
+                "fetch",
+                "container",
+                "labels"
+            ]
+        );
+        // What is no app passes through for merge to refuse; a plain app is untouched.
+        assert_eq!(for_put(Value::Null), (Value::Null, vec![]));
+        let plain = serde_json::json!({"id": "/a", "ports": [1]});
+        assert_eq!(for_put(plain.clone()), (plain, vec![]));
     }
 }

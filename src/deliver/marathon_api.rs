@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use crate::deliver::marathon;
+use crate::deliver::{asp, marathon};
 use crate::error::{one_line, Error, Result};
 
 /// Longest piece of Marathon's own error text we repeat (it stays one line).
@@ -163,14 +163,16 @@ impl Request {
         }
     }
 
-    /// The body with the root CA key replaced by [`REDACTED`], for printing.
+    /// The body with every private key replaced, for printing: the root CA
+    /// key by [`REDACTED`], each user's key in `ASP_EPHEMERAL_STORE` by
+    /// [`asp::redacted_key`].
     pub fn redacted_body(&self) -> Option<Value> {
         let mut body = self.body.clone()?;
-        if let Some(key) = body
-            .get_mut("env")
-            .and_then(|e| e.get_mut(marathon::CA_KEY))
-        {
-            *key = Value::String(REDACTED.into());
+        if let Some(env) = body.get_mut("env").and_then(Value::as_object_mut) {
+            if let Some(key) = env.get_mut(marathon::CA_KEY) {
+                *key = Value::String(REDACTED.into());
+            }
+            asp::redact(env);
         }
         Some(body)
     }
@@ -182,11 +184,35 @@ impl Request {
 pub fn update_request(
     base: &str,
     app_id: &str,
-    mut app: Value,
+    app: Value,
     env: Map<String, Value>,
     force: bool,
 ) -> Result<(Request, Vec<String>)> {
-    let what = format!("the answer to GET {base}/v2/apps{}", absolute_id(app_id));
+    let (req, kept, ()) =
+        update_request_with(base, app_id, app, force, &marathon::ENV_KEYS, |e| {
+            for (k, v) in env {
+                e.insert(k, v);
+            }
+            Ok(())
+        })?;
+    Ok((req, kept))
+}
+
+/// The update for any set of variables pki owns: `set` changes them in
+/// the app's env (and returns what the caller wants to report); every
+/// other variable is kept and sent back, and their names are returned.
+/// The answer must be the app asked for: a proxy or a wrong `--url` that
+/// answers with another app must not have it overwritten. Pure: no network.
+pub fn update_request_with<R>(
+    base: &str,
+    app_id: &str,
+    mut app: Value,
+    force: bool,
+    owned: &[&str],
+    set: impl FnOnce(&mut Map<String, Value>) -> Result<R>,
+) -> Result<(Request, Vec<String>, R)> {
+    let url = format!("{base}/v2/apps{}", absolute_id(app_id));
+    let what = format!("the answer to GET {url}");
     // GET answers {"app": {...}}; merge into the app itself.
     if let Some(inner) = app
         .get_mut("app")
@@ -195,7 +221,19 @@ pub fn update_request(
     {
         app = inner;
     }
-    marathon::merge(&mut app, env, &what)?;
+    if let Some(got) = app.get("id").and_then(Value::as_str) {
+        if absolute_id(got) != absolute_id(app_id) {
+            return Err(Error::failed(
+                format!(
+                    "GET {url} answered with the app {}, not {}",
+                    crate::error::one_line(&format!("{got:?}")),
+                    absolute_id(app_id)
+                ),
+                "check that --url is Marathon itself (not a proxy that rewrites paths); nothing was sent",
+            ));
+        }
+    }
+    let out = marathon::merge_with(&mut app, &what, set)?;
     let merged = app
         .get_mut("env")
         .map(Value::take)
@@ -204,7 +242,7 @@ pub fn update_request(
         .as_object()
         .map(|m| {
             m.keys()
-                .filter(|k| !marathon::ENV_KEYS.contains(&k.as_str()))
+                .filter(|k| !owned.contains(&k.as_str()))
                 .cloned()
                 .collect()
         })
@@ -212,7 +250,7 @@ pub fn update_request(
     let mut body = Map::new();
     body.insert("id".into(), Value::String(absolute_id(app_id)));
     body.insert("env".into(), merged);
-    let mut url = format!("{base}/v2/apps{}", absolute_id(app_id));
+    let mut url = url;
     if force {
         url.push_str("?force=true");
     }
@@ -223,6 +261,7 @@ pub fn update_request(
             body: Some(Value::Object(body)),
         },
         kept,
+        out,
     ))
 }
 
@@ -357,6 +396,23 @@ pub fn read_ca_certs(path: &std::path::Path) -> Result<Vec<Vec<u8>>> {
     Ok(certs)
 }
 
+/// The error for a redirect: pki follows none. A redirected GET sent
+/// nothing of value (exit 2: give the right URL); a redirected PUT or POST
+/// carried its body to the server that answered (exit 1).
+fn redirect_error(req: &Request, status: u16, location: &str) -> Error {
+    let msg = format!(
+        "{} {} was answered with {status}, a redirect to {location}; pki follows no redirects",
+        req.method.as_str(),
+        req.url
+    );
+    let hint = "give Marathon's final URL with --url (the one that answers without a redirect, e.g. https://HOST/service/marathon on DC/OS)";
+    if req.method == Method::Get {
+        Error::input(msg, hint)
+    } else {
+        Error::failed(msg, hint)
+    }
+}
+
 pub struct Client {
     agent: ureq::Agent,
     auth: Auth,
@@ -387,6 +443,10 @@ impl Client {
             .timeout_global(Some(t.timeout))
             // Statuses are answers to interpret, not transport errors.
             .http_status_as_error(false)
+            // Follow no redirect: a 3xx could take the request, and the keys
+            // in its body, to another host (a login page, a proxy), and a
+            // followed PUT would report that host's 200 as Marathon's.
+            .max_redirects(0)
             .user_agent(concat!("pki/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
@@ -441,6 +501,15 @@ impl Client {
             .get("Marathon-Deployment-Id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        if (300..400).contains(&status) {
+            let location = resp
+                .headers()
+                .get("Location")
+                .and_then(|v| v.to_str().ok())
+                .map(|l| crate::error::one_line(&format!("{l:?}")))
+                .unwrap_or_else(|| "no Location".into());
+            return Err(redirect_error(req, status, &location));
+        }
         let body = resp
             .body_mut()
             .read_to_string()
@@ -601,5 +670,51 @@ mod tests {
         assert_eq!(t.header().unwrap().as_str(), "token=abc.def");
         assert!(Auth::token("", "f").is_err());
         assert!(Auth::token("a b", "f").is_err());
+    }
+
+    #[test]
+    fn the_answer_must_be_the_app_asked_for_and_owned_keys_are_not_kept() {
+        let app = serde_json::json!({"app": {"id": "/other", "env": {}}});
+        let e = update_request("http://m", "/a", app, env(), false).unwrap_err();
+        assert_eq!(e.code(), 1);
+        assert!(
+            e.to_string()
+                .contains("answered with the app \"/other\", not /a"),
+            "{e}"
+        );
+        let app =
+            serde_json::json!({"app": {"id": "a", "env": {"X": "1", "ASP_EPHEMERAL_STORE": "{}"}}});
+        let (req, kept, n) = update_request_with(
+            "http://m",
+            "/a",
+            app,
+            false,
+            &["ASP_EPHEMERAL_STORE"],
+            |e| {
+                e.insert("ASP_EPHEMERAL_STORE".into(), "v".into());
+                Ok(7)
+            },
+        )
+        .unwrap();
+        assert_eq!((kept, n), (vec!["X".to_string()], 7));
+        assert_eq!(req.body.unwrap()["env"]["ASP_EPHEMERAL_STORE"], "v");
+    }
+
+    #[test]
+    fn redirects_name_the_location_and_say_what_to_do() {
+        let get = Request::get_app("http://m", "/a");
+        let e = redirect_error(&get, 302, "\"https://sso/login\"");
+        assert_eq!(e.code(), 2);
+        let s = e.to_string();
+        assert!(
+            s.contains("302") && s.contains("https://sso/login") && s.contains("final URL"),
+            "{s}"
+        );
+        let put = Request {
+            method: Method::Put,
+            url: "http://m/v2/apps/a".into(),
+            body: None,
+        };
+        assert_eq!(redirect_error(&put, 307, "x").code(), 1);
     }
 }

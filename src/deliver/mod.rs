@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::store::{CertEntry, CertState, Index, Store};
+use crate::store::{CaEntry, CertEntry, CertState, Index, Store};
 use crate::x509::keys::KeyFormat;
 
 /// A certificate and its key as PEM, and the warnings for the command to print.
@@ -76,12 +76,7 @@ pub fn ca_pem(
     allow_non_rsa: bool,
 ) -> Result<Pair> {
     let ca = index.ca(store)?;
-    if !ca.key_type.is_rsa() && !allow_non_rsa {
-        return Err(Error::input(
-            format!("the store's CA is {}, but the ephemeral store's TLS stack needs an RSA CA", ca.key_type),
-            "create an RSA CA (pki init --force --key-type rsa-2048), or pass --allow-non-rsa if you know better",
-        ));
-    }
+    require_rsa(ca, allow_non_rsa)?;
     let cert = trust_bundle(store, index)?;
     let key = store.read_key(&ca.key)?.to_pem(format)?;
     let mut warnings = Vec::new();
@@ -104,6 +99,18 @@ pub fn trust_bundle(store: &Store, index: &Index) -> Result<String> {
         out.push_str(&store.read_text(&ca.cert)?);
     }
     Ok(out)
+}
+
+/// Refuse a non-RSA CA unless allowed: the store's TLS stack (Erlang R16,
+/// the Node.js client's RSA-only cipher list) needs RSA.
+pub fn require_rsa(ca: &CaEntry, allow_non_rsa: bool) -> Result<()> {
+    if !ca.key_type.is_rsa() && !allow_non_rsa {
+        return Err(Error::input(
+            format!("the store's CA is {}, but the ephemeral store's TLS stack needs an RSA CA", ca.key_type),
+            "create an RSA CA (pki init --force --key-type rsa-2048), or pass --allow-non-rsa if you know better",
+        ));
+    }
+    Ok(())
 }
 
 /// A user's certificate and key (in `format`) as PEM; refuses when the key

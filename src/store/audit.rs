@@ -233,8 +233,15 @@ impl<'a> Appender<'a> {
     }
 
     /// Append the events, chained, in one write; then fsync. Releases the lock if it holds one.
-    pub fn append(self, events: Vec<Event>) -> Result<()> {
-        let (mut seq, mut prev) = (self.seq, self.prev);
+    pub fn append(mut self, events: Vec<Event>) -> Result<()> {
+        self.record(events)
+    }
+
+    /// Append the events, chained, in one write, then fsync, and stay open
+    /// (holding the lock, if any) for more: a send is recorded before it
+    /// leaves and its outcome after.
+    pub fn record(&mut self, events: Vec<Event>) -> Result<()> {
+        let (mut seq, mut prev) = (self.seq, self.prev.clone());
         let time = crate::x509::cert::rfc3339(self.now);
         let actor = actor();
         let mut text = String::new();
@@ -261,7 +268,9 @@ impl<'a> Appender<'a> {
             &path(self.store),
             text.as_bytes(),
             crate::store::fs::SECRET_MODE,
-        )
+        )?;
+        (self.seq, self.prev) = (seq, prev);
+        Ok(())
     }
 }
 

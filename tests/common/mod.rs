@@ -333,3 +333,18 @@ pub fn assert_app_valid(version: &str, app: &serde_json::Value) {
         "invalid against {version}: {errors:#?}\n{app:#}"
     );
 }
+
+/// `v` without its `null` members, at any depth: Marathon's GET says "not
+/// set" with null, the same to Marathon as leaving the field out (which is
+/// what `--merge` does with them).
+pub fn without_nulls(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(o) => serde_json::Value::Object(
+            o.iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| (k.clone(), without_nulls(x)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}

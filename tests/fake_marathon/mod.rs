@@ -165,6 +165,36 @@ impl Fake {
         self.state.lock().unwrap().b.apps.get(id).cloned()
     }
 
+    /// `GET /v2/apps{id}` as a client sends it: the answer's text.
+    pub fn get_text(&self, id: &str) -> String {
+        ureq::get(&format!("{}/v2/apps{id}", self.url()))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    }
+
+    /// `PUT /v2/apps{id}` of `body` as a client sends it; true when it is taken (2xx).
+    pub fn put(&self, id: &str, body: &Value) -> bool {
+        ureq::put(&format!("{}/v2/apps{id}", self.url()))
+            .content_type("application/json")
+            .send(body.to_string())
+            .is_ok()
+    }
+
+    /// Assert the app `id` is `before` but for its env, now `env` (a null
+    /// dropped by a merge is "not set" either way).
+    #[track_caller]
+    pub fn assert_only_env_changed(&self, id: &str, before: &Value, env: &Value) {
+        let mut want = before.clone();
+        want["env"] = env.clone();
+        assert_eq!(
+            crate::common::without_nulls(&self.app(id).unwrap()),
+            crate::common::without_nulls(&want)
+        );
+    }
+
     /// Change how it behaves from now on.
     pub fn set(&self, f: impl FnOnce(&mut Behaviour)) {
         f(&mut self.state.lock().unwrap().b)
