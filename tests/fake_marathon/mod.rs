@@ -48,6 +48,8 @@ pub struct Behaviour {
     pub reject: bool,
     /// Accept the connection and never answer (timeouts).
     pub stall: bool,
+    /// The same, for PUT and POST only (GET is answered).
+    pub stall_put: bool,
     pub redirect: Option<Redirect>,
     /// Answer GET with an app of this id, whatever was asked for.
     pub report_id: Option<String>,
@@ -248,7 +250,7 @@ fn serve<S: Read + Write>(stream: S, state: &Mutex<State>, stop: &AtomicBool) {
     let (status, reply, location) = {
         let mut st = state.lock().unwrap();
         st.seen.push(seen.clone());
-        if st.b.stall {
+        if st.b.stall || (st.b.stall_put && seen.method != "GET") {
             drop(st);
             let until = Instant::now() + Duration::from_secs(10);
             while !stop.load(Ordering::SeqCst) && Instant::now() < until {
