@@ -97,7 +97,7 @@ pub enum K8sFormat {
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  pki export k8s --user myuser | kubectl apply -f -\n  pki export k8s --user myuser --namespace asp --store-namespace ephemeral-store\n  pki export k8s --user myuser --format json > ephemeral-store-secrets.json\n\nObjects: Secret ephemeral-store-root (kubernetes.io/tls, CA certificate and key),\nSecret ephemeral-store-user-USER (kubernetes.io/tls, user certificate and key),\nSecret ephemeral-store-user-rootca-cert (Opaque, rootCA.crt and ca.crt: the CA\ncertificate only), ConfigMap ephemeral-store-users (EPHEMERAL_STORE_USER).\n\nThe output carries the root CA private key: treat it as a secret."
+    after_help = "Examples:\n  pki export k8s --user myuser | kubectl apply -f -\n  pki export k8s --user myuser --namespace asp --store-namespace ephemeral-store\n  pki export k8s --user myuser --format json > ephemeral-store-secrets.json\n\nObjects: Secret ephemeral-store-root (kubernetes.io/tls, CA certificate and key),\nSecret ephemeral-store-user-USER (kubernetes.io/tls, user certificate and key),\nSecret ephemeral-store-user-rootca-cert (Opaque, rootCA.crt and ca.crt: the CA\ncertificate only), ConfigMap ephemeral-store-users (key user, as the StatefulSet reads it).\n\nThe output carries the root CA private key: treat it as a secret."
 )]
 pub struct K8sArgs {
     /// The ephemeral-store user; may be left out when the store has exactly one.
@@ -211,7 +211,7 @@ fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
     let text = Zeroizing::new(if ctx.json || a.format == K8sFormat::Json {
         crate::json::to_text(&k8s::to_list(items), "the Kubernetes objects")?
     } else {
-        k8s::to_yaml(&items)
+        k8s::to_yaml(&items)?
     });
     // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
     let audit = crate::store::audit::Appender::open_locking(&ctx.store, ctx.wait, ctx.now)?;

@@ -15,10 +15,12 @@
 //!   key. The vendor makes it with `kubectl create secret generic
 //!   --from-file=rootCA.crt`, so the file the DaemonSet's mount shows is
 //!   `rootCA.crt`; we write that key and the conventional `ca.crt` beside it.
-//! - ConfigMap `ephemeral-store-users`: `EPHEMERAL_STORE_USER`, the user JSON
-//!   exactly as the Marathon env carries it.
+//! - ConfigMap `ephemeral-store-users`: key `user`, the user JSON exactly as
+//!   the Marathon env carries it: the vendor's StatefulSet reads its
+//!   `EPHEMERAL_STORE_USER` with `configMapKeyRef: {name:
+//!   ephemeral-store-users, key: user}`, so nothing else may be there.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::deliver::marathon;
 use crate::error::{Error, Result};
@@ -27,6 +29,8 @@ pub const ROOT_SECRET: &str = "ephemeral-store-root";
 pub const USER_SECRET_PREFIX: &str = "ephemeral-store-user-";
 pub const CA_SECRET: &str = "ephemeral-store-user-rootca-cert";
 pub const USERS_CONFIGMAP: &str = "ephemeral-store-users";
+/// The ConfigMap key the StatefulSet's `configMapKeyRef` names.
+pub const USERS_KEY: &str = "user";
 /// Where the ASP runs in the vendor's deployment.
 pub const DEFAULT_NAMESPACE: &str = "kube-system";
 
@@ -126,7 +130,7 @@ pub fn manifests(m: &Material, asp_ns: &str, store_ns: &str) -> Result<Vec<Value
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": meta(USERS_CONFIGMAP, store_ns),
-            "data": { marathon::USER: marathon::user_json(m.user) }
+            "data": { USERS_KEY: marathon::user_json(m.user) }
         }),
     ])
 }
@@ -136,61 +140,24 @@ pub fn to_list(items: Vec<Value>) -> Value {
     json!({ "apiVersion": "v1", "kind": "List", "items": items })
 }
 
-/// The objects as a YAML stream, one `---` document each.
-///
-/// Mappings are written in block style; every other value (strings, numbers,
-/// lists) is written as its JSON text. A JSON string is a YAML double-quoted
-/// scalar with the same escapes, so no value can be misread (`yes`, `0x10`,
-/// a leading `-`, a `:` in the user JSON). Keys are plain only when they are
-/// identifiers YAML reads as strings, otherwise quoted the same way.
-pub fn to_yaml(items: &[Value]) -> String {
+/// The objects as a YAML stream, one `---` document each, written by a
+/// YAML library (serde_norway) that quotes whatever YAML would misread
+/// (`yes`, `0x10`, a leading `-`, the `:` and quotes of the user JSON).
+pub fn to_yaml(items: &[Value]) -> Result<String> {
     let mut out = String::new();
     for item in items {
         out.push_str("---\n");
-        match item {
-            Value::Object(m) => yaml_map(&mut out, m, 0),
-            other => {
-                out.push_str(&other.to_string());
-                out.push('\n');
-            }
-        }
+        out.push_str(&serde_norway::to_string(item).map_err(|e| {
+            Error::failed(
+                format!(
+                    "cannot write the Kubernetes objects as YAML: {}",
+                    crate::error::one_line(&e)
+                ),
+                "this is a bug; use --format json meanwhile and please report it",
+            )
+        })?);
     }
-    out
-}
-
-fn yaml_map(out: &mut String, m: &Map<String, Value>, indent: usize) {
-    for (k, v) in m {
-        out.push_str(&" ".repeat(indent));
-        out.push_str(&yaml_key(k));
-        out.push(':');
-        match v {
-            Value::Object(inner) if !inner.is_empty() => {
-                out.push('\n');
-                yaml_map(out, inner, indent + 2);
-            }
-            other => {
-                out.push(' ');
-                out.push_str(&other.to_string());
-                out.push('\n');
-            }
-        }
-    }
-}
-
-fn yaml_key(k: &str) -> String {
-    // YAML 1.1 reads these plain words as booleans or null.
-    const SPECIAL: [&str; 11] = [
-        "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", "",
-    ];
-    let plain = k.starts_with(|c: char| c.is_ascii_alphabetic())
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
-        && !SPECIAL.contains(&k.to_ascii_lowercase().as_str());
-    if plain {
-        k.to_string()
-    } else {
-        Value::String(k.to_string()).to_string()
-    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -248,7 +215,7 @@ mod tests {
         assert_eq!(items[1]["data"]["tls.key"], "VUsK");
         assert!(items[2]["data"].get("tls.key").is_none());
         assert_eq!(
-            items[3]["data"][marathon::USER],
+            items[3]["data"][USERS_KEY],
             r#"{ "name" : "myuser", "auth_mode" : "certificate" }"#
         );
     }
@@ -265,12 +232,12 @@ mod tests {
     }
 
     #[test]
-    fn yaml_quotes_every_string_and_odd_key() {
-        let v = json!({"a": {"yes": "no", "tls.crt": "x: \"y\"\n", "n": 1, "e": {}, "l": [1]}});
-        let y = to_yaml(&[v]);
-        assert_eq!(
-            y,
-            "---\na:\n  \"yes\": \"no\"\n  tls.crt: \"x: \\\"y\\\"\\n\"\n  \"n\": 1\n  e: {}\n  l: [1]\n"
-        );
+    fn yaml_reads_back_as_the_same_values_whatever_the_strings() {
+        let v = json!({"a": {"yes": "no", "tls.crt": "x: \"y\"\n", "n": 1, "e": {}, "l": [1],
+            "0x10": "0x10", "-": "- a", "~": "null", "multi": "a\nb\n"}});
+        let y = to_yaml(std::slice::from_ref(&v)).unwrap();
+        assert!(y.starts_with("---\n"), "{y}");
+        let back: Value = serde_norway::from_str(y.trim_start_matches("---\n")).unwrap();
+        assert_eq!(back, v, "{y}");
     }
 }
