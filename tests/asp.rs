@@ -128,14 +128,7 @@ fn the_string_parses_twice_into_keys_certificates_and_the_root_ca_that_openssl_a
             ok && subject.trim() == format!("subject=CN={user}"),
             "{subject}"
         );
-        let (ok, said) = openssl(&[
-            "verify",
-            "-purpose",
-            "sslclient",
-            "-CAfile",
-            root_ca_file.to_str().unwrap(),
-            crt_file.to_str().unwrap(),
-        ]);
+        let (ok, said) = common::openssl_verify_client(&root_ca_file, &crt_file);
         assert!(ok, "{user}: {said}");
     }
     // The pair check can fail.

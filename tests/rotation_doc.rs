@@ -5,21 +5,13 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::process::Command;
 
 use common::{Env, PKI};
 
 /// The page's fenced blocks of one language.
 fn blocks(lang: &str) -> Vec<String> {
-    let page =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rotation.md"))
-            .unwrap();
-    let fence = format!("```{lang}\n");
-    page.split(&fence)
-        .skip(1)
-        .map(|b| b.split("```").next().unwrap().to_string())
-        .collect()
+    common::doc_blocks("rotation.md", lang)
 }
 
 struct Scratch {

@@ -348,3 +348,30 @@ pub fn without_nulls(v: &serde_json::Value) -> serde_json::Value {
         other => other.clone(),
     }
 }
+
+/// `openssl verify -purpose sslclient`: does `cert` chain to `ca` as a TLS client certificate?
+pub fn openssl_verify_client(ca: &Path, cert: &Path) -> (bool, String) {
+    openssl(&[
+        "verify",
+        "-purpose",
+        "sslclient",
+        "-CAfile",
+        ca.to_str().unwrap(),
+        cert.to_str().unwrap(),
+    ])
+}
+
+/// The fenced blocks of `lang` (```lang) in `docs/<page>`, as written.
+pub fn doc_blocks(page: &str, lang: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs")
+            .join(page),
+    )
+    .unwrap_or_else(|e| panic!("docs/{page}: {e}"));
+    let fence = format!("```{lang}\n");
+    text.split(&fence)
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap().to_string())
+        .collect()
+}
