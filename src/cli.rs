@@ -15,6 +15,8 @@ Examples:
   pki export marathon --merge app.json      # app.json with its env updated
   pki deploy marathon --url http://marathon.mesos:8080   # set the env of the running app
   pki export k8s --user myuser | kubectl apply -f -      # Kubernetes Secrets and ConfigMap
+  pki export asp --user alice bob           # the ASP controller's ASP_EPHEMERAL_STORE
+  pki deploy asp --url http://marathon.mesos:8080 --user alice bob  # ... in the running app
 
 Exit codes:
   0  success, including \"nothing to do\"
@@ -28,7 +30,7 @@ Environment:
   PKI_PASSPHRASE_FILE  the passphrase file of an encrypted CA key (as --passphrase-file)
   PKI_NOW   pretend the time is this RFC 3339 instant (testing and what-if planning)
   NO_COLOR  respected; pki prints no colour anyway
-  DCOS_ACS_TOKEN  token for `pki deploy marathon` when --token-file is not given";
+  DCOS_ACS_TOKEN  token for `pki deploy marathon|asp` when --token-file is not given";
 
 /// A certificate authority for the ASP ephemeral store (Riak KV on Marathon and Kubernetes).
 #[derive(Debug, Parser)]

@@ -1,8 +1,9 @@
 //! The `--json` output formats. This module is their specification.
 //!
 //! Every document is one JSON object on stdout carrying `"version": 1`
-//! (the one exception is `export marathon --format env`, whose output *is*
-//! the Marathon `env` object and so can carry no extra key). Timestamps are
+//! (the exceptions are `export marathon --format env` and `export asp
+//! --format env`, whose output *is* a Marathon `env` object and so can carry
+//! no extra key). Timestamps are
 //! RFC 3339 UTC, serials lower-case hex, fingerprints SHA-256 over the DER,
 //! lower-case hex. Fields may be added in a later version 1; none is ever
 //! renamed or removed without raising `version`.
@@ -233,7 +234,8 @@ pub struct DeployDoc {
     /// The app version Marathon assigned; null with `--dry-run` or when Marathon gave none.
     pub app_version: Option<String>,
     /// `--dry-run` only: the request body, the root CA key replaced by
-    /// `<redacted: root CA private key>`; null otherwise.
+    /// `<redacted: root CA private key>` and each user's key in
+    /// `ASP_EPHEMERAL_STORE` by `<redacted: private key of USER>`; null otherwise.
     pub body: Option<serde_json::Value>,
 }
 

@@ -47,9 +47,13 @@ whole env with ORCHESTRATION and the three EPHEMERAL_STORE_* variables set
 (Marathon 1.3 replaces env as one map, so every other variable is sent back
 as read). Any env change restarts the app's tasks.
 
-Exit codes: 0 deployed (or planned, with --dry-run); 1 network failure, 401/403
-or a server error; 2 bad input, app not found (without --create) or 422 from
-Marathon; 4 a deployment is in progress (409; --force supersedes it).")]
+No redirect is followed (a 3xx is an error naming its Location). Every send is
+recorded in the store's audit log before it leaves, and its outcome after.
+
+Exit codes: 0 deployed (or planned, with --dry-run); 1 network failure, 401/403,
+a redirected PUT or a server error; 2 bad input, app not found (without
+--create), a redirected GET or 422 from Marathon; 4 a deployment is in progress
+(409; --force supersedes it).")]
 pub struct MarathonArgs {
     #[command(flatten)]
     pub conn: Connection,
@@ -101,7 +105,7 @@ pub struct Connection {
 #[command(after_help = "\
 Examples:
   pki deploy asp --url http://marathon.mesos:8080 --user myuser
-  pki deploy asp --url http://marathon.mesos:8080 --user alice bob --dry-run   # show the PUT, send nothing
+  pki deploy asp --url http://marathon.mesos:8080 --user alice bob --dry-run  # send nothing
   pki deploy asp --url https://dcos.example/service/marathon \\
       --token-file ~/.dcos/token --ca-cert dcos-ca.crt --user myuser
 
@@ -110,6 +114,7 @@ whole env with ASP_EPHEMERAL_STORE updated (the named users' keys and
 certificates and root-ca set; host, port and every other user kept unless
 --store-host/--store-port say otherwise). Every other variable is sent back as
 read. Any env change restarts the controller, which restarts the ASP instances.
+No redirect is followed; every send is recorded in the audit log before and after.
 
 Exit codes: as deploy marathon: 0 deployed (or planned, with --dry-run); 1 network
 failure, 401/403, a redirected PUT or a server error; 2 bad input, no such app,

@@ -133,8 +133,10 @@ pub enum AspFormat {
 Examples:
   pki export asp --user myuser
   pki export asp --user alice --user bob --store-host 10.0.0.5 --store-port 8087
-  pki export asp --user myuser --format app --marathon-url http://marathon.mesos:8080 > marathon-asp-ctlr.json
-  curl -fsS http://marathon.mesos:8080/v2/apps/marathon-asp-ctlr | pki export asp --user myuser --merge - > ctlr.json
+  pki export asp --user alice bob --format app > marathon-asp-ctlr.json
+  pki export asp --user myuser --merge ctlr.json > ctlr.new.json
+  curl -fsS http://marathon.mesos:8080/v2/apps/marathon-asp-ctlr \\
+      | pki export asp --user myuser --merge - > ctlr.json
 
 ASP_EPHEMERAL_STORE is a JSON object in a string:
   {\"host\", \"port\", \"users\": {USER: {\"key\", \"cert\"}}, \"root-ca\"}
@@ -159,10 +161,10 @@ pub struct AspArgs {
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub store_port: Option<u16>,
     /// Docker image of the controller, for --format app.
-    #[arg(long, default_value = asp::DEFAULT_IMAGE, requires = "format")]
+    #[arg(long, default_value = asp::DEFAULT_IMAGE, value_name = "IMAGE", requires = "format")]
     pub image: String,
     /// App id of the controller, for --format app.
-    #[arg(long, default_value = asp::DEFAULT_APP_ID, requires = "format")]
+    #[arg(long, default_value = asp::DEFAULT_APP_ID, value_name = "ID", requires = "format")]
     pub app_id: String,
     /// MARATHON_URL of the controller (Marathon as the controller reaches it), for --format app.
     #[arg(long, default_value = asp::DEFAULT_MARATHON_URL, value_name = "URL", requires = "format")]

@@ -1,4 +1,4 @@
-//! Marathon's REST API, as far as `pki deploy marathon` needs it:
+//! Marathon's REST API, as far as `pki deploy marathon` and `pki deploy asp` need it:
 //! `GET /v2/apps/{id}`, `PUT /v2/apps/{id}[?force=true]` and `POST /v2/apps`.
 //!
 //! Requests are plain values ([`Request`]) built by pure functions, so

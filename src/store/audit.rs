@@ -15,6 +15,8 @@
 //! takes it (honouring `--wait`) and opens the log before any key material
 //! is output, and they append once the output is done: an export that
 //! cannot be recorded does not happen, and one that failed is not recorded.
+//! A deploy, whose key goes over the network, records the attempt before it
+//! sends ([`Appender::record`]) and the outcome after, whatever it is.
 
 use std::path::PathBuf;
 
