@@ -757,3 +757,46 @@ fn deploy_asp_conflicts_credentials_missing_apps_and_dry_runs_as_deploy_marathon
     }
     assert!(fake.seen().is_empty(), "{:?}", fake.seen());
 }
+
+#[test]
+fn during_a_ca_rollover_root_ca_is_the_trust_bundle_and_users_of_either_ca_are_good() {
+    let env = Env::with_users(&["alice", "bob"]);
+    let (old_ca, _) = env.ca_files();
+    let (bob_old, bob_old_key) = env.user_files("bob");
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
+    let bob_old_entry = json!({"key": read(&bob_old_key), "cert": read(&bob_old)});
+    env.run(&["rollover", "start"]).ok();
+    // switch: the new CA signs, users re-issued (--force: no store app to deploy to here)
+    env.run(&["rollover", "advance", "--force"]).ok();
+    let (new_ca, _) = env.ca_files();
+    assert_ne!(new_ca, old_ca);
+
+    let run = env.run(&["export", "asp", "--user", "alice"]);
+    let (_, inner) = parse_twice(&run.ok().stdout);
+    let bundle = inner["root-ca"].as_str().unwrap();
+    assert_eq!(
+        bundle,
+        format!("{}{}", read(&new_ca), read(&old_ca)),
+        "current CA first"
+    );
+    let bundle_file = write(&env, "bundle.pem", bundle);
+    let crt = write(
+        &env,
+        "alice.crt",
+        inner["users"]["alice"]["cert"].as_str().unwrap(),
+    );
+    let (ok, said) = common::openssl_verify_client(&bundle_file, &crt);
+    assert!(ok, "{said}");
+
+    // A kept user still on the old CA can log in while it is trusted: no warning.
+    let app =
+        json!({"id": CTLR, "env": {KEY: json!({"users": {"bob": bob_old_entry}}).to_string()}});
+    write(&env, "ctlr.json", &app.to_string());
+    let run = merge_alice(&env, "ctlr.json", &[]);
+    run.ok();
+    assert!(!run.stderr.contains("pki: warning: user"), "{}", run.stderr);
+    // Once the old CA is dropped, it cannot, and is warned about.
+    env.run(&["rollover", "advance", "--force"]).ok(); // done
+    let run = merge_alice(&env, "ctlr.json", &[]);
+    assert_eq!(warned(&run.ok().stderr, "does not chain"), ["bob"]);
+}

@@ -205,3 +205,27 @@ fn an_answer_for_another_app_is_not_taken_for_the_app_asked_for() {
     assert_eq!(fake.methods(), ["GET"]);
     assert!(sends(&env).is_empty());
 }
+
+#[test]
+fn a_failed_deploy_does_not_count_as_deploying_a_rollover_phase() {
+    let env = Env::with_users(&["myuser"]);
+    env.run(&["rollover", "start"]).ok();
+    let busy = Fake::start(Behaviour {
+        busy: true,
+        ..Behaviour::with_apps(&[store_app()])
+    });
+    env.run(&["deploy", "marathon", "--url", &busy.url()])
+        .code(4);
+    // Recorded (attempt and failure), but the store still has the old env.
+    assert_eq!(sends(&env).len(), 2);
+    env.run(&["rollover", "advance"])
+        .code(4)
+        .one_line_error(&["not deployed yet", "store export"]);
+    let ok = Fake::start(Behaviour::with_apps(&[store_app()]));
+    env.run(&["deploy", "marathon", "--url", &ok.url()]).ok();
+    env.run(&["rollover", "advance"])
+        .code(4)
+        .one_line_error(&["not deployed yet", "client export"]);
+    env.run(&["export", "asp", "--user", "myuser"]).ok();
+    env.run(&["rollover", "advance"]).ok();
+}

@@ -216,6 +216,7 @@ pub fn undeployed(r: &Rollover, log: &[audit::Entry]) -> Option<&'static str> {
     let since = |cmds: &[&str]| {
         log.iter().any(|e| {
             cmds.contains(&e.command.as_str())
+                && audit::delivered(e)
                 && OffsetDateTime::parse(&e.time, &time::format_description::well_known::Rfc3339)
                     .is_ok_and(|t| t >= r.phase_since)
         })

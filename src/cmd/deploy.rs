@@ -19,7 +19,7 @@ use crate::deliver::{asp, marathon};
 use crate::deliver::{env_for, pick_user};
 use crate::error::{Error, Result};
 use crate::json;
-use crate::store::audit::{Appender, Event};
+use crate::store::audit::{Appender, Event, SENDING, SEND_FAILED};
 use crate::x509::keys::KeyFormat;
 
 #[derive(Debug, clap::Subcommand)]
@@ -439,7 +439,7 @@ fn deliver(ctx: &Ctx, cfg: Config, conn: &Connection, p: &dyn Payload) -> Result
         users
             .iter()
             .map(|(u, serial)| {
-                let e = Event::new(p.command(), &format!("{}-{event}", p.material()))
+                let e = Event::new(p.command(), &format!("{}{event}", p.material()))
                     .user(u)
                     .detail(detail);
                 match serial {
@@ -449,14 +449,14 @@ fn deliver(ctx: &Ctx, cfg: Config, conn: &Connection, p: &dyn Payload) -> Result
             })
             .collect()
     };
-    audit.record(events("sending", &format!("{sent}: {what}")))?;
+    audit.record(events(SENDING, &format!("{sent}: {what}")))?;
     ctx.detail(&sent);
     let result = client.send(&request);
     let outcome = match &result {
         Ok(r) if matches!(r.status, 200 | 201) => {
             let (id, _) = r.deployment();
             events(
-                "deployed",
+                "-deployed",
                 &format!(
                     "{sent} (status {}, deployment {})",
                     r.status,
@@ -464,8 +464,8 @@ fn deliver(ctx: &Ctx, cfg: Config, conn: &Connection, p: &dyn Payload) -> Result
                 ),
             )
         }
-        Ok(r) => events("send-failed", &format!("{sent}: answered {}", r.status)),
-        Err(e) => events("send-failed", &format!("{sent}: {e}")),
+        Ok(r) => events(SEND_FAILED, &format!("{sent}: answered {}", r.status)),
+        Err(e) => events(SEND_FAILED, &format!("{sent}: {e}")),
     };
     audit.append(outcome)?;
     let reply = result?;

@@ -6,7 +6,9 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::cmd::Ctx;
-use crate::deliver::{asp, ca_pem, env_for, k8s, marathon, pick_user, trust_bundle, user_pem, Pair};
+use crate::deliver::{
+    asp, ca_pem, env_for, k8s, marathon, pick_user, trust_bundle, user_pem, Pair,
+};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::store::fs::{self, Replace, PUBLIC_MODE, SECRET_MODE};

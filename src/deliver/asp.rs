@@ -22,7 +22,7 @@
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use crate::deliver::{pick_user, require_rsa, user_pem, Pair};
+use crate::deliver::{pick_user, require_rsa, trust_bundle, user_pem, Pair};
 use crate::error::{Error, Result};
 use crate::store::{Index, Store};
 use crate::x509::keys::KeyFormat;
@@ -123,7 +123,8 @@ impl Material {
         }
         Ok(Material {
             users,
-            root_ca: store.read_text(&ca.cert)?,
+            // During a CA rollover both CAs, so clients trust either (docs/rotation.md).
+            root_ca: trust_bundle(store, index)?,
         })
     }
 
@@ -152,9 +153,15 @@ impl Material {
 }
 
 /// One warning for each kept user that cannot log in to this store: its
-/// `cert` is no certificate, or does not chain to the store's CA.
+/// `cert` is no certificate, or chains to none of the CAs of `root_ca` (the
+/// store's trust bundle: during a rollover, both CAs).
 pub fn kept_warnings(kept: &[Kept], root_ca: &str) -> Vec<String> {
-    let ca_der = crate::x509::cert::pem_to_der(root_ca, "the store's CA certificate").ok();
+    let cas: Vec<Vec<u8>> = ::pem::parse_many(root_ca.as_bytes())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| p.tag() == "CERTIFICATE")
+        .map(::pem::Pem::into_contents)
+        .collect();
     kept.iter()
         .filter_map(|k| {
             let name = crate::error::one_line(&format!("{:?}", k.name));
@@ -163,13 +170,19 @@ pub fn kept_warnings(kept: &[Kept], root_ca: &str) -> Vec<String> {
                 .as_deref()
                 .and_then(|c| crate::x509::cert::pem_to_der(c, "cert").ok())
                 .filter(|d| crate::x509::cert::CertInfo::from_der(d, "cert").is_ok());
-            let why = match (der, &ca_der) {
-                (None, _) => "its \"cert\" is not a certificate".to_string(),
-                (Some(d), Some(ca)) => format!(
-                    "its certificate does not chain to the store's CA: it {}",
-                    crate::x509::cert::chain_problem(&d, ca)?
-                ),
-                (Some(_), None) => return None,
+            let why = match der {
+                None => "its \"cert\" is not a certificate".to_string(),
+                Some(d) => {
+                    let mut problems = cas
+                        .iter()
+                        .map(|ca| crate::x509::cert::chain_problem(&d, ca));
+                    // Silent when it chains to one of them (or there is no CA to judge by).
+                    let first = problems.next()??;
+                    if problems.any(|p| p.is_none()) {
+                        return None;
+                    }
+                    format!("its certificate does not chain to the store's CA: it {first}")
+                }
             };
             Some(format!(
                 "user {name} in {ENV_KEY} was kept as it was, but {why}, so it cannot log in; deploy it from this store with --user, or remove it"

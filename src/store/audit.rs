@@ -141,6 +141,17 @@ pub fn issued_events(command: &str, issued: &[crate::json::Issued]) -> Vec<Event
         .collect()
 }
 
+/// Event suffixes of a deploy's attempt and of its failure: the line
+/// before a key is sent, and the outcome when it was not taken.
+pub const SENDING: &str = "-sending";
+pub const SEND_FAILED: &str = "-send-failed";
+
+/// Whether `e` records material that reached its consumer (an export, or a
+/// deploy Marathon took), not a deploy's attempt or its failure.
+pub fn delivered(e: &Entry) -> bool {
+    !e.event.ends_with(SENDING) && !e.event.ends_with(SEND_FAILED)
+}
+
 pub fn path(store: &Store) -> PathBuf {
     store.dir.join(AUDIT_FILE)
 }
