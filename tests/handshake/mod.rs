@@ -59,27 +59,9 @@ pub fn node_cert(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
     (crt, key)
 }
 
-pub fn erlang_available() -> bool {
-    Command::new("escript")
-        .arg("-h")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-/// Whether the Erlang tests can run; on CI they must.
+/// Whether the Erlang tests can run; on CI (`.ci/run` installs it) they must.
 pub fn erlang_or_skip() -> bool {
-    if erlang_available() {
-        return true;
-    }
-    // .ci/run installs erlang-base and erlang-ssl; a developer machine may lack them.
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "escript missing on CI: .ci/run must install erlang-base erlang-ssl"
-    );
-    eprintln!("skipped: escript not installed (apt-get install erlang-base erlang-ssl)");
-    false
+    crate::common::tool_or_skip("escript", "apt-get install erlang-base erlang-ssl")
 }
 
 /// Start the Erlang server, run `openssl s_client` with the given client pair; returns the server's verdict line.
