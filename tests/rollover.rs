@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Instant;
 
@@ -249,13 +250,25 @@ fn sweep(
     trials: usize,
     committed: impl Fn(&Env) -> bool,
 ) -> (usize, usize) {
-    let t0 = Instant::now();
-    copy_of(template).run(args).ok();
-    let full = t0.elapsed();
+    // How long an unkilled run takes: the slowest of three (RSA key
+    // generation varies a lot from run to run, and more under load).
+    let full = (0..3)
+        .map(|_| {
+            let t0 = Instant::now();
+            copy_of(template).run(args).ok();
+            t0.elapsed()
+        })
+        .max()
+        .unwrap();
     let (mut before, mut after) = (0, 0);
-    for i in 0..trials {
+    // Kills spread over twice that; should every kill land on one side of
+    // the commit, further rounds spread wider, up to four rounds.
+    let mut i = 0;
+    while i < trials || ((before == 0 || after == 0) && i < 4 * trials) {
+        let round = (i / trials + 1) as f64;
+        let delay = full.mul_f64(2.0 * round * (i % trials) as f64 / trials as f64);
+        i += 1;
         let env = copy_of(template);
-        let delay = full.mul_f64(1.2 * i as f64 / trials as f64);
         let mut child = env
             .command(args)
             .stdin(Stdio::null())
@@ -313,12 +326,12 @@ fn every_rollover_step_survives_a_kill_at_any_instant() {
     let (b, a) = sweep(&t, &["rollover", "advance", "--to", "done"], 12, |e| {
         e.index().rollover.is_none()
     });
-    assert!(b + a == 12);
+    assert!(b + a >= 12);
 
     let abort = sweep(&copy_of_trust(&t), &["rollover", "abort"], 12, |e| {
         e.index().rollover.is_none()
     });
-    assert_eq!(abort.0 + abort.1, 12);
+    assert!(abort.0 + abort.1 >= 12);
 }
 
 /// A store in phase trust (a fresh one: `t` is past it).
@@ -328,4 +341,125 @@ fn copy_of_trust(_t: &Env) -> Env {
     e.run(&["issue", "alice", "--key-type", "ecdsa-p256"]).ok();
     e.run(&["rollover", "start"]).ok();
     e
+}
+
+// ---- every login works at every phase boundary ------------------------------
+
+mod handshake;
+
+/// What each app carries at one phase, written to files under `dir`.
+struct Material {
+    /// The store: its CA file (EPHEMERAL_STORE_ROOT_CA_CERT as is) and key.
+    store_ca: std::path::PathBuf,
+    store_key: std::path::PathBuf,
+    /// The clients: root-ca, and alice's certificate and key, from ASP_EPHEMERAL_STORE.
+    client_ca: std::path::PathBuf,
+    user_cert: std::path::PathBuf,
+    user_key: std::path::PathBuf,
+}
+
+fn material(env: &Env, name: &str) -> Material {
+    let dir = env.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = store_env(env);
+    let asp = env.run(&["export", "asp", "--user", "alice"]).json();
+    let inner: serde_json::Value =
+        serde_json::from_str(asp["ASP_EPHEMERAL_STORE"].as_str().unwrap()).unwrap();
+    let put = |file: &str, v: &serde_json::Value| {
+        let p = dir.join(file);
+        std::fs::write(&p, v.as_str().unwrap()).unwrap();
+        p
+    };
+    Material {
+        store_ca: put("store-ca.pem", &store["EPHEMERAL_STORE_ROOT_CA_CERT"]),
+        store_key: put("store-ca.key", &store["EPHEMERAL_STORE_ROOT_CA_KEY"]),
+        client_ca: put("root-ca.pem", &inner["root-ca"]),
+        user_cert: put("alice.crt", &inner["users"]["alice"]["cert"]),
+        user_key: put("alice.key", &inner["users"]["alice"]["key"]),
+    }
+}
+
+/// A store task on `store`'s env (CA file as is, node certificate minted
+/// from it) and a client on `client`'s material: the server's verdict.
+fn login(
+    env: &Env,
+    tag: &str,
+    store: &Material,
+    client_cert: &Path,
+    client_key: &Path,
+    client_ca: &Path,
+) -> String {
+    let (crt, key) = handshake::node_cert_from(env.root(), tag, &store.store_ca, &store.store_key);
+    handshake::erlang_handshake_with(
+        &store.store_ca,
+        (&crt, &key),
+        (client_cert, client_key),
+        Some(client_ca),
+    )
+}
+
+#[test]
+fn store_and_clients_in_any_order_keep_every_login_working() {
+    if !handshake::erlang_or_skip() {
+        return;
+    }
+    let env = Env::with_users(&["alice"]);
+    // A user of another store: refused by the store in every phase.
+    let foreign = Env::with_users(&["alice"]);
+    let (f_cert, f_key) = foreign.user_files("alice");
+
+    let mut phases = vec![material(&env, "none")];
+    env.run(&["rollover", "start"]).ok();
+    phases.push(material(&env, "trust"));
+    env.run(&["rollover", "advance", "--to", "switch"]).ok();
+    phases.push(material(&env, "switch"));
+    env.run(&["rollover", "advance", "--to", "done"]).ok();
+    phases.push(material(&env, "done"));
+    let names = ["none", "trust", "switch", "done"];
+
+    for b in 0..3 {
+        for (s, store) in [(b, &phases[b]), (b + 1, &phases[b + 1])] {
+            for (c, client) in [(b, &phases[b]), (b + 1, &phases[b + 1])] {
+                let tag = format!("node-{}-{}-{}", b, names[s], names[c]);
+                let v = login(
+                    &env,
+                    &tag,
+                    store,
+                    &client.user_cert,
+                    &client.user_key,
+                    &client.client_ca,
+                );
+                assert_eq!(
+                    v,
+                    "OK CN=alice",
+                    "boundary {} -> {}: store on {}, client on {}",
+                    names[b],
+                    names[b + 1],
+                    names[s],
+                    names[c]
+                );
+            }
+        }
+    }
+    // The control: without the overlap, a store that skipped ahead to done
+    // does not take a client still on the old CA.
+    let (old, done) = (&phases[0], &phases[3]);
+    let v = login(
+        &env,
+        "node-skip",
+        done,
+        &old.user_cert,
+        &old.user_key,
+        &old.client_ca,
+    );
+    assert!(v.starts_with("FAIL"), "done store, old client: {v}");
+    for (i, store) in phases.iter().enumerate() {
+        let tag = format!("node-foreign-{}", names[i]);
+        let v = login(&env, &tag, store, &f_cert, &f_key, &store.client_ca);
+        assert!(
+            v.starts_with("FAIL"),
+            "phase {}: a foreign user got {v}",
+            names[i]
+        );
+    }
 }

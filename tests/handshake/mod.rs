@@ -15,11 +15,22 @@ use crate::common::{openssl, Env};
 /// proves openssl reads the PKCS#1 key we write.
 pub fn node_cert(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
     let (ca_crt, ca_key) = env.ca_files();
-    let dir = env.root();
-    let key = dir.join("node.key");
-    let csr = dir.join("node.csr");
-    let crt = dir.join("node.crt");
-    let ext = dir.join("node.ext");
+    node_cert_from(env.root(), "node", &ca_crt, &ca_key)
+}
+
+/// A node certificate minted as the store does from its env: `openssl x509
+/// -req -CA CA_FILE -CAkey CA_KEY`, which signs with the first certificate
+/// of CA_FILE (a bundle during a rollover). Files `<dir>/<name>.*`.
+pub fn node_cert_from(
+    dir: &Path,
+    name: &str,
+    ca_crt: &Path,
+    ca_key: &Path,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    let crt = dir.join(format!("{name}.crt"));
+    let ext = dir.join(format!("{name}.ext"));
     std::fs::write(&ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").unwrap();
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let (ok, out) = openssl(&[
@@ -42,9 +53,9 @@ pub fn node_cert(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
         "-in",
         &s(&csr),
         "-CA",
-        &s(&ca_crt),
+        &s(ca_crt),
         "-CAkey",
-        &s(&ca_key),
+        &s(ca_key),
         "-set_serial",
         "7",
         "-days",
@@ -66,6 +77,17 @@ pub fn erlang_or_skip() -> bool {
 
 /// Start the Erlang server, run `openssl s_client` with the given client pair; returns the server's verdict line.
 pub fn erlang_handshake(ca: &Path, server: (&Path, &Path), client: (&Path, &Path)) -> String {
+    erlang_handshake_with(ca, server, client, None)
+}
+
+/// [`erlang_handshake`] with a client that trusts `client_ca` (its own root
+/// CA bundle) instead of the server's CA file.
+pub fn erlang_handshake_with(
+    ca: &Path,
+    server: (&Path, &Path),
+    client: (&Path, &Path),
+    client_ca: Option<&Path>,
+) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/erlang_server.escript");
     // Riak's R16 stack speaks CBC suites only: hold the server to that.
     let mut srv = Command::new("escript")
@@ -97,7 +119,9 @@ pub fn erlang_handshake(ca: &Path, server: (&Path, &Path), client: (&Path, &Path
         .arg("-key")
         .arg(client.1)
         .arg("-CAfile")
-        .arg(ca)
+        .arg(client_ca.unwrap_or(ca))
+        // The client checks the node's certificate too: a failed check ends the handshake.
+        .arg("-verify_return_error")
         .stdin(Stdio::null())
         .output()
         .unwrap();
