@@ -25,6 +25,7 @@ use zeroize::Zeroizing;
 
 use crate::deliver::{asp, marathon};
 use crate::error::{one_line, Error, Result};
+use crate::x509::secret::Redacted;
 
 /// Longest piece of Marathon's own error text we repeat (it stays one line).
 const MAX_MESSAGE: usize = 400;
@@ -69,18 +70,13 @@ pub fn absolute_id(app_id: &str) -> String {
 }
 
 /// How requests authenticate. The secret never reaches `Debug` or messages.
+#[derive(Debug)]
 pub enum Auth {
     None,
     /// DC/OS: `Authorization: token=<ACS token>`.
-    Token(Zeroizing<String>),
+    Token(Redacted<Zeroizing<String>>),
     /// HTTP basic: `Authorization: Basic base64(user:password)`.
-    Basic(Zeroizing<String>),
-}
-
-impl std::fmt::Debug for Auth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.describe())
-    }
+    Basic(Redacted<Zeroizing<String>>),
 }
 
 impl Auth {
@@ -93,7 +89,7 @@ impl Auth {
                 "put the output of `dcos config show core.dcos_acs_token` there",
             ));
         }
-        Ok(Auth::Token(Zeroizing::new(t.to_string())))
+        Ok(Auth::Token(Redacted::new(Zeroizing::new(t.to_string()))))
     }
 
     /// `user:password` on the first line of a credentials file.
@@ -103,7 +99,7 @@ impl Auth {
             Some((user, _)) if !user.is_empty() && !line.chars().any(char::is_control) => {
                 use base64::Engine;
                 let b64 = base64::engine::general_purpose::STANDARD.encode(line.as_bytes());
-                Ok(Auth::Basic(Zeroizing::new(b64)))
+                Ok(Auth::Basic(Redacted::new(Zeroizing::new(b64))))
             }
             _ => Err(Error::input(
                 format!("{source} does not hold user:password on its first line"),
@@ -115,8 +111,8 @@ impl Auth {
     fn header(&self) -> Option<Zeroizing<String>> {
         match self {
             Auth::None => None,
-            Auth::Token(t) => Some(Zeroizing::new(format!("token={}", t.as_str()))),
-            Auth::Basic(b) => Some(Zeroizing::new(format!("Basic {}", b.as_str()))),
+            Auth::Token(t) => Some(Zeroizing::new(format!("token={}", t.expose().as_str()))),
+            Auth::Basic(b) => Some(Zeroizing::new(format!("Basic {}", b.expose().as_str()))),
         }
     }
 
@@ -151,7 +147,8 @@ impl Method {
 pub struct Request {
     pub method: Method,
     pub url: String,
-    pub body: Option<Value>,
+    /// The app or env being sent: it carries private keys, so `Debug` hides it.
+    pub body: Option<Redacted<Value>>,
 }
 
 impl Request {
@@ -167,7 +164,7 @@ impl Request {
     /// key by [`REDACTED`], each user's key in `ASP_EPHEMERAL_STORE` by
     /// [`asp::redacted_key`].
     pub fn redacted_body(&self) -> Option<Value> {
-        let mut body = self.body.clone()?;
+        let mut body = self.body.as_ref()?.expose().clone();
         if let Some(env) = body.get_mut("env").and_then(Value::as_object_mut) {
             if let Some(key) = env.get_mut(marathon::CA_KEY) {
                 *key = Value::String(REDACTED.into());
@@ -258,7 +255,7 @@ pub fn update_request_with<R>(
         Request {
             method: Method::Put,
             url,
-            body: Some(Value::Object(body)),
+            body: Some(Redacted::new(Value::Object(body))),
         },
         kept,
         out,
@@ -270,7 +267,11 @@ pub fn create_request(base: &str, app_id: &str, image: &str, env: Map<String, Va
     Request {
         method: Method::Post,
         url: format!("{base}/v2/apps"),
-        body: Some(marathon::app_definition(&absolute_id(app_id), image, env)),
+        body: Some(Redacted::new(marathon::app_definition(
+            &absolute_id(app_id),
+            image,
+            env,
+        ))),
     }
 }
 
@@ -464,7 +465,7 @@ impl Client {
     /// Send `req`; any HTTP status is a [`Reply`], a transport failure an error.
     pub fn send(&self, req: &Request) -> Result<Reply> {
         let auth = self.auth.header();
-        let result = match (req.method, &req.body) {
+        let result = match (req.method, req.body.as_ref().map(Redacted::expose)) {
             (Method::Get, _) => {
                 let mut r = self
                     .agent
@@ -476,11 +477,8 @@ impl Client {
                 r.call()
             }
             (m, body) => {
-                let text = Zeroizing::new(
-                    body.as_ref()
-                        .map(Value::to_string)
-                        .unwrap_or_else(|| "{}".into()),
-                );
+                let text =
+                    Zeroizing::new(body.map(Value::to_string).unwrap_or_else(|| "{}".into()));
                 let mut r = if m == Method::Put {
                     self.agent.put(&req.url)
                 } else {
@@ -602,7 +600,7 @@ mod tests {
         let (req, kept) = update_request("http://m", "ephemeral-store", app, env(), true).unwrap();
         assert_eq!(req.method, Method::Put);
         assert_eq!(req.url, "http://m/v2/apps/ephemeral-store?force=true");
-        let body = req.body.as_ref().unwrap();
+        let body = req.body.as_ref().unwrap().expose();
         assert_eq!(body.as_object().unwrap().len(), 2, "{body}");
         assert_eq!(body["id"], "/ephemeral-store");
         assert_eq!(body["env"]["OTHER"], "1");
@@ -697,7 +695,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!((kept, n), (vec!["X".to_string()], 7));
-        assert_eq!(req.body.unwrap()["env"]["ASP_EPHEMERAL_STORE"], "v");
+        assert_eq!(
+            req.body.unwrap().expose()["env"]["ASP_EPHEMERAL_STORE"],
+            "v"
+        );
     }
 
     #[test]
@@ -716,5 +717,23 @@ mod tests {
             body: None,
         };
         assert_eq!(redirect_error(&put, 307, "x").code(), 1);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_key_or_a_token() {
+        let mut env = Map::new();
+        env.insert(
+            marathon::CA_KEY.into(),
+            Value::String("-----BEGIN RSA PRIVATE KEY-----SECRETKEY".into()),
+        );
+        let req = create_request("http://m:8080", "/ephemeral-store", "img", env);
+        let shown = format!("{req:?}");
+        assert!(
+            !shown.contains("SECRETKEY") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        let auth = Auth::token("tok-SECRET", "test").unwrap();
+        let shown = format!("{auth:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
     }
 }

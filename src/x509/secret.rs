@@ -38,16 +38,43 @@ const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
 const MAX_SCRYPT_WORK: u64 = 1 << 22;
 const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
 
+/// A value that never reaches `Debug` output (so no log line, panic
+/// message or `{:?}` can print it): keys, passphrases, tokens and request
+/// bodies that carry keys. Read it with [`Redacted::expose`], in the one
+/// place that needs it.
+#[derive(Clone, Default, PartialEq)]
+pub struct Redacted<T>(T);
+
+impl<T> Redacted<T> {
+    pub fn new(value: T) -> Self {
+        Redacted(value)
+    }
+
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Redacted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// The one hint for a missing passphrase.
 const HOW: &str = "pass --passphrase-file FILE (or set PKI_PASSPHRASE_FILE) holding the passphrase on its first line, or run pki from a terminal to be asked";
+
+/// Secret bytes: zeroed when dropped, hidden from `Debug`.
+pub type Secret = Redacted<Zeroizing<Vec<u8>>>;
 
 /// Where the passphrase comes from, and the passphrase once read (asked once per run).
 #[derive(Clone, Default)]
 pub struct Passphrase {
     file: Option<PathBuf>,
-    cache: Arc<Mutex<Option<Zeroizing<Vec<u8>>>>>,
+    cache: Arc<Mutex<Option<Secret>>>,
 }
 
+/// Says where the passphrase comes from, never what it is.
 impl fmt::Debug for Passphrase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Passphrase(file: {:?}, redacted)", self.file)
@@ -66,7 +93,7 @@ impl Passphrase {
     pub fn existing(&self, what: &str) -> Result<Zeroizing<Vec<u8>>> {
         let mut slot = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = slot.as_ref() {
-            return Ok(p.clone());
+            return Ok(p.expose().clone());
         }
         let pass = match &self.file {
             Some(f) => read_file(f)?,
@@ -78,7 +105,7 @@ impl Passphrase {
                 ))
             }
         };
-        *slot = Some(pass.clone());
+        *slot = Some(Redacted::new(pass.clone()));
         Ok(pass)
     }
 
@@ -116,7 +143,7 @@ impl Passphrase {
                 "put a passphrase on the first line of the --passphrase-file, or type one",
             ));
         }
-        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some(pass.clone());
+        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some(Redacted::new(pass.clone()));
         Ok(pass)
     }
 }
@@ -331,5 +358,19 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code(), 2);
         assert!(format!("{:?}", file_pass(d.path(), "x")).contains("redacted"));
+    }
+
+    #[test]
+    fn a_cached_passphrase_never_reaches_debug_output() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("pass");
+        std::fs::write(&f, "hunter2-SECRET\n").unwrap();
+        let p = Passphrase::new(Some(f));
+        assert_eq!(&p.existing("the CA key").unwrap()[..], b"hunter2-SECRET");
+        let shown = format!("{p:?}");
+        assert!(
+            !shown.contains("SECRET") && shown.contains("redacted"),
+            "{shown}"
+        );
     }
 }
