@@ -175,33 +175,21 @@ impl Env {
         out
     }
 
-    /// The current certificate and key paths of `user`, from `pki list --json` and the index.
+    /// The current certificate and key paths of `user`, from the index.
     pub fn user_files(&self, user: &str) -> (PathBuf, PathBuf) {
-        let index: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(self.store().join("index.json")).unwrap())
-                .unwrap();
-        let e = index["certificates"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .rev()
-            .find(|c| c["user"] == user && c["state"] == "active")
+        let index = self.index();
+        let e = index
+            .active(user)
             .unwrap_or_else(|| panic!("no active certificate for {user}"));
-        (
-            self.store().join(e["cert"].as_str().unwrap()),
-            self.store().join(e["key"].as_str().unwrap()),
-        )
+        let key = e.key.as_ref().expect("the user's key is in the store");
+        (self.store().join(&e.cert), self.store().join(key))
     }
 
     /// The current CA certificate and key paths.
     pub fn ca_files(&self) -> (PathBuf, PathBuf) {
-        let index: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(self.store().join("index.json")).unwrap())
-                .unwrap();
-        (
-            self.store().join(index["ca"]["cert"].as_str().unwrap()),
-            self.store().join(index["ca"]["key"].as_str().unwrap()),
-        )
+        let index = self.index();
+        let ca = index.ca.as_ref().expect("the store has a CA");
+        (self.store().join(&ca.cert), self.store().join(&ca.key))
     }
 }
 
