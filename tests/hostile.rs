@@ -13,10 +13,9 @@
 
 mod common;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::{Command, Stdio};
 
-use common::{sh, Env, Run, PKI};
+use common::{sh, table_row, Env, Run, PKI};
 
 /// One row: arguments, the exit code, and what the one line must contain.
 struct Case {
@@ -277,25 +276,20 @@ fn hostile_input_fails_cleanly_and_changes_nothing() {
         } else {
             env.run(&args)
         };
-        let checked = catch_unwind(AssertUnwindSafe(|| {
+        let label = || {
+            format!(
+                "{}{:?}",
+                if c.read_only { "(read-only) " } else { "" },
+                c.args
+            )
+        };
+        table_row(&mut failures, label, || {
             run.code(c.code).one_line_error(&c.parts);
             assert!(
                 env.snapshot(env.root()) == before,
                 "something on disk changed"
             );
-        }));
-        if let Err(e) = checked {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            failures.push(format!(
-                "{}{:?}: {msg}",
-                if c.read_only { "(read-only) " } else { "" },
-                c.args
-            ));
-        }
+        });
     }
     assert!(
         failures.is_empty(),

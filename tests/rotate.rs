@@ -7,9 +7,8 @@ mod rotation;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
-use common::Env;
+use common::{active_serials, count_files, indexed_files, kill_after, slowest_run, Env};
 use pki::json::{ListDoc, RotateDoc};
 use rotation::{chains, index};
 
@@ -379,60 +378,6 @@ fn no_certificate_outlives_its_ca() {
 
 // ---- the kill test ----------------------------------------------------------
 
-/// Copy a store with its modes (fs::copy keeps permissions).
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    std::fs::set_permissions(to, std::fs::metadata(from).unwrap().permissions()).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
-}
-
-/// serial -> (cert, key) of every entry in an index.
-fn indexed_files(ix: &serde_json::Value) -> BTreeMap<String, (String, Option<String>)> {
-    let mut out = BTreeMap::new();
-    for c in ix["certificates"].as_array().unwrap() {
-        out.insert(
-            c["serial"].as_str().unwrap().to_string(),
-            (
-                c["cert"].as_str().unwrap().to_string(),
-                c["key"].as_str().map(str::to_string),
-            ),
-        );
-    }
-    for ca in std::iter::once(&ix["ca"]).chain(ix["ca_history"].as_array().unwrap()) {
-        out.insert(
-            ca["serial"].as_str().unwrap().to_string(),
-            (
-                ca["cert"].as_str().unwrap().to_string(),
-                ca["key"].as_str().map(str::to_string),
-            ),
-        );
-    }
-    out
-}
-
-fn active_serials(ix: &serde_json::Value) -> BTreeMap<String, String> {
-    ix["certificates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["state"] == "active")
-        .map(|c| {
-            (
-                c["user"].as_str().unwrap().to_string(),
-                c["serial"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 /// Kill `pki rotate` at `trials` points spread over its run; after each,
 /// `pki verify` passes, nothing ever indexed is gone, and every user's
 /// current pair is wholly old or wholly new (all switch together: one
@@ -443,35 +388,19 @@ fn kill_sweep(template: &Env, trials: usize) -> (usize, usize, usize) {
     let tix = index(template);
     let old = active_serials(&tix);
     let fresh = || {
-        let mut env = Env::new();
+        let mut env = template.copy_of();
         env.var("PKI_NOW", now);
-        copy_tree(&template.store(), &env.store());
         env
     };
     // How long a whole run takes here (the slowest of three).
-    let mut run_time = Duration::ZERO;
-    for _ in 0..3 {
-        let env = fresh();
-        let t = Instant::now();
-        env.run(&["rotate"]).ok();
-        run_time = run_time.max(t.elapsed());
-    }
+    let run_time = slowest_run(&fresh, &["rotate"], 3);
     let (mut olds, mut news, mut debris) = (0, 0, 0);
     let template_files = count_files(&template.store());
     for i in 0..trials {
         let env = fresh();
         // Delays from 0 to 120% of the run, in even steps.
         let delay = run_time.mul_f64(1.2 * i as f64 / trials as f64);
-        let mut child = env
-            .command(&["rotate"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let _ = child.kill(); // SIGKILL
-        child.wait().unwrap();
+        kill_after(&env, &["rotate"], delay);
 
         let r = env.run(&["verify", "--json"]);
         assert_eq!(
@@ -523,20 +452,6 @@ fn kill_sweep(template: &Env, trials: usize) -> (usize, usize, usize) {
         }
     }
     (olds, news, debris)
-}
-
-fn count_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                count_files(&e.path())
-            } else {
-                1
-            }
-        })
-        .sum()
 }
 
 #[test]

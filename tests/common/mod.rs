@@ -175,6 +175,16 @@ impl Env {
         out
     }
 
+    /// A new scratch directory holding a copy of this env's store, with
+    /// the same variables (PKI_NOW, ...).
+    pub fn copy_of(&self) -> Env {
+        let mut env = Env::new();
+        env.umask = self.umask;
+        env.vars = self.vars.clone();
+        copy_tree(&self.store(), &env.store());
+        env
+    }
+
     /// The current certificate and key paths of `user`, from the index.
     pub fn user_files(&self, user: &str) -> (PathBuf, PathBuf) {
         let index = self.index();
@@ -362,4 +372,118 @@ pub fn doc_blocks(page: &str, lang: &str) -> Vec<String> {
         .skip(1)
         .map(|b| b.split("```").next().unwrap().to_string())
         .collect()
+}
+
+// ---- kill tests: copies of stores, what an index names, killing pki -------
+
+/// Copy a store with its modes (fs::copy keeps permissions).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::metadata(from).unwrap().permissions()).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+/// serial -> (cert, key) of every entry in an index.
+pub fn indexed_files(ix: &serde_json::Value) -> BTreeMap<String, (String, Option<String>)> {
+    let mut out = BTreeMap::new();
+    for c in ix["certificates"].as_array().unwrap() {
+        out.insert(
+            c["serial"].as_str().unwrap().to_string(),
+            (
+                c["cert"].as_str().unwrap().to_string(),
+                c["key"].as_str().map(str::to_string),
+            ),
+        );
+    }
+    for ca in std::iter::once(&ix["ca"]).chain(ix["ca_history"].as_array().unwrap()) {
+        out.insert(
+            ca["serial"].as_str().unwrap().to_string(),
+            (
+                ca["cert"].as_str().unwrap().to_string(),
+                ca["key"].as_str().map(str::to_string),
+            ),
+        );
+    }
+    out
+}
+
+/// user -> serial of every active certificate in an index.
+pub fn active_serials(ix: &serde_json::Value) -> BTreeMap<String, String> {
+    ix["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["state"] == "active")
+        .map(|c| {
+            (
+                c["user"].as_str().unwrap().to_string(),
+                c["serial"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// How many files (not directories) are under `dir`.
+pub fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                count_files(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// The slowest of `n` whole runs of `pki ARGS`, each on a fresh env from
+/// `fresh` (each must succeed): the span a kill sweep spreads its delays over.
+pub fn slowest_run(fresh: &dyn Fn() -> Env, args: &[&str], n: usize) -> std::time::Duration {
+    let mut slowest = std::time::Duration::ZERO;
+    for _ in 0..n {
+        let env = fresh();
+        let t = std::time::Instant::now();
+        env.run(args).ok();
+        slowest = slowest.max(t.elapsed());
+    }
+    slowest
+}
+
+/// Start `pki ARGS` in `env` and SIGKILL it after `delay` (a run that has
+/// finished by then is not disturbed).
+pub fn kill_after(env: &Env, args: &[&str], delay: std::time::Duration) {
+    let mut child = env
+        .command(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill(); // SIGKILL
+    child.wait().unwrap();
+}
+
+/// Run one row of a table test: a failed assertion in `check` is added to
+/// `failures` (as "LABEL: message") instead of stopping the table, so one
+/// run reports every failing row.
+pub fn table_row(failures: &mut Vec<String>, label: impl FnOnce() -> String, check: impl FnOnce()) {
+    if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) {
+        let msg = e
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        failures.push(format!("{}: {msg}", label()));
+    }
 }
