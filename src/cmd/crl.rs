@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             )?;
             let pem_text = crl_pem(&der);
             let rel = PathBuf::from(format!("crl/{number}.crl"));
-            fs::private_dir(&tx.store.dir.join("crl"))?;
+            fs::store_dir(&tx.store.dir.join("crl"))?;
             fs::write_atomic(
                 &tx.store.path(&rel),
                 pem_text.as_bytes(),

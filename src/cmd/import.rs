@@ -186,7 +186,8 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
             return already(ctx, &index);
         }
     }
-    fs::private_dir(&ctx.store.dir)?;
+    ctx.store.guard()?;
+    fs::store_dir(&ctx.store.dir)?;
     let (index, retired) = ctx.store.transact_new(ctx.wait, ctx.now, |tx| {
         if check_ca_replaceable(tx.store, &tx.index, &info, a.force)? {
             return Ok((tx.index.clone(), None));

@@ -60,7 +60,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     }
     // Ask for the passphrase before anything is created, so a bad one changes nothing.
     let pass = ctx.store.passphrase.for_new_key(a.encrypt)?;
-    crate::store::fs::private_dir(&ctx.store.dir)?;
+    ctx.store.guard()?;
+    crate::store::fs::store_dir(&ctx.store.dir)?;
     if !a.key_type.is_rsa() {
         ctx.warn(format!(
             "a {} CA cannot serve the ASP ephemeral store, whose TLS stack needs RSA; export marathon will refuse it",

@@ -80,6 +80,26 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         Some(p) => Some(crate::store::fs::read_input_text(p)?),
         None => None,
     };
+    // A store that is not private is reported, not read: whatever a link
+    // in it points to is not the store's to verify.
+    let scanned = ctx.store.scan();
+    let store_finding = |r: &mut Report, s: &crate::store::Scanned| {
+        let res = if s.ok {
+            Ok(s.message.clone())
+        } else {
+            Err(s.message.clone())
+        };
+        r.add(None, None, "store", res);
+    };
+    if scanned.iter().any(|s| !s.ok) {
+        let mut r = Report {
+            findings: Vec::new(),
+        };
+        for s in &scanned {
+            store_finding(&mut r, s);
+        }
+        return emit(ctx, r);
+    }
     let index = ctx.store.read_index()?;
     index.ca(&ctx.store)?;
     let selected: Vec<&CertEntry> = if a.users.is_empty() {
@@ -112,6 +132,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             verify_history(ctx, &index, &mut r);
         }
     }
+    for s in &scanned {
+        store_finding(&mut r, s);
+    }
     emit(ctx, r)
 }
 
@@ -133,6 +156,8 @@ fn emit(ctx: &Ctx, r: Report) -> Result<()> {
                 f.user.as_deref().unwrap_or(
                     if f.check.starts_with("ca-") || f.check == "history" {
                         "(CA)"
+                    } else if f.check == "store" {
+                        "(store)"
                     } else {
                         "-"
                     }

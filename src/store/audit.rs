@@ -212,8 +212,12 @@ impl<'a> Appender<'a> {
         };
         // Creating (or opening) it now proves it can be appended to.
         crate::store::fs::append(&path, b"", crate::store::fs::SECRET_MODE)?;
-        let bytes = std::fs::read(&path)
-            .map_err(|e| damaged(format!("cannot be read: {}", crate::error::one_line(&e))))?;
+        let bytes = crate::store::fs::read_private(&path, crate::store::fs::Kind::File).map_err(
+            |e| match e {
+                Ok(refusal) => refusal,
+                Err(e) => damaged(format!("cannot be read: {}", crate::error::one_line(&e))),
+            },
+        )?;
         let (seq, prev) = if bytes.is_empty() {
             (0, GENESIS.to_string())
         } else {
@@ -352,16 +356,18 @@ pub fn verify(text: &str) -> std::result::Result<Vec<Entry>, (Vec<Entry>, Broken
 
 /// Read the store's log; a missing log is empty.
 pub fn read(store: &Store) -> Result<String> {
+    store.guard()?;
     let path = path(store);
-    match std::fs::read(&path) {
+    match crate::store::fs::read_private(&path, crate::store::fs::Kind::File) {
+        Err(Ok(refusal)) => Err(refusal),
         Ok(b) => String::from_utf8(b).map_err(|_| Error::Attention {
             msg: format!(
                 "{} is not text: the audit log was damaged or replaced",
                 path.display()
             ),
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(source) => Err(Error::Read { path, source }),
+        Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(Err(source)) => Err(Error::Read { path, source }),
     }
 }
 

@@ -5,11 +5,22 @@
 //! then renamed into place, and the directory is synced. A reader or a
 //! crash sees the old file or the new one, never a part of either.
 //! Secret files get 0600 and directories 0700, whatever the caller's umask.
+//!
+//! Inside the store nothing is trusted that is not private to the user who
+//! runs pki: every directory and file pki reads or writes there must be
+//! owned by that (effective) uid, not writable by its group or others, and
+//! not a symbolic link. Paths are checked with `lstat`, files opened with
+//! `O_NOFOLLOW` and directories with `O_DIRECTORY|O_NOFOLLOW`, and what was
+//! opened is checked again (`fstat`) before it is read or its mode is set,
+//! so a link planted in the store is refused, never followed, and pki never
+//! changes the mode of a link's target. Once the store directory itself is
+//! ours and writable by nobody else, only we (or root) can change what is
+//! inside it, so checking each path before use is enough.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -29,7 +40,192 @@ pub enum Replace {
     Allow,
 }
 
-/// Create `dir` (and missing parents) and force it to 0700.
+/// The prefix of every temporary file pki writes (and removes when stale).
+pub const TEMP_PREFIX: &str = ".tmp-";
+
+/// The effective uid of this process: the one owner a store may have.
+pub fn my_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// What a path of the store must be.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Dir,
+    File,
+    /// Whatever it is (the caller reports a wrong kind itself).
+    Any,
+}
+
+/// Why `path` (whose `lstat` is `m`) cannot be trusted as part of a
+/// store, as an exit-2 error naming the path and the fix; None when it can.
+pub fn untrusted(path: &Path, m: &fs::Metadata, kind: Kind) -> Option<Error> {
+    let p = path.display();
+    if m.file_type().is_symlink() {
+        return Some(Error::input(
+            format!(
+                "{p} is a symbolic link, and nothing in a pki store may be one \
+                 (a link lets whoever made it choose where keys are read and written)"
+            ),
+            "put the real file or directory in its place, or restore the store from a backup, then run pki again",
+        ));
+    }
+    match kind {
+        Kind::Dir if !m.is_dir() => {
+            return Some(Error::input(
+                format!("{p} exists and is not a directory"),
+                "choose another --dir, or move that file away",
+            ))
+        }
+        Kind::File if !m.is_file() => {
+            return Some(Error::input(
+                format!("{p} is not a regular file"),
+                "restore the store from a backup",
+            ))
+        }
+        _ => {}
+    }
+    let me = my_uid();
+    if m.uid() != me {
+        return Some(Error::input(
+            format!("{p} is owned by uid {}, not by uid {me} that runs pki", m.uid()),
+            format!(
+                "a store must belong to one user: `chown {me} {p}` if the store is yours, or run pki as uid {}",
+                m.uid()
+            ),
+        ));
+    }
+    if m.mode() & 0o022 != 0 {
+        return Some(Error::input(
+            format!(
+                "{p} is writable by its group or others (mode {:04o}), so they could have changed what pki trusts",
+                m.mode() & 0o7777
+            ),
+            format!("`chmod go-w {p}`, then check the store with `pki verify`"),
+        ));
+    }
+    None
+}
+
+/// Check one path of the store without following it; Ok(false) when it
+/// does not exist.
+pub fn check_path(path: &Path, kind: Kind) -> Result<bool> {
+    match fs::symlink_metadata(path) {
+        Ok(m) => untrusted(path, &m, kind).map_or(Ok(true), Err),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io("look at", path, e)),
+    }
+}
+
+fn nofollow() -> i32 {
+    rustix::fs::OFlags::NOFOLLOW.bits() as i32
+}
+
+/// Why an `open` with O_NOFOLLOW failed: a link is refused as untrusted.
+fn open_error(
+    path: &Path,
+    e: std::io::Error,
+    kind: Kind,
+) -> std::result::Result<Error, std::io::Error> {
+    if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+        if let Ok(m) = fs::symlink_metadata(path) {
+            if let Some(err) = untrusted(path, &m, kind) {
+                return Ok(err);
+            }
+        }
+    }
+    Err(e)
+}
+
+/// Open a file of the store for reading without following a link, and
+/// check what was opened. `Err(Ok(e))` is a refusal, `Err(Err(io))` the
+/// I/O error for the caller to word.
+pub fn open_private(
+    path: &Path,
+    kind: Kind,
+) -> std::result::Result<File, std::result::Result<Error, std::io::Error>> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(nofollow())
+        .open(path)
+        .map_err(|e| open_error(path, e, kind))?;
+    let m = f.metadata().map_err(Err)?;
+    match untrusted(path, &m, kind) {
+        Some(e) => Err(Ok(e)),
+        None => Ok(f),
+    }
+}
+
+/// Read a whole file of the store (see [`open_private`]).
+pub fn read_private(
+    path: &Path,
+    kind: Kind,
+) -> std::result::Result<Vec<u8>, std::result::Result<Error, std::io::Error>> {
+    let mut f = open_private(path, kind)?;
+    let mut v = Vec::new();
+    f.read_to_end(&mut v).map_err(Err)?;
+    Ok(v)
+}
+
+/// Create a directory of the store (and missing parents) 0700, or check
+/// an existing one (refusing a link, another owner, group or world write
+/// access) and force it to 0700. The mode is set on the directory opened
+/// with O_DIRECTORY|O_NOFOLLOW, never through a link.
+pub fn store_dir(dir: &Path) -> Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) => {
+            if let Some(e) = untrusted(dir, &m, Kind::Dir) {
+                return Err(e);
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(dir)
+            .map_err(|e| Error::io("create directory", dir, e))?,
+        Err(e) => return Err(Error::io("look at", dir, e)),
+    }
+    let flags = nofollow() | rustix::fs::OFlags::DIRECTORY.bits() as i32;
+    let d = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(dir)
+        .map_err(|e| match open_error(dir, e, Kind::Dir) {
+            Ok(err) => err,
+            Err(e) => Error::io("open directory", dir, e),
+        })?;
+    let m = d.metadata().map_err(|e| Error::io("look at", dir, e))?;
+    if let Some(e) = untrusted(dir, &m, Kind::Dir) {
+        return Err(e);
+    }
+    if m.mode() & 0o777 != DIR_MODE {
+        d.set_permissions(fs::Permissions::from_mode(DIR_MODE))
+            .map_err(|e| Error::io("set permissions on", dir, e))?;
+    }
+    Ok(())
+}
+
+/// Remove every stale temporary file (`.tmp-*`, left by a run that was
+/// killed while writing) in `dirs`. Only for a caller holding the store
+/// lock: then no other pki is writing there.
+pub fn remove_temp_files(dirs: impl IntoIterator<Item = PathBuf>) -> Result<()> {
+    for dir in dirs {
+        let Ok(rd) = fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+                && e.file_type().is_ok_and(|t| !t.is_dir())
+            {
+                let p = e.path();
+                fs::remove_file(&p)
+                    .map_err(|err| Error::io("remove the stale temporary file", &p, err))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Create `dir` (and missing parents) and force it to 0700: for output
+/// directories outside the store (`export files --out`).
 pub fn private_dir(dir: &Path) -> Result<()> {
     match fs::metadata(dir) {
         Ok(m) if m.is_dir() => {}
@@ -63,7 +259,7 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32, replace: Replace) -> Re
         return Err(exists(path));
     }
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
     // Mode first, before any byte is written: tempfile creates 0600, but
@@ -103,12 +299,11 @@ fn exists(path: &Path) -> Error {
 /// forced either way) with O_APPEND in one write, then fsync: the audit log.
 pub fn append(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let created = fs::symlink_metadata(path).is_err();
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| Error::io("open for appending", path, e))?;
+    let mut f = open_store_file(
+        OpenOptions::new().create(true).append(true).mode(mode),
+        path,
+        "open for appending",
+    )?;
     f.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| Error::io("set permissions on", path, e))?;
     f.write_all(data)
@@ -120,6 +315,23 @@ pub fn append(path: &Path, data: &[u8], mode: u32) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Open (maybe create) a file of the store for writing with `opts`, never
+/// through a link, and check what was opened before anything is written
+/// or its mode set.
+fn open_store_file(opts: &mut OpenOptions, path: &Path, what: &str) -> Result<File> {
+    let f = opts.custom_flags(nofollow()).open(path).map_err(|e| {
+        match open_error(path, e, Kind::File) {
+            Ok(err) => err,
+            Err(e) => Error::io(what, path, e),
+        }
+    })?;
+    let m = f.metadata().map_err(|e| Error::io("look at", path, e))?;
+    match untrusted(path, &m, Kind::File) {
+        Some(e) => Err(e),
+        None => Ok(f),
+    }
 }
 
 /// fsync a directory so a rename in it survives a crash.
@@ -164,14 +376,16 @@ pub struct Lock {
 impl Lock {
     /// Take the store lock; without `wait`, refuse (exit 4) when it is held.
     pub fn acquire(store: &Path, wait: bool) -> Result<Lock> {
-        let path = store.join(".lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(SECRET_MODE)
-            .open(&path)
-            .map_err(|e| Error::io("open the lock file", &path, e))?;
+        let path = store.join(super::LOCK_FILE);
+        let file = open_store_file(
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(SECRET_MODE),
+            &path,
+            "open the lock file",
+        )?;
         file.set_permissions(fs::Permissions::from_mode(SECRET_MODE))
             .map_err(|e| Error::io("set permissions on", &path, e))?;
         if wait {
@@ -221,6 +435,49 @@ mod tests {
         let f = d.path().join("f");
         fs::write(&f, b"").unwrap();
         assert_eq!(private_dir(&f).unwrap_err().code(), 2);
+    }
+
+    #[test]
+    fn links_and_loose_modes_are_refused_and_never_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("target");
+        fs::create_dir(&target).unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).unwrap();
+        let link = d.path().join("store");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = store_dir(&link).unwrap_err();
+        assert_eq!(e.code(), 2);
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(fs::metadata(&target).unwrap().mode() & 0o777, 0o755);
+        // A linked lock file or log is refused, its target left alone.
+        let file = d.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+        let real = d.path().join("real");
+        fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&file, real.join(".lock")).unwrap();
+        assert_eq!(Lock::acquire(&real, false).err().unwrap().code(), 2);
+        std::os::unix::fs::symlink(&file, real.join("log")).unwrap();
+        assert_eq!(
+            append(&real.join("log"), b"y", SECRET_MODE)
+                .unwrap_err()
+                .code(),
+            2
+        );
+        assert!(matches!(
+            open_private(&real.join("log"), Kind::File),
+            Err(Ok(_))
+        ));
+        assert_eq!(fs::read(&file).unwrap(), b"x");
+        assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o644);
+        // Writable by others: refused with the chmod that fixes it.
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o777)).unwrap();
+        let e = store_dir(&target).unwrap_err();
+        assert!(e.to_string().contains("chmod go-w"), "{e}");
+        // A private directory passes and is made 0700.
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o750)).unwrap();
+        store_dir(&target).unwrap();
+        assert_eq!(fs::metadata(&target).unwrap().mode() & 0o777, 0o700);
     }
 
     #[test]

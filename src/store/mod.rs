@@ -31,6 +31,11 @@ use fs::{Replace, PUBLIC_MODE, SECRET_MODE};
 
 pub use index::*;
 
+/// The directories of a store.
+pub const STORE_DIRS: [&str; 3] = ["ca", "users", "crl"];
+/// The lock every writer takes.
+pub const LOCK_FILE: &str = ".lock";
+
 /// A store directory.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -61,23 +66,101 @@ impl Store {
         self.dir.join(INDEX_FILE).exists()
     }
 
-    /// Read the index; a missing store is exit 2 with a hint to run `pki init`.
-    pub fn read_index(&self) -> Result<Index> {
-        let path = self.dir.join(INDEX_FILE);
-        if self.dir.exists() && !self.dir.is_dir() {
-            return Err(Error::input(
-                format!("{} is not a directory", self.dir.display()),
-                "point --dir (or PKI_DIR) at a pki store directory",
-            ));
+    /// Refuse a store that is not private to the user running pki (exit 2,
+    /// naming the path and the fix): the store directory, `ca/`, `users/`,
+    /// `crl/`, the index, the lock and the audit log must each be owned by
+    /// this uid, not writable by group or others, and not a symbolic link.
+    /// Files deeper down are checked as they are opened. A missing store
+    /// passes (commands then say to run `pki init`).
+    pub fn guard(&self) -> Result<()> {
+        // A trailing slash would make lstat follow a link: check the name itself.
+        let dir: PathBuf = self.dir.components().collect();
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if !m.is_dir() && !m.file_type().is_symlink() => {
+                return Err(Error::input(
+                    format!("{} is not a directory", self.dir.display()),
+                    "point --dir (or PKI_DIR) at a pki store directory",
+                ))
+            }
+            Ok(_) => {
+                fs::check_path(&dir, fs::Kind::Dir)?;
+            }
+            Err(_) => return Ok(()),
         }
-        let text = match std::fs::read(&path) {
+        for d in STORE_DIRS {
+            fs::check_path(&self.dir.join(d), fs::Kind::Dir)?;
+        }
+        for f in [INDEX_FILE, LOCK_FILE, audit::AUDIT_FILE] {
+            fs::check_path(&self.dir.join(f), fs::Kind::Any)?;
+        }
+        Ok(())
+    }
+
+    /// Walk the whole store without following anything: every path a
+    /// command would refuse ([`fs::untrusted`]: `ok` false) and every stale
+    /// temporary file the next locked run will remove (`ok` true), for
+    /// `pki verify`.
+    pub fn scan(&self) -> Vec<Scanned> {
+        fn walk(dir: &Path, out: &mut Vec<Scanned>) {
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                return;
+            };
+            let mut entries: Vec<_> = rd.flatten().collect();
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
+                let p = e.path();
+                let Ok(m) = std::fs::symlink_metadata(&p) else {
+                    continue;
+                };
+                if let Some(err) = fs::untrusted(&p, &m, fs::Kind::Any) {
+                    out.push(Scanned {
+                        ok: false,
+                        message: err.to_string(),
+                    });
+                } else if e.file_name().to_string_lossy().starts_with(fs::TEMP_PREFIX) {
+                    out.push(Scanned {
+                        ok: true,
+                        message: format!(
+                            "{} is a temporary file left by an interrupted run; the next pki that takes the store lock removes it",
+                            p.display()
+                        ),
+                    });
+                } else if m.is_dir() {
+                    walk(&p, out);
+                }
+            }
+        }
+        let dir: PathBuf = self.dir.components().collect();
+        let Ok(m) = std::fs::symlink_metadata(&dir) else {
+            return Vec::new();
+        };
+        if let Some(err) = fs::untrusted(&self.dir, &m, fs::Kind::Dir) {
+            return vec![Scanned {
+                ok: false,
+                message: err.to_string(),
+            }];
+        }
+        let mut out = Vec::new();
+        walk(&self.dir, &mut out);
+        out
+    }
+
+    /// Read the index; a missing store is exit 2 with a hint to run `pki
+    /// init`, a store that is not private is refused ([`Store::guard`]),
+    /// and so is an index whose entries are not what pki writes
+    /// ([`Index::validate`]).
+    pub fn read_index(&self) -> Result<Index> {
+        self.guard()?;
+        let path = self.dir.join(INDEX_FILE);
+        let text = match fs::read_private(&path, fs::Kind::Any) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Ok(refusal)) => return Err(refusal),
+            Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::NoStore {
                     dir: self.dir.clone(),
                 })
             }
-            Err(source) => return Err(Error::Read { path, source }),
+            Err(Err(source)) => return Err(Error::Read { path, source }),
         };
         let index: Index = serde_json::from_slice(&text).map_err(|e| {
             Error::failed(
@@ -146,9 +229,12 @@ impl Store {
         create: bool,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        if !create && !self.exists() {
-            // Say how to make a store, rather than failing to lock one.
+        // Refuse an untrusted store or index, or say how to make a store,
+        // before the lock file is touched.
+        if !create || self.exists() {
             self.read_index()?;
+        } else {
+            self.guard()?;
         }
         let _lock = self.lock(wait)?;
         let index = if create && !self.exists() {
@@ -173,9 +259,28 @@ impl Store {
         Ok(out)
     }
 
-    /// Take the store lock (exit 4 when held and not waiting).
+    /// Take the store lock (exit 4 when held and not waiting). Whoever
+    /// holds it is the only pki writing here, so stale temporary files of
+    /// killed runs are removed now.
     pub fn lock(&self, wait: bool) -> Result<fs::Lock> {
-        fs::Lock::acquire(&self.dir, wait)
+        let lock = fs::Lock::acquire(&self.dir, wait)?;
+        fs::remove_temp_files(self.temp_dirs())?;
+        Ok(lock)
+    }
+
+    /// Every directory pki writes files into: where temporary files of an
+    /// interrupted run can be.
+    pub fn temp_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.dir.clone()];
+        dirs.extend(STORE_DIRS.iter().map(|d| self.dir.join(d)));
+        if let Ok(rd) = std::fs::read_dir(self.dir.join("users")) {
+            dirs.extend(
+                rd.flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+        }
+        dirs
     }
 
     /// Write a new certificate file under the store; never replaces.
@@ -223,26 +328,42 @@ impl Store {
         fs::write_atomic(&self.path(rel), pem.as_bytes(), SECRET_MODE, Replace::Never)
     }
 
+    /// Create (0700) or check every directory from the store down to `rel`'s.
     fn ensure_parent(&self, rel: &Path) -> Result<()> {
         let mut dir = self.dir.clone();
         for part in rel.parent().into_iter().flat_map(Path::components) {
             dir.push(part);
-            fs::private_dir(&dir)?;
+            fs::store_dir(&dir)?;
         }
         Ok(())
     }
 
+    /// Check, without following links, every directory between the store
+    /// and the file `rel`.
+    fn check_parents(&self, rel: &Path) -> Result<()> {
+        let mut dir = self.dir.clone();
+        for part in rel.parent().into_iter().flat_map(Path::components) {
+            dir.push(part);
+            fs::check_path(&dir, fs::Kind::Dir)?;
+        }
+        Ok(())
+    }
+
+    /// Read a file of the store: its directories checked, the file opened
+    /// without following a link and checked before it is read.
     pub fn read_text(&self, rel: &Path) -> Result<String> {
         let path = self.path(rel);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            Error::failed(
+        self.check_parents(rel)?;
+        let bytes = fs::read_private(&path, fs::Kind::File).map_err(|e| match e {
+            Ok(refusal) => refusal,
+            Err(e) => Error::failed(
                 format!(
                     "the store names {} but it cannot be read: {}",
                     path.display(),
                     crate::error::one_line(&e)
                 ),
                 "restore the file from a backup, or re-issue with --force",
-            )
+            ),
         })?;
         String::from_utf8(bytes).map_err(|_| {
             Error::failed(
@@ -290,6 +411,14 @@ impl Store {
             PathBuf::from(format!("users/{user}/{serial}.key")),
         )
     }
+}
+
+/// One finding of [`Store::scan`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scanned {
+    /// False: a command would refuse the store because of it.
+    pub ok: bool,
+    pub message: String,
 }
 
 /// A change in progress, inside [`Store::transact`].
