@@ -55,6 +55,13 @@ pub enum Error {
     CaExpired { not_after: String },
     /// Another `pki` holds the store lock (exit 4).
     Locked { dir: PathBuf },
+    /// An entry of `index.json` is not what pki writes (exit 2): a name,
+    /// path or serial no command would accept.
+    BadIndex {
+        path: PathBuf,
+        entry: String,
+        problem: String,
+    },
     /// A document could not be encoded as JSON (exit 1).
     Json {
         what: String,
@@ -111,7 +118,7 @@ impl Error {
             | Error::Input { .. }
             | Error::Read { .. }
             | Error::NoStore { .. } => code::USAGE,
-            Error::NoUser { .. } => code::USAGE,
+            Error::NoUser { .. } | Error::BadIndex { .. } => code::USAGE,
             Error::Refused { .. }
             | Error::UserHasCert { .. }
             | Error::CaExists { .. }
@@ -170,6 +177,11 @@ impl fmt::Display for Error {
                 "another pki is working on the store {}; try again when it has finished, or pass --wait to wait for it",
                 dir.display()
             ),
+            Error::BadIndex { path, entry, problem } => write!(
+                f,
+                "{}: {entry} {problem}; pki will not act on it: correct that entry, or restore the index from a backup",
+                path.display()
+            ),
             Error::Json { what, source } => write!(
                 f,
                 "cannot encode {what} as JSON: {}; this is a bug, please report it",
@@ -181,6 +193,20 @@ impl fmt::Display for Error {
                 path.display(),
                 one_line(source)
             ),
+        }
+    }
+}
+
+impl Error {
+    /// What went wrong, without the hint of what to do (for an error that
+    /// becomes part of another message).
+    pub fn what(&self) -> String {
+        match self {
+            Error::Usage { msg, .. }
+            | Error::Input { msg, .. }
+            | Error::Refused { msg, .. }
+            | Error::Failed { msg, .. } => msg.clone(),
+            e => e.to_string(),
         }
     }
 }
@@ -250,6 +276,14 @@ mod tests {
                 4,
             ),
             (Error::Locked { dir: "d".into() }, 4),
+            (
+                Error::BadIndex {
+                    path: "i".into(),
+                    entry: "e".into(),
+                    problem: "p".into(),
+                },
+                2,
+            ),
         ];
         for (e, c) in cases {
             assert_eq!(e.code(), c, "{e:?}");

@@ -221,9 +221,89 @@ impl CaEntry {
 }
 
 impl Index {
-    /// Check every entry as if a user had typed it; the error names the
-    /// entry (exit 2). Stub: filled in below.
-    pub fn validate(&self, _path: &std::path::Path) -> Result<()> {
+    /// Check every entry read from `path` as if a user had typed it, before
+    /// anything acts on it: user names by the rules of `pki issue`, file
+    /// paths relative and where pki puts them (`ca/<file>`,
+    /// `users/<user>/<file>`, `crl/<file>`: no `..`, no `.`, nothing
+    /// absolute), serials and fingerprints in the form pki writes, no
+    /// control characters in subjects, one active certificate per user and
+    /// each serial once. The error names the entry (exit 2).
+    pub fn validate(&self, path: &std::path::Path) -> Result<()> {
+        let bad = |entry: String, problem: String| Error::BadIndex {
+            path: path.to_path_buf(),
+            entry,
+            problem,
+        };
+        let mut serials = std::collections::HashSet::new();
+        let mut serial_once = |entry: &str, serial: &str| {
+            if serials.insert(serial.to_string()) {
+                Ok(())
+            } else {
+                Err(bad(
+                    entry.into(),
+                    format!("repeats serial {serial}, which another entry has"),
+                ))
+            }
+        };
+        let cas = self.ca.iter().map(|c| ("ca".to_string(), c)).chain(
+            self.ca_history
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("ca_history[{i}]"), c)),
+        );
+        for (entry, ca) in cas {
+            let entry = format!("{entry} (serial {:?})", ca.serial);
+            hex_field(&ca.serial, false)
+                .map_err(|p| bad(entry.clone(), format!("has serial {p}")))?;
+            hex_field(&ca.fingerprint_sha256, true)
+                .map_err(|p| bad(entry.clone(), format!("has fingerprint {p}")))?;
+            if let Some(c) = crate::x509::names::control_char(&ca.subject) {
+                return Err(bad(entry, format!("has a subject with {c}")));
+            }
+            for (what, p) in [("certificate", &ca.cert), ("key", &ca.key)] {
+                placed(p, &["ca"])
+                    .map_err(|p| bad(entry.clone(), format!("names its {what} {p}")))?;
+            }
+            serial_once(&entry, &ca.serial)?;
+        }
+        let mut active = std::collections::HashSet::new();
+        for (i, c) in self.certificates.iter().enumerate() {
+            let entry = format!(
+                "certificates[{i}] (user {:?}, serial {:?})",
+                c.user, c.serial
+            );
+            crate::x509::names::validate_user(&c.user)
+                .map_err(|e| bad(entry.clone(), format!("has a bad name: {}", e.what())))?;
+            hex_field(&c.serial, false)
+                .map_err(|p| bad(entry.clone(), format!("has serial {p}")))?;
+            hex_field(&c.ca_serial, false)
+                .map_err(|p| bad(entry.clone(), format!("has CA serial {p}")))?;
+            hex_field(&c.fingerprint_sha256, true)
+                .map_err(|p| bad(entry.clone(), format!("has fingerprint {p}")))?;
+            let dir = ["users", c.user.as_str()];
+            placed(&c.cert, &dir)
+                .map_err(|p| bad(entry.clone(), format!("names its certificate {p}")))?;
+            if let Some(k) = &c.key {
+                placed(k, &dir).map_err(|p| bad(entry.clone(), format!("names its key {p}")))?;
+            }
+            if c.state == CertState::Active && !active.insert(c.user.as_str()) {
+                return Err(bad(
+                    entry,
+                    format!("is a second active certificate for user {:?}; a user has one current certificate", c.user),
+                ));
+            }
+            serial_once(&entry, &c.serial)?;
+        }
+        if let Some(crl) = &self.crl {
+            let entry = format!("crl (number {})", crl.number);
+            hex_field(&crl.ca_serial, false)
+                .map_err(|p| bad(entry.clone(), format!("has CA serial {p}")))?;
+            placed(&crl.path, &["crl"]).map_err(|p| bad(entry, format!("names its file {p}")))?;
+        }
+        if let Some(url) = &self.settings.crl_url {
+            crate::x509::profile::parse_crl_url(url)
+                .map_err(|p| bad("settings.crl_url".into(), format!("is {p}")))?;
+        }
         Ok(())
     }
 
@@ -359,6 +439,45 @@ impl Index {
     }
 }
 
+/// A hex field as pki writes it: lower-case, whole octets, non-empty (and
+/// 64 digits for a SHA-256 fingerprint). The error quotes the value.
+fn hex_field(v: &str, sha256: bool) -> std::result::Result<(), String> {
+    let ok = !v.is_empty()
+        && v.len().is_multiple_of(2)
+        && v.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && (!sha256 || v.len() == 64);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{v:?}, which is not the lower-case hex pki writes"))
+    }
+}
+
+/// A path the index records: relative, exactly `<dir...>/<file>` with a
+/// plain file name (no `..`, `.`, empty or absolute part). The error
+/// quotes the path and says where it should be.
+fn placed(p: &std::path::Path, dir: &[&str]) -> std::result::Result<(), String> {
+    let want = dir.join("/");
+    let refuse = || {
+        format!(
+            "{:?}, which is not a file directly under {want}/ in the store",
+            p.display().to_string()
+        )
+    };
+    let s = p.to_str().ok_or_else(refuse)?;
+    let parts: Vec<&str> = s.split('/').collect();
+    let (file, head) = parts.split_last().ok_or_else(refuse)?;
+    let plain = !file.is_empty()
+        && *file != "."
+        && *file != ".."
+        && crate::x509::names::control_char(file).is_none();
+    if head != dir || !plain {
+        return Err(refuse());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +499,30 @@ mod tests {
             revoked_at: None,
             revocation_reason: None,
         }
+    }
+
+    #[test]
+    fn recorded_paths_must_be_plain_files_where_pki_puts_them() {
+        let users = ["users", "alice"];
+        assert!(placed("users/alice/1f.crt".as_ref(), &users).is_ok());
+        for bad in [
+            "/etc/passwd",
+            "users/alice/../../x.key",
+            "users/./alice/1f.key",
+            "users//alice/1f.key",
+            "users/bob/1f.key",
+            "ca/1f.key",
+            "users/alice/",
+            "users/alice/..",
+            "users/alice/sub/1f.key",
+        ] {
+            assert!(placed(bad.as_ref(), &users).is_err(), "{bad}");
+        }
+        assert!(hex_field("0a1b", false).is_ok());
+        for bad in ["", "0A", "abc", "../x", "zz"] {
+            assert!(hex_field(bad, false).is_err(), "{bad}");
+        }
+        assert!(hex_field("ab", true).is_err());
     }
 
     #[test]

@@ -182,6 +182,7 @@ impl Store {
                 "use the pki version that made this store",
             ));
         }
+        index.validate(&path)?;
         Ok(index)
     }
 

@@ -91,6 +91,13 @@ fn allowed(c: char) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '@' | '-')
 }
 
+/// The first control character of `s`, described ("the control character
+/// U+001B"), if any: text from outside must not carry one into a
+/// certificate or onto a terminal.
+pub fn control_char(s: &str) -> Option<String> {
+    s.chars().find(|c| c.is_control()).map(describe)
+}
+
 fn describe(c: char) -> String {
     match c {
         ' ' => "a space".into(),
