@@ -146,9 +146,11 @@ pub fn sign(
 pub type Paths = (PathBuf, Option<PathBuf>);
 
 /// Write a new certificate (and its key, when the store is to hold it)
-/// under `users/<user>/`, named by serial; returns their paths.
+/// under `users/<user>/`, named by serial; returns their paths. A file
+/// `committed` (the index) names is never replaced; an orphan is.
 pub fn write_files(
     store: &Store,
+    committed: &Index,
     user: &str,
     info: &CertInfo,
     der: &[u8],
@@ -156,9 +158,9 @@ pub fn write_files(
 ) -> Result<Paths> {
     let (cert_rel, key_rel) = Store::user_paths(user, &info.serial);
     if let Some((k, format)) = key {
-        store.write_key(&key_rel, k, format)?;
+        store.write_key(committed, &key_rel, k, format)?;
     }
-    store.write_cert(&cert_rel, der)?;
+    store.write_cert(committed, &cert_rel, der)?;
     Ok((cert_rel, key.map(|_| key_rel)))
 }
 
@@ -202,7 +204,7 @@ pub fn write_and_record(
     ca_serial: &str,
     key: Option<(&PrivateKey, KeyFormat)>,
 ) -> Result<json::Issued> {
-    let paths = write_files(tx.store, user, info, der, key)?;
+    let paths = write_files(tx.store, &tx.index, user, info, der, key)?;
     let mut active = tx.index.active_positions();
     record(tx, &mut active, user, info, ca_serial, paths)
 }
@@ -228,6 +230,7 @@ pub fn issue_batch(
     let crl_url = tx.index.settings.crl_url.clone();
     let mut made: Vec<Option<(CertInfo, Paths)>> = requests.iter().map(|_| None).collect();
     let types: Vec<KeyType> = requests.iter().map(|r| r.key_type).collect();
+    let committed = &tx.index;
     generate_keys_each(&types, |i, key| {
         let r = &requests[i];
         let der = sign(
@@ -239,7 +242,7 @@ pub fn issue_batch(
             &key.key_pair()?,
         )?;
         let info = CertInfo::from_der(&der, "the new certificate")?;
-        let paths = write_files(store, &r.user, &info, &der, Some((&key, format)))?;
+        let paths = write_files(store, committed, &r.user, &info, &der, Some((&key, format)))?;
         made[i] = Some((info, paths));
         tick();
         Ok(())

@@ -44,7 +44,7 @@ pub fn create_ca(
         &key,
     )?;
     let info = CertInfo::from_der(&der, "the new CA certificate")?;
-    let entry = store.write_ca(&info, &der, &key, ca.format, ca.pass, now)?;
+    let entry = store.write_ca(index, &info, &der, &key, ca.format, ca.pass, now)?;
     Ok((entry, Signer::new(der, key)?))
 }
 

@@ -93,13 +93,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             )?;
             let pem_text = crl_pem(&der);
             let rel = PathBuf::from(format!("crl/{number}.crl"));
-            fs::store_dir(&tx.store.dir.join("crl"))?;
-            fs::write_atomic(
-                &tx.store.path(&rel),
-                pem_text.as_bytes(),
-                PUBLIC_MODE,
-                Replace::Never,
-            )?;
+            tx.store
+                .write_file(&tx.index, &rel, pem_text.as_bytes(), PUBLIC_MODE)?;
             tx.index.crl = Some(CrlRecord {
                 number,
                 ca_serial: ca.serial.clone(),

@@ -204,7 +204,7 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
         }
         let entry = tx
             .store
-            .write_ca(&info, &der, &key, a.key_format, pass.as_ref(), tx.now)?;
+            .write_ca(&tx.index, &info, &der, &key, a.key_format, pass.as_ref(), tx.now)?;
         let (retired, ev) = install_ca(&mut tx.index, entry, "import", "ca-imported", 0);
         tx.record(ev);
         Ok((tx.index.clone(), Some(retired)))

@@ -428,6 +428,20 @@ impl Index {
             .collect()
     }
 
+    /// Whether any entry (a CA, a certificate, the CRL) names the file `rel`.
+    pub fn names(&self, rel: &std::path::Path) -> bool {
+        let cas = self.ca.iter().chain(&self.ca_history);
+        cas.flat_map(|c| [Some(&c.cert), Some(&c.key)])
+            .chain(
+                self.certificates
+                    .iter()
+                    .flat_map(|c| [Some(&c.cert), c.key.as_ref()]),
+            )
+            .chain(std::iter::once(self.crl.as_ref().map(|c| &c.path)))
+            .flatten()
+            .any(|p| p == rel)
+    }
+
     pub fn serial_in_use(&self, serial: &str) -> bool {
         self.certificates.iter().any(|c| c.serial == serial)
             || self

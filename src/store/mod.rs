@@ -284,27 +284,48 @@ impl Store {
         dirs
     }
 
-    /// Write a new certificate file under the store; never replaces.
-    pub fn write_cert(&self, rel: &Path, der: &[u8]) -> Result<()> {
+    /// Write a new file of the store (0600 or 0644 as `mode` says), never
+    /// replacing a file `index` names. A file already at `rel` that the
+    /// index does not name is an orphan of an interrupted run (its files
+    /// were written, its index was not): it is replaced, so a retry of the
+    /// very same command never jams on it (a CRL number, an imported
+    /// serial).
+    pub fn write_file(&self, index: &Index, rel: &Path, data: &[u8], mode: u32) -> Result<()> {
         self.ensure_parent(rel)?;
-        fs::write_atomic(
-            &self.path(rel),
-            crate::x509::cert::der_to_pem(der).as_bytes(),
-            PUBLIC_MODE,
-            Replace::Never,
-        )
+        let path = self.path(rel);
+        let orphan = fs::check_path(&path, fs::Kind::File)? && !index.names(rel);
+        let replace = if orphan {
+            Replace::Allow
+        } else {
+            Replace::Never
+        };
+        fs::write_atomic(&path, data, mode, replace)
     }
 
-    /// Write a new private key file under the store, 0600; never replaces.
-    pub fn write_key(&self, rel: &Path, key: &PrivateKey, format: KeyFormat) -> Result<()> {
-        self.write_key_pem(rel, &key.to_pem(format)?)
+    /// Write a new certificate file under the store (see [`Store::write_file`]).
+    pub fn write_cert(&self, index: &Index, rel: &Path, der: &[u8]) -> Result<()> {
+        let pem = crate::x509::cert::der_to_pem(der);
+        self.write_file(index, rel, pem.as_bytes(), PUBLIC_MODE)
+    }
+
+    /// Write a new private key file under the store, 0600 (see [`Store::write_file`]).
+    pub fn write_key(
+        &self,
+        index: &Index,
+        rel: &Path,
+        key: &PrivateKey,
+        format: KeyFormat,
+    ) -> Result<()> {
+        self.write_key_pem(index, rel, &key.to_pem(format)?)
     }
 
     /// Write a CA's key (encrypted PKCS#8 under `pass` when given, else
     /// plain in `format`) and certificate, named by serial; returns the
     /// index entry for the caller to commit.
+    #[allow(clippy::too_many_arguments)]
     pub fn write_ca(
         &self,
+        index: &Index,
         info: &CertInfo,
         der: &[u8],
         key: &PrivateKey,
@@ -315,18 +336,20 @@ impl Store {
         let (cert_rel, key_rel) = Store::ca_paths(&info.serial);
         let mut entry = CaEntry::from_info(info, cert_rel.clone(), key_rel.clone(), now)?;
         match pass {
-            Some(p) => self.write_key_pem(&key_rel, &crate::x509::secret::encrypt_pem(key, p)?)?,
-            None => self.write_key(&key_rel, key, format)?,
+            Some(p) => {
+                self.write_key_pem(index, &key_rel, &crate::x509::secret::encrypt_pem(key, p)?)?
+            }
+            None => self.write_key(index, &key_rel, key, format)?,
         }
-        self.write_cert(&cert_rel, der)?;
+        self.write_cert(index, &cert_rel, der)?;
         entry.encrypted = pass.is_some();
         Ok(entry)
     }
 
-    /// Write key PEM text (plain or encrypted) under the store, 0600; never replaces.
-    pub fn write_key_pem(&self, rel: &Path, pem: &str) -> Result<()> {
-        self.ensure_parent(rel)?;
-        fs::write_atomic(&self.path(rel), pem.as_bytes(), SECRET_MODE, Replace::Never)
+    /// Write key PEM text (plain or encrypted) under the store, 0600 (see [`Store::write_file`]).
+    pub fn write_key_pem(&self, index: &Index, rel: &Path, pem: &str) -> Result<()> {
+        let pem = zeroize::Zeroizing::new(pem.as_bytes().to_vec());
+        self.write_file(index, rel, &pem, SECRET_MODE)
     }
 
     /// Create (0700) or check every directory from the store down to `rel`'s.
