@@ -384,11 +384,13 @@ pub struct RotateCa {
 /// (inside the window or expired).
 ///
 /// ```json
-/// {"version":1, "due":["alice"], "expired":["bob"], "ca_due":false, "crl_warning":null}
+/// {"version":1, "due":["alice"], "expired":["bob"], "ca_due":false, "crl_warning":null, "crl_due":false}
 /// ```
 /// `crl_warning` is null, or one line saying the CRL needs to be made or
-/// published anew (missing, expired, near its next-update, or older than
-/// a revocation); it is a warning and does not change the exit code.
+/// published anew (missing, expired, near its next-update, older than a
+/// revocation or than the CA). `crl_due` is true when that is an outage
+/// alarm rather than a hint (a CRL was made or certificates name a CRL
+/// URL): `check` then exits 3, as for a due certificate.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckDoc {
@@ -397,6 +399,8 @@ pub struct CheckDoc {
     pub expired: Vec<String>,
     pub ca_due: bool,
     pub crl_warning: Option<String>,
+    #[serde(default)]
+    pub crl_due: bool,
     /// Set when a CA rollover has sat in one phase for over a week.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollover_warning: Option<String>,

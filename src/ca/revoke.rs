@@ -109,7 +109,8 @@ pub fn target(index: &Index, user: Option<&str>, serial: Option<&str>) -> Result
     })
 }
 
-/// Mark certificate `i` revoked at `now` (whole seconds) for `reason`;
+/// Mark certificate `i` revoked at `now`, kept at full precision so that
+/// `pki check` can tell a revocation from a CRL made in the same second;
 /// returns its entry and the audit event.
 pub fn revoke(
     index: &mut Index,
@@ -117,7 +118,6 @@ pub fn revoke(
     reason: Reason,
     now: OffsetDateTime,
 ) -> (CertEntry, Event) {
-    let now = now.replace_nanosecond(0).expect("0 is a valid nanosecond");
     let c = &mut index.certificates[i];
     c.state = CertState::Revoked;
     c.revoked_at = Some(now);
@@ -129,39 +129,69 @@ pub fn revoke(
     (c.clone(), ev)
 }
 
-/// Whether the CRL needs attention at `now`, for `pki check`: None when all
-/// is well, else one line saying what and what to do. A CRL is due when no
-/// CRL exists although certificates name a distribution point or some are
-/// revoked; when a revocation or a new CA is newer than the last CRL; and
-/// when a third or less of its lifetime is left (as for certificates).
+/// What `pki check` says about the CRL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrlStatus {
+    /// One line: what is wrong and what to do.
+    pub warning: String,
+    /// An outage alarm (exit 3), not a hint: Riak with `check_crl` on (its
+    /// default) refuses every login once the CRL it fetches is missing or
+    /// past nextUpdate, and lets a revoked certificate in while the
+    /// published CRL predates its revocation.
+    pub attention: bool,
+}
+
+/// [`crl_status`]'s warning alone.
 pub fn crl_due(index: &Index, now: OffsetDateTime) -> Option<String> {
+    crl_status(index, now).map(|s| s.warning)
+}
+
+/// Whether the CRL needs attention at `now`, for `pki check`: None when all
+/// is well. The CRL must be made (and published) anew when a revocation or
+/// a new CA is not older than the last CRL (compared at full precision, and
+/// a revocation at the CRL's very instant counts as after it), when it has
+/// expired, and when a third or less of its lifetime is left (as for
+/// certificates): each is attention. A store that has never made a CRL
+/// needs one when its certificates name a CRL URL (attention: that URL
+/// serves nothing yet), or, as a hint only, when some certificate is
+/// revoked (without a URL, revocation has no effect on Riak at all).
+pub fn crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus> {
     let ca = index.ca.as_ref()?;
     let revoked = || index.revoked_by(&ca.serial);
+    let attention = |warning: String| {
+        Some(CrlStatus {
+            warning,
+            attention: true,
+        })
+    };
     let Some(crl) = &index.crl else {
         return match (&index.settings.crl_url, revoked().count()) {
-            (Some(url), _) => Some(format!(
+            (Some(url), _) => attention(format!(
                 "no CRL has been made, but certificates name {url}: run `pki crl --out FILE` and publish FILE there"
             )),
             (None, 0) => None,
-            (None, n) => Some(format!(
-                "{n} certificate(s) are revoked but no CRL has been made: run `pki crl --out FILE` and publish it"
-            )),
+            (None, n) => Some(CrlStatus {
+                warning: format!(
+                    "{n} certificate(s) are revoked but no CRL has been made: run `pki crl --out FILE` and publish it"
+                ),
+                attention: false,
+            }),
         };
     };
     let n = crl.number;
     if crl.next_update <= now {
-        return Some(format!(
+        return attention(format!(
             "CRL #{n} expired at {}: Riak refuses every client whose certificate names it; run `pki crl --out FILE` and publish it",
             rfc3339(crl.next_update)
         ));
     }
     if crl.ca_serial != ca.serial {
-        return Some(format!(
+        return attention(format!(
             "CRL #{n} was signed by an earlier CA: run `pki crl --out FILE` and publish it"
         ));
     }
-    if let Some(c) = revoked().find(|c| c.revoked_at.is_some_and(|t| t > crl.this_update)) {
-        return Some(format!(
+    if let Some(c) = revoked().find(|c| c.revoked_at.is_some_and(|t| t >= crl.this_update)) {
+        return attention(format!(
             "{} (serial {}) was revoked after CRL #{n} was made: run `pki crl --out FILE` and publish it",
             c.user, c.serial
         ));
@@ -169,7 +199,7 @@ pub fn crl_due(index: &Index, now: OffsetDateTime) -> Option<String> {
     let life = crl.next_update - crl.this_update;
     let left = crl.next_update - now;
     if left * 3 <= life {
-        return Some(format!(
+        return attention(format!(
             "CRL #{n} expires at {} ({} h left): run `pki crl --out FILE` and publish it",
             rfc3339(crl.next_update),
             left.whole_hours()
@@ -253,6 +283,34 @@ mod tests {
             revoked_at: Some(at),
             revocation_reason: None,
         }
+    }
+
+    #[test]
+    fn a_revocation_in_the_crl_s_own_second_is_after_it_and_stale_crls_are_attention() {
+        let t0 = datetime!(2026-02-01 10:00:00.250 UTC);
+        let t30 = t0 + Duration::days(30);
+        let mut same = index_with(Some((3, t0, t30)));
+        same.certificates.push(revoked(t0));
+        let mut later = index_with(Some((3, t0, t30)));
+        later
+            .certificates
+            .push(revoked(t0 + Duration::milliseconds(500)));
+        let mut earlier = index_with(Some((3, t0, t30)));
+        earlier
+            .certificates
+            .push(revoked(t0 - Duration::milliseconds(200)));
+        let now = t0 + Duration::seconds(1);
+        assert!(crl_status(&same, now).is_some_and(|s| s.attention));
+        assert!(crl_status(&later, now).is_some_and(|s| s.attention));
+        assert_eq!(crl_status(&earlier, now), None);
+        let fresh = index_with(Some((3, t0, t30)));
+        assert!(crl_status(&fresh, t0 + Duration::days(25)).is_some_and(|s| s.attention));
+        let mut hint = index_with(None);
+        hint.certificates.push(revoked(t0));
+        assert!(crl_status(&hint, now).is_some_and(|s| !s.attention));
+        let mut url = index_with(None);
+        url.settings.crl_url = Some("http://crl.example/root.crl".into());
+        assert!(crl_status(&url, now).is_some_and(|s| s.attention));
     }
 
     #[test]

@@ -19,13 +19,16 @@ Examples:
   pki check --within 30d --json
   pki -q check --prometheus /var/lib/node_exporter/textfile/pki.prom
 
-Exit codes: 0 nothing due; 3 something due or expired (listed on stdout);
+Exit codes: 0 nothing due; 3 something due or expired, or the CRL stale
+(listed on stdout);
 1 or 2 when the store cannot be read.
 
 --prometheus writes a node_exporter textfile (atomically, mode 0644) with
 pki_certificate_not_after_seconds{user,serial} for every current
 certificate, pki_ca_not_after_seconds{subject,serial} for the CA, and
-pki_certificate_due / pki_ca_due (1 when due or expired under --within).
+pki_certificate_due / pki_ca_due (1 when due or expired under --within),
+pki_crl_next_update_seconds{number,ca_serial} for the last CRL and
+pki_crl_due (1 when the CRL must be made and published anew).
 Alert on e.g. `pki_certificate_not_after_seconds - time() < 7 * 86400`.";
 
 #[derive(Debug, clap::Args)]
@@ -43,12 +46,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let index = ctx.store.read_index()?;
     let ca = index.ca(&ctx.store)?;
     let ca_due = a.within.standing(ca.not_before, ca.not_after, ctx.now) != Standing::Valid;
+    let crl = crate::ca::revoke::crl_status(&index, ctx.now);
+    let crl_due = crl.as_ref().is_some_and(|c| c.attention);
     let mut doc = CheckDoc {
         version: json::VERSION,
         due: Vec::new(),
         expired: Vec::new(),
         ca_due,
-        crl_warning: crate::ca::revoke::crl_due(&index, ctx.now),
+        crl_warning: crl.map(|c| c.warning),
+        crl_due,
         rollover_warning: crate::ca::rollover::stale(&index, ctx.now),
     };
     if let Some(w) = &doc.crl_warning {
@@ -66,7 +72,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         }
     }
     if let Some(path) = &a.prometheus {
-        let text = prometheus(&index, ca, a.within, ctx.now);
+        let text = prometheus(&index, ca, a.within, crl_due, ctx.now);
         fs::write_atomic(path, text.as_bytes(), PUBLIC_MODE, Replace::Allow)?;
         ctx.detail(format!("wrote {}", path.display()));
     }
@@ -101,21 +107,33 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
                 days_left(ca.not_after, ctx.now)
             );
         }
+        if let (true, Some(c)) = (crl_due, &index.crl) {
+            let _ = writeln!(
+                out,
+                "{:<7}  CRL #{}  next update {}",
+                "stale",
+                c.number,
+                rfc3339(c.next_update)
+            );
+        }
         ctx.data(&out)?;
     }
-    if let (Some(w), true) = (
-        &rollover,
-        doc.due.is_empty() && doc.expired.is_empty() && !ca_due,
-    ) {
+    let certs_due = !(doc.due.is_empty() && doc.expired.is_empty() && !ca_due);
+    if let (Some(w), false) = (&rollover, certs_due) {
         return Err(Error::Attention { msg: w.clone() });
     }
-    if doc.due.is_empty() && doc.expired.is_empty() && !ca_due {
+    if !certs_due && !crl_due {
         ctx.say(format!("nothing due within {}", a.within));
         return Ok(());
     }
+    if !certs_due {
+        return Err(Error::Attention {
+            msg: "0 due, 0 expired, CA not due, but the CRL must be made anew: run `pki crl --out FILE` and publish it (see the warning above)".into(),
+        });
+    }
     Err(Error::Attention {
         msg: format!(
-            "{} due, {} expired, CA {}; run `pki rotate`{}",
+            "{} due, {} expired, CA {}; run `pki rotate`{}{}",
             doc.due.len(),
             doc.expired.len(),
             if ca_due { "due" } else { "not due" },
@@ -123,16 +141,23 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
                 " (and plan `pki rotate --ca`)"
             } else {
                 ""
+            },
+            if crl_due {
+                ", and make and publish a new CRL (`pki crl --out FILE`)"
+            } else {
+                ""
             }
         ),
     })
 }
 
-/// The node_exporter textfile: one gauge per current certificate and the CA.
+/// The node_exporter textfile: one gauge per current certificate, the CA,
+/// and the CRL (`crl_due`: the CRL is an attention result of `check`).
 pub fn prometheus(
     index: &Index,
     ca: &CaEntry,
     within: Within,
+    crl_due: bool,
     now: time::OffsetDateTime,
 ) -> String {
     let due = |nb, na| u8::from(within.standing(nb, na, now) != Standing::Valid);
@@ -178,6 +203,25 @@ pub fn prometheus(
          pki_ca_due{{{ca_labels}}} {}\n",
         ca.not_after.unix_timestamp(),
         due(ca.not_before, ca.not_after)
+    );
+    if let Some(crl) = &index.crl {
+        let _ = write!(
+            s,
+            "# HELP pki_crl_next_update_seconds When the last CRL made by pki crl passes its nextUpdate (unix time); Riak refuses every client after it.\n\
+             # TYPE pki_crl_next_update_seconds gauge\n\
+             pki_crl_next_update_seconds{{number=\"{}\",ca_serial=\"{}\"}} {}\n",
+            crl.number,
+            crl.ca_serial,
+            crl.next_update.unix_timestamp()
+        );
+    }
+    let _ = write!(
+        s,
+        "# HELP pki_crl_due 1 when a CRL must be made and published anew (pki check exits 3).\n\
+         # TYPE pki_crl_due gauge\n\
+         pki_crl_due{{ca_serial=\"{}\"}} {}\n",
+        ca.serial,
+        u8::from(crl_due)
     );
     s
 }

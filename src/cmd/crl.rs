@@ -19,7 +19,7 @@ use crate::json;
 use crate::store::audit::Event;
 use crate::store::fs::{self, Replace, PUBLIC_MODE};
 use crate::store::CrlRecord;
-use crate::x509::cert::rfc3339;
+use crate::x509::cert::{rfc3339, whole_seconds};
 use crate::x509::crl::{crl_pem, holds_crl, make_crl};
 use crate::x509::profile::MAX_DAYS;
 
@@ -78,10 +78,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             let ca = tx.index.ca(tx.store)?.clone();
             check_ca_valid(ca.not_after, tx.now)?;
             let number = tx.index.crl.as_ref().map_or(1, |c| c.number + 1);
-            let this_update = tx
-                .now
-                .replace_nanosecond(0)
-                .expect("0 is a valid nanosecond");
+            // The CRL carries whole seconds; the index keeps the instant, so
+            // that a revocation later in the same second is seen as newer.
+            let this_update = whole_seconds(tx.now);
             let next_update = this_update + Duration::days(a.days.into());
             let signer = tx.store.signer(&tx.index)?;
             let der = make_crl(
@@ -98,7 +97,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             tx.index.crl = Some(CrlRecord {
                 number,
                 ca_serial: ca.serial.clone(),
-                this_update,
+                this_update: tx.now,
                 next_update,
                 path: rel.clone(),
             });

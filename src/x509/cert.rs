@@ -247,14 +247,22 @@ pub fn key_type_of(spki: &SubjectPublicKeyInfo<'_>) -> Option<KeyType> {
     }
 }
 
+/// `t` without its fraction of a second: how X.509 and CRLs carry time.
+pub fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(0).expect("0 is a valid nanosecond")
+}
+
 /// Whole days from `now` until `t`, rounded down; negative once past.
 pub fn days_left(t: OffsetDateTime, now: OffsetDateTime) -> i64 {
     (t - now).whole_seconds().div_euclid(86_400)
 }
 
-/// RFC 3339 UTC, the one timestamp form of our output.
+/// RFC 3339 UTC in whole seconds, the one timestamp form of our output
+/// (the index keeps full precision where order matters: revocations and
+/// CRLs).
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.to_offset(::time::UtcOffset::UTC)
+    whole_seconds(t)
+        .to_offset(::time::UtcOffset::UTC)
         .format(&::time::format_description::well_known::Rfc3339)
         .expect("a certificate date is formattable")
 }

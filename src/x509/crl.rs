@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::ca::revoke::Reason;
 use crate::error::{Error, Result};
 use crate::store::CertEntry;
+use crate::x509::cert::whole_seconds;
 use crate::x509::profile::Signer;
 use crate::x509::serial::Serial;
 
@@ -45,7 +46,7 @@ pub fn make_crl<'a>(
         .map(|c| {
             Ok(rcgen::RevokedCertParams {
                 serial_number: Serial::from_index(&c.serial)?.to_rcgen(),
-                revocation_time: c.revoked_at.unwrap_or(c.issued_at),
+                revocation_time: whole_seconds(c.revoked_at.unwrap_or(c.issued_at)),
                 reason_code: c
                     .revocation_reason
                     .as_deref()
