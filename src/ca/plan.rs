@@ -133,6 +133,61 @@ pub fn plan(
     Ok(Plan { users, ca: ca_plan })
 }
 
+/// Refuse a plan that would start a renewal loop (exit 2, before anything
+/// is written): a re-issued certificate, or a new CA, that is itself due
+/// the moment it is made under the same window would be re-issued again by
+/// every later run, and redeployed each time. pki refuses rather than
+/// lengthen a lifetime nobody asked for; the error names the lifetime, the
+/// window and the flag that fixes it. A certificate cut short by its CA is
+/// left to the CA's own rule (kept, with a hint to rotate the CA, once it
+/// ends with the CA), so it cannot loop either.
+pub fn check_loops(
+    plan: &Plan,
+    ca_not_after: OffsetDateTime,
+    within: Within,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let made = |days: u32| {
+        let (nb, na) = profile::validity(now, days);
+        (na, within.standing(nb, na, now) != Standing::Valid)
+    };
+    let fix = |flag: &str| match within {
+        Within::Time(d) => format!(
+            "pass {flag} {} or more (longer than the window), or a shorter --within",
+            d.whole_days() + 1
+        ),
+        Within::Percent(_) => format!("pass a --within below {within}, or a longer {flag}"),
+    };
+    let ca_end = if plan.ca.rotate {
+        let (end, looping) = made(plan.ca.days);
+        if looping {
+            return Err(Error::usage(
+                format!(
+                    "the new CA ({} days) would itself be due at once under --within {within}, so every later `pki rotate --ca` would replace it again; nothing was changed",
+                    plan.ca.days
+                ),
+                fix("--ca-days"),
+            ));
+        }
+        end
+    } else {
+        ca_not_after
+    };
+    for u in plan.to_rotate() {
+        let (end, looping) = made(u.days);
+        if looping && end <= ca_end {
+            return Err(Error::usage(
+                format!(
+                    "user {:?}: its re-issued certificate ({} days) would itself be due at once under --within {within}, so every run would re-issue it again (a renewal loop); nothing was changed",
+                    u.user, u.days
+                ),
+                fix("--days"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn select<'a>(index: &'a Index, users: &[String]) -> Result<Vec<&'a CertEntry>> {
     if users.is_empty() {
         return Ok(index.active_all().collect());
@@ -407,6 +462,42 @@ mod tests {
         let e = plan(&ix, ix.ca.as_ref().unwrap(), Within::default(), &o, T0).unwrap_err();
         assert_eq!(e.code(), 2);
         assert!(e.to_string().contains("\"zed\""));
+    }
+
+    #[test]
+    fn a_rotation_due_at_once_is_a_renewal_loop() {
+        // 5-day certificates under a 30-day window: due at once when re-issued.
+        let ix = index(vec![cert("a", "1", T0, Duration::days(5))], ca(3650));
+        let now = T0 + Duration::days(1);
+        let check = |within: &str, o: &Options| {
+            let p = decide_at(&ix, within, o, now);
+            check_loops(
+                &p,
+                ix.ca.as_ref().unwrap().not_after,
+                within.parse().unwrap(),
+                now,
+            )
+        };
+        let e = check("30d", &Options::default()).unwrap_err();
+        assert_eq!(e.code(), 2);
+        assert!(e.to_string().contains("--days 31"), "{e}");
+        let days = |d| Options {
+            days: Some(d),
+            ..Default::default()
+        };
+        assert!(check("30d", &days(30)).is_err());
+        assert!(check("30d", &days(31)).is_ok());
+        assert!(check("33%", &Options::default()).is_ok());
+        assert!(check("100%", &Options::default()).is_err());
+        let new_ca = Options {
+            ca: true,
+            force: true,
+            ca_days: Some(20),
+            days: Some(60),
+            ..Default::default()
+        };
+        let e = check("30d", &new_ca).unwrap_err();
+        assert!(e.to_string().contains("--ca-days 31"), "{e}");
     }
 
     #[test]

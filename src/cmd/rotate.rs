@@ -108,7 +108,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     if a.ca {
         refuse_during(&index)?;
     }
-    let first = plan::plan(&index, index.ca(&ctx.store)?, a.within, &opts, ctx.now)?;
+    let ca = index.ca(&ctx.store)?;
+    let first = plan::plan(&index, ca, a.within, &opts, ctx.now)?;
+    plan::check_loops(&first, ca.not_after, a.within, ctx.now)?;
     if a.dry_run {
         return report(ctx, &first, &Outcome::default(), true);
     }
@@ -120,6 +122,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         }
         let ca = tx.index.ca(tx.store)?.clone();
         let plan = plan::plan(&tx.index, &ca, a.within, &opts, tx.now)?;
+        plan::check_loops(&plan, ca.not_after, a.within, tx.now)?;
         let outcome = if plan.changes() {
             apply(ctx, tx, &plan, a.key_format)?
         } else {
