@@ -82,7 +82,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         Err(Error::Io { source, .. }) if source.kind() == ErrorKind::BrokenPipe => code::OK,
         Err(e) => {
             if !matches!(e, Error::Attention { .. }) || !quiet {
-                let _ = writeln!(std::io::stderr(), "pki: error: {e}");
+                let line = e.to_string();
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "pki: error: {}",
+                    ui::escape(&line, false)
+                );
             }
             e.code()
         }

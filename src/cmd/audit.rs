@@ -58,7 +58,7 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
                             .unwrap_or_default(),
                     ));
                 }
-                ctx.data(&out)?;
+                ctx.text(&out)?;
             }
         }
         Action::Verify => {

@@ -116,7 +116,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
                 rfc3339(c.next_update)
             );
         }
-        ctx.data(&out)?;
+        ctx.text(&out)?;
     }
     let certs_due = !(doc.due.is_empty() && doc.expired.is_empty() && !ca_due);
     if let (Some(w), false) = (&rollover, certs_due) {

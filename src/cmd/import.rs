@@ -100,6 +100,15 @@ fn read_cert(path: &Path) -> Result<(Vec<u8>, CertInfo)> {
     let text = fs::read_input_text(path)?;
     let der = crate::x509::cert::pem_to_der(&text, &what)?;
     let info = CertInfo::from_der(&der, &what)?;
+    // The subject goes into the index and onto every terminal that lists it.
+    for (field, v) in [("subject", &info.subject), ("issuer", &info.issuer)] {
+        if let Some(c) = names::control_char(v) {
+            return Err(Error::input(
+                format!("the {field} of {what} contains {c}"),
+                "pki keeps only names of plain text: re-issue the certificate with one",
+            ));
+        }
+    }
     if info.serial().is_zero() {
         return Err(Error::input(
             format!("{what} has serial number 0, which RFC 5280 forbids"),

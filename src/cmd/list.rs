@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     ));
     if rows.is_empty() {
         out.push_str("no certificates issued yet; run `pki issue USER`\n");
-        return ctx.data(&out);
+        return ctx.text(&out);
     }
     let w = rows.iter().map(|r| r.user.len()).max().unwrap_or(4).max(4);
     out.push_str(&format!(
@@ -60,5 +60,5 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             r.user, r.serial, r.not_after, r.days_left, r.status, r.key_type
         ));
     }
-    ctx.data(&out)
+    ctx.text(&out)
 }

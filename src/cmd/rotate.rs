@@ -257,7 +257,7 @@ fn report(ctx: &Ctx, plan: &Plan, out: &Outcome, dry_run: bool) -> Result<()> {
                 _ => {}
             }
         }
-        ctx.data(&text)?;
+        ctx.text(&text)?;
     }
     let rotated = plan.to_rotate().count();
     let kept = plan.users.len() - rotated;

@@ -106,5 +106,5 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         list(&d.crl_distribution_points),
         d.fingerprint_sha256,
     ));
-    ctx.data(&out)
+    ctx.text(&out)
 }

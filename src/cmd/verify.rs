@@ -166,7 +166,7 @@ fn emit(ctx: &Ctx, r: Report) -> Result<()> {
                 f.message
             ));
         }
-        ctx.data(&out)?;
+        ctx.text(&out)?;
     }
     if failed == 0 {
         ctx.say(format!("all {total} checks passed"));

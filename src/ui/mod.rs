@@ -3,11 +3,34 @@
 
 pub mod progress;
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+
+/// `s` with every control character written as its escape (`\u{1b}`,
+/// `\n`), except newlines when `keep_newlines`: text that came from
+/// outside (certificate subjects, CSRs, file names, a server's message)
+/// cannot move the cursor, clear the screen or fake a line of output.
+pub fn escape(s: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let bad = |c: char| c.is_control() && !(keep_newlines && c == '\n');
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if bad(c) {
+                    c.escape_debug().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
 
 /// The global output options, and the one place that writes to the two streams.
 #[derive(Clone, Copy, Debug, Default)]
@@ -24,13 +47,17 @@ impl Ui {
     /// A message for people, on stderr; silenced by --quiet.
     pub fn say(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            let _ = writeln!(std::io::stderr(), "{}", msg.as_ref());
+            let _ = writeln!(std::io::stderr(), "{}", escape(msg.as_ref(), false));
         }
     }
 
     /// A warning on stderr; shown even with --quiet.
     pub fn warn(&self, msg: impl AsRef<str>) {
-        let _ = writeln!(std::io::stderr(), "pki: warning: {}", msg.as_ref());
+        let _ = writeln!(
+            std::io::stderr(),
+            "pki: warning: {}",
+            escape(msg.as_ref(), false)
+        );
     }
 
     /// Each warning of a list (or an Option), in order.
@@ -43,8 +70,15 @@ impl Ui {
     /// Detail for --verbose, on stderr.
     pub fn detail(&self, msg: impl AsRef<str>) {
         if self.verbose {
-            let _ = writeln!(std::io::stderr(), "{}", msg.as_ref());
+            let _ = writeln!(std::io::stderr(), "{}", escape(msg.as_ref(), false));
         }
+    }
+
+    /// Text for people on stdout (tables, `show`), its control characters
+    /// escaped but its line breaks kept. Machine output (JSON, PEM, env
+    /// blocks) goes through [`Ui::data`] unchanged.
+    pub fn text(&self, text: &str) -> Result<()> {
+        self.data(&escape(text, true))
     }
 
     /// Data on stdout. A closed pipe surfaces as BrokenPipe, which `run` treats as success.
@@ -58,5 +92,18 @@ impl Ui {
     /// A JSON document on stdout, pretty-printed, newline-terminated.
     pub fn emit_json<T: Serialize>(&self, doc: &T) -> Result<()> {
         self.data(&crate::json::to_text(doc, "the output")?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_text_is_kept() {
+        assert_eq!(escape("plain é", false), "plain é");
+        assert_eq!(escape("a\u{1b}[2Jb\u{7}", false), "a\\u{1b}[2Jb\\u{7}");
+        assert_eq!(escape("one\ntwo\r", false), "one\\ntwo\\r");
+        assert_eq!(escape("one\ntwo\u{7f}", true), "one\ntwo\\u{7f}");
     }
 }

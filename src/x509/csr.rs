@@ -70,6 +70,20 @@ pub fn parse_csr(bytes: &[u8], what: &str) -> Result<Csr> {
                 .unwrap_or_else(|_| "<unreadable>".into())
         })
         .collect::<Vec<_>>();
+    // Nothing of the subject but the CN is used, but all of it is printed:
+    // a control character anywhere in it is refused, with the reason.
+    for attr in info.subject.iter_attributes() {
+        if let Some(c) = attr
+            .as_str()
+            .ok()
+            .and_then(crate::x509::names::control_char)
+        {
+            return Err(Error::input(
+                format!("the subject of {what} contains {c}"),
+                "ask its owner for a request whose subject is plain text, e.g. `openssl req -new -subj /CN=USER`",
+            ));
+        }
+    }
     let mut ignored = Vec::new();
     let other_rdns = info
         .subject
@@ -102,6 +116,15 @@ pub fn parse_csr(bytes: &[u8], what: &str) -> Result<Csr> {
                 }
             }
         }
+    }
+    if let Some((san, c)) = sans
+        .iter()
+        .find_map(|v| crate::x509::names::control_char(v).map(|c| (v, c)))
+    {
+        return Err(Error::input(
+            format!("{what} asks for the alternative name {san:?}, which contains {c}"),
+            "ask its owner for a request without it",
+        ));
     }
     Ok(Csr {
         common_names,

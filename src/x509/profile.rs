@@ -107,6 +107,10 @@ pub fn parse_san(s: &str) -> Result<SanType> {
             "give a DNS name, an IP address, an e-mail address or a URI",
         )
     };
+    // Controls would reach the certificate and every terminal that shows it.
+    if let Some(c) = crate::x509::names::control_char(s) {
+        return Err(bad(&format!("contains {c}")));
+    }
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(SanType::IpAddress(ip));
     }
@@ -278,7 +282,16 @@ mod tests {
             parse_san("*.example.com").unwrap(),
             SanType::DnsName(_)
         ));
-        for bad in ["", "a..b", "-a.b", "a b", "ex ample.com", "é.com"] {
+        for bad in [
+            "",
+            "a..b",
+            "-a.b",
+            "a b",
+            "ex ample.com",
+            "é.com",
+            "a\u{1b}@b.c",
+            "http://x/\u{7}",
+        ] {
             assert_eq!(parse_san(bad).unwrap_err().code(), 2, "{bad}");
         }
     }
