@@ -115,7 +115,8 @@ fn cases() -> Vec<Case> {
         case(&["sign", "--csr", "dotdot.csr"], 2, &["names a directory"]),
         // --- certificates given to show ---
         case(&["show", "--file", "ca.key"], 2, &["not a certificate"]),
-        case(&["show", "--file", "ca.der"], 2, &["not text"]),
+        // (ca.der itself is a DER certificate, which show --file reads.)
+        case(&["show", "--file", "ca.key.der"], 2, &["not text"]),
         case(&["show", "--file", "garbage.pem"], 2, &["not a PEM certificate"]),
         // --- user names, over several commands ---
         case(&["issue", "Bob"], 2, &["upper-case", "use \"bob\""]),

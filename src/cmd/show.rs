@@ -10,7 +10,7 @@ use crate::x509::cert::CertInfo;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  pki show myuser\n  pki show --ca\n  pki show --file some.crt --json"
+    after_help = "Examples:\n  pki show myuser\n  pki show --ca\n  pki show --file some.crt --json\n  pki show --file some.der"
 )]
 pub struct Args {
     /// The user whose current certificate to show.
@@ -19,19 +19,29 @@ pub struct Args {
     /// Show the root CA certificate.
     #[arg(long, conflicts_with = "file")]
     pub ca: bool,
-    /// Show any PEM certificate file; needs no store.
+    /// Show any certificate file, PEM or DER; needs no store.
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
 }
 
+/// A certificate file given by the user: PEM text, or DER (binary).
+fn read_cert_file(path: &std::path::Path) -> Result<CertInfo> {
+    let what = path.display().to_string();
+    let bytes = crate::store::fs::read_input(path)?;
+    match String::from_utf8(bytes) {
+        Ok(text) => CertInfo::from_pem(&text, &what),
+        Err(e) => CertInfo::from_der(e.as_bytes(), &what).map_err(|_| {
+            Error::input(
+                format!("{what} is not text, and not a DER certificate either"),
+                "give a certificate file, PEM (-----BEGIN CERTIFICATE-----) or DER",
+            )
+        }),
+    }
+}
+
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let (user, status, info) = if let Some(path) = &a.file {
-        let text = crate::store::fs::read_input_text(path)?;
-        (
-            None,
-            None,
-            CertInfo::from_pem(&text, &path.display().to_string())?,
-        )
+        (None, None, read_cert_file(path)?)
     } else {
         let index = ctx.store.read_index()?;
         if a.ca {

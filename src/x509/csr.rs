@@ -44,6 +44,14 @@ pub fn parse_csr(bytes: &[u8], what: &str) -> Result<Csr> {
     if !rest.is_empty() {
         return Err(bad_csr(what));
     }
+    // The key first: a key pki cannot sign (RSA-1024, P-521) often fails
+    // the signature check too, and the reason to give is the key.
+    if let Some(why) = unsupported_key(&csr.certification_request_info.subject_pki) {
+        return Err(Error::input(
+            format!("{what} is for {why}"),
+            "ask its owner for a request for an RSA key of 2048 bits (what the ephemeral store needs), e.g. `openssl req -new -newkey rsa:2048`",
+        ));
+    }
     csr.verify_signature().map_err(|_| {
         Error::input(
             format!("the signature of {what} does not verify"),
@@ -134,6 +142,60 @@ pub fn parse_csr(bytes: &[u8], what: &str) -> Result<Csr> {
         sans,
         ignored,
     })
+}
+
+/// Why pki cannot sign for this public key, if it cannot: RSA of 2048,
+/// 3072 or 4096 bits with the public exponent 65537 (the one every current
+/// tool makes; others, like 3, invite old attacks on padding), ECDSA on
+/// P-256 or P-384, and Ed25519.
+pub fn unsupported_key(spki: &SubjectPublicKeyInfo<'_>) -> Option<String> {
+    use x509_parser::public_key::PublicKey;
+    const P256: &str = "1.2.840.10045.3.1.7";
+    const P384: &str = "1.3.132.0.34";
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => {
+            let bits = rsa.key_size();
+            if ![2048, 3072, 4096].contains(&bits) {
+                return Some(format!(
+                    "a {bits}-bit RSA key; pki signs RSA keys of 2048, 3072 or 4096 bits"
+                ));
+            }
+            match rsa.try_exponent() {
+                Ok(65537) => None,
+                Ok(e) => Some(format!(
+                    "an RSA key with public exponent {e}; pki signs only RSA keys with exponent 65537"
+                )),
+                Err(_) => Some(
+                    "an RSA key whose public exponent is out of range; pki signs only RSA keys with exponent 65537".into(),
+                ),
+            }
+        }
+        Ok(PublicKey::EC(_)) => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| o.to_id_string())
+                .unwrap_or_default();
+            let name = match curve.as_str() {
+                P256 | P384 => return None,
+                "1.3.132.0.35" => "P-521".to_string(),
+                "1.2.840.10045.3.1.1" => "P-192".to_string(),
+                "1.3.132.0.33" => "P-224".to_string(),
+                "" => "an unnamed curve".to_string(),
+                other => format!("curve {other}"),
+            };
+            Some(format!(
+                "an ECDSA key on {name}; pki signs ECDSA keys on P-256 and P-384 only"
+            ))
+        }
+        _ if key_type_of(spki).is_some() => None,
+        _ => Some(format!(
+            "a key pki does not support ({})",
+            spki.algorithm.algorithm.to_id_string()
+        )),
+    }
 }
 
 fn ip(b: &[u8]) -> Option<String> {
