@@ -21,8 +21,8 @@ Examples:
 Exit codes:
   0  success, including \"nothing to do\"
   1  failure while working (I/O, crypto, network, a failed --on-change hook)
-  2  usage error or invalid input; nothing was changed
-  3  attention: check found something due or expired, verify (or audit verify) found a problem
+  2  usage error or invalid input (a store not private to you, a bad index entry too); nothing was changed
+  3  attention: check found something due or expired or a stale CRL, verify (or audit verify) found a problem
   4  refused: another pki holds the store lock, or the command would overwrite without --force
 
 Environment:

@@ -1185,10 +1185,9 @@ fn documented_crlf_command() -> String {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/security.md"))
             .unwrap();
     page.lines()
-        .find_map(|l| {
-            l.strip_prefix("    ")
-                .filter(|l| l.starts_with("tr -d '\\r'"))
-        })
+        // An indented (code) line of the page, as printed.
+        .find(|l| l.starts_with("    ") && l.trim_start().starts_with("tr -d '\\r'"))
+        .map(str::trim_start)
         .expect("docs/security.md shows the tr -d '\\r' command")
         .to_string()
 }
