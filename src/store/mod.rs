@@ -230,19 +230,26 @@ impl Store {
         create: bool,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        // Refuse an untrusted store or index, or say how to make a store,
-        // before the lock file is touched.
-        if !create || self.exists() {
-            self.read_index()?;
-        } else {
-            self.guard()?;
+        // Refuse an untrusted store, or say how to make one, before the lock
+        // is taken; the index is validated as it is read under the lock,
+        // before anything is written (read once more first when there is
+        // no lock file yet, which taking the lock would create).
+        self.guard()?;
+        if !create && !self.exists() {
+            return Err(Error::NoStore {
+                dir: self.dir.clone(),
+            });
         }
-        let _lock = self.lock(wait)?;
+        if self.exists() && !self.dir.join(LOCK_FILE).exists() {
+            self.read_index()?;
+        }
+        let _lock = fs::Lock::acquire(&self.dir, wait)?;
         let index = if create && !self.exists() {
             Index::new()
         } else {
             self.read_index()?
         };
+        fs::remove_temp_files(self.temp_dirs())?;
         let mut tx = Tx {
             store: self,
             now,
@@ -269,17 +276,29 @@ impl Store {
         Ok(lock)
     }
 
-    /// Every directory pki writes files into: where temporary files of an
-    /// interrupted run can be.
+    /// The directories where a run killed since the last commit can have
+    /// left temporary files: the store, `ca/`, `crl/`, `users/`, and each
+    /// `users/<user>/` changed since `index.json` was last written (a
+    /// temporary file is made, and removed, only under the lock, and the
+    /// run that makes one either commits after removing it or is killed
+    /// before committing: so one left behind is always newer than the
+    /// index). That spares a stat-and-read of every user's directory on
+    /// each command in a store of thousands.
     pub fn temp_dirs(&self) -> Vec<PathBuf> {
         let mut dirs = vec![self.dir.clone()];
         dirs.extend(STORE_DIRS.iter().map(|d| self.dir.join(d)));
+        let committed = std::fs::symlink_metadata(self.dir.join(INDEX_FILE))
+            .and_then(|m| m.modified())
+            .ok();
         if let Ok(rd) = std::fs::read_dir(self.dir.join("users")) {
-            dirs.extend(
-                rd.flatten()
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                    .map(|e| e.path()),
-            );
+            dirs.extend(rd.flatten().filter_map(|e| {
+                let m = e.metadata().ok().filter(|m| m.is_dir())?;
+                let changed = match (committed, m.modified()) {
+                    (Some(c), Ok(t)) => t >= c,
+                    _ => true,
+                };
+                changed.then(|| e.path())
+            }));
         }
         dirs
     }
