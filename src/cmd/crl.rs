@@ -133,7 +133,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         .map(|c| json::Revoked {
             user: c.user.clone(),
             serial: c.serial.clone(),
-            revoked_at: rfc3339(c.revoked_at.unwrap_or(c.issued_at)),
+            revoked_at: rfc3339(whole_seconds(c.revoked_at.unwrap_or(c.issued_at))),
             reason: c
                 .revocation_reason
                 .clone()

@@ -7,7 +7,7 @@ use crate::ca::revoke::{revoke, target, Reason};
 use crate::cmd::Ctx;
 use crate::error::Result;
 use crate::json;
-use crate::x509::cert::rfc3339;
+use crate::x509::cert::{rfc3339, whole_seconds};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -55,7 +55,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         }
         return Ok(());
     };
-    let now = c.revoked_at.expect("just revoked");
+    // Shown as the CRL will carry it (the index keeps the instant).
+    let now = whole_seconds(c.revoked_at.expect("just revoked"));
     ctx.say(format!(
         "revoked {} (serial {}, reason {}) at {}",
         c.user,

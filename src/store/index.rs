@@ -245,12 +245,20 @@ impl Index {
                 ))
             }
         };
-        let cas = self.ca.iter().map(|c| ("ca".to_string(), c)).chain(
-            self.ca_history
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (format!("ca_history[{i}]"), c)),
-        );
+        // The other CA of a rollover is also in ca_history once the new
+        // one is current (`switch`): its serial may repeat, nothing else.
+        let other = self.rollover.as_ref().map(|r| &r.other);
+        let cas = self
+            .ca
+            .iter()
+            .map(|c| ("ca".to_string(), c))
+            .chain(
+                self.ca_history
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (format!("ca_history[{i}]"), c)),
+            )
+            .chain(other.map(|c| ("rollover.other".to_string(), c)));
         for (entry, ca) in cas {
             let entry = format!("{entry} (serial {:?})", ca.serial);
             hex_field(&ca.serial, false)
@@ -264,7 +272,11 @@ impl Index {
                 placed(p, &["ca"])
                     .map_err(|p| bad(entry.clone(), format!("names its {what} {p}")))?;
             }
-            serial_once(&entry, &ca.serial)?;
+            let again = other.is_some_and(|o| std::ptr::eq(o, ca))
+                && self.ca_history.iter().any(|h| h == ca);
+            if !again {
+                serial_once(&entry, &ca.serial)?;
+            }
         }
         let mut active = std::collections::HashSet::new();
         for (i, c) in self.certificates.iter().enumerate() {
@@ -428,9 +440,14 @@ impl Index {
             .collect()
     }
 
-    /// Whether any entry (a CA, a certificate, the CRL) names the file `rel`.
+    /// Whether any entry (a CA, a rollover's other CA, a certificate, the
+    /// CRL) names the file `rel`.
     pub fn names(&self, rel: &std::path::Path) -> bool {
-        let cas = self.ca.iter().chain(&self.ca_history);
+        let cas = self
+            .ca
+            .iter()
+            .chain(&self.ca_history)
+            .chain(self.rollover.as_ref().map(|r| &r.other));
         cas.flat_map(|c| [Some(&c.cert), Some(&c.key)])
             .chain(
                 self.certificates

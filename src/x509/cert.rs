@@ -257,12 +257,9 @@ pub fn days_left(t: OffsetDateTime, now: OffsetDateTime) -> i64 {
     (t - now).whole_seconds().div_euclid(86_400)
 }
 
-/// RFC 3339 UTC in whole seconds, the one timestamp form of our output
-/// (the index keeps full precision where order matters: revocations and
-/// CRLs).
+/// RFC 3339 UTC, the one timestamp form of our output.
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    whole_seconds(t)
-        .to_offset(::time::UtcOffset::UTC)
+    t.to_offset(::time::UtcOffset::UTC)
         .format(&::time::format_description::well_known::Rfc3339)
         .expect("a certificate date is formattable")
 }
