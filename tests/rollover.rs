@@ -5,8 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::Instant;
 
 use common::Env;
 use pki::json::RolloverDoc;
@@ -227,19 +225,6 @@ fn check_reports_a_rollover_left_half_done() {
 
 // ---- SIGKILL at any instant of each step ------------------------------------
 
-/// Copy the store of `template` into a fresh scratch directory.
-fn copy_of(template: &Env) -> Env {
-    let env = Env::new();
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(template.store())
-        .arg(env.store())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    env
-}
-
 /// Run `args` on copies of `template`, killing each run after a delay
 /// spread over the length of an unkilled run; after each kill the same
 /// command again must succeed, and the store must verify. Returns how many
@@ -250,16 +235,8 @@ fn sweep(
     trials: usize,
     committed: impl Fn(&Env) -> bool,
 ) -> (usize, usize) {
-    // How long an unkilled run takes: the slowest of three (RSA key
-    // generation varies a lot from run to run, and more under load).
-    let full = (0..3)
-        .map(|_| {
-            let t0 = Instant::now();
-            copy_of(template).run(args).ok();
-            t0.elapsed()
-        })
-        .max()
-        .unwrap();
+    // RSA key generation varies a lot from run to run, and more under load.
+    let full = common::slowest_run(&|| template.copy_of(), args, 3);
     let (mut before, mut after) = (0, 0);
     // Kills spread over twice that; should every kill land on one side of
     // the commit, further rounds spread wider, up to four rounds.
@@ -268,17 +245,8 @@ fn sweep(
         let round = (i / trials + 1) as f64;
         let delay = full.mul_f64(2.0 * round * (i % trials) as f64 / trials as f64);
         i += 1;
-        let env = copy_of(template);
-        let mut child = env
-            .command(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        let env = template.copy_of();
+        common::kill_after(&env, args, delay);
         if committed(&env) {
             after += 1;
         } else {
@@ -328,14 +296,14 @@ fn every_rollover_step_survives_a_kill_at_any_instant() {
     });
     assert!(b + a >= 12);
 
-    let abort = sweep(&copy_of_trust(&t), &["rollover", "abort"], 12, |e| {
+    let abort = sweep(&trust_store(), &["rollover", "abort"], 12, |e| {
         e.index().rollover.is_none()
     });
     assert!(abort.0 + abort.1 >= 12);
 }
 
-/// A store in phase trust (a fresh one: `t` is past it).
-fn copy_of_trust(_t: &Env) -> Env {
+/// A store in phase trust.
+fn trust_store() -> Env {
     let e = Env::new();
     e.run(&["init"]).ok();
     e.run(&["issue", "alice", "--key-type", "ecdsa-p256"]).ok();
