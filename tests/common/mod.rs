@@ -10,6 +10,9 @@ use std::process::{Command, Output, Stdio};
 
 pub const PKI: &str = env!("CARGO_BIN_EXE_pki");
 
+/// The test-only variable that lets writing commands honour PKI_NOW.
+pub const ALLOW_NOW: &str = "PKI_TEST_ALLOW_NOW";
+
 /// A scratch directory; the store lives in `<root>/pki` unless told otherwise.
 pub struct Env {
     pub tmp: tempfile::TempDir,
@@ -87,9 +90,23 @@ impl Env {
     }
 
     /// Set an environment variable for every later run (e.g. PKI_NOW).
+    ///
+    /// Setting PKI_NOW also sets PKI_TEST_ALLOW_NOW=1, the documented
+    /// test-only switch that lets writing commands use the injected clock
+    /// (without it they refuse PKI_NOW). A test of that refusal removes it
+    /// with `unset`.
     pub fn var(&mut self, k: &str, v: &str) -> &mut Self {
         self.vars.retain(|(key, _)| key != k);
         self.vars.push((k.into(), v.into()));
+        if k == "PKI_NOW" {
+            self.var(ALLOW_NOW, "1");
+        }
+        self
+    }
+
+    /// Stop setting an environment variable.
+    pub fn unset(&mut self, k: &str) -> &mut Self {
+        self.vars.retain(|(key, _)| key != k);
         self
     }
 
@@ -411,6 +428,72 @@ pub fn indexed_files(ix: &serde_json::Value) -> BTreeMap<String, (String, Option
                 ca["key"].as_str().map(str::to_string),
             ),
         );
+
+/// The text of a page of the repository: `README.md` or `docs/NAME.md`.
+pub fn page(rel: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every page a user is told to follow: README.md and docs/*.md, by name.
+pub fn pages() -> Vec<(String, String)> {
+    let mut names = vec!["README.md".to_string()];
+    let mut docs: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".md"))
+            .map(|n| format!("docs/{n}"))
+            .collect();
+    docs.sort();
+    names.extend(docs);
+    names
+        .into_iter()
+        .map(|n| {
+            let text = page(&n);
+            (n, text)
+        })
+        .collect()
+}
+
+/// The one extractor of command text from the docs. A code block is a
+/// fenced block (its language after the fence, "" for none) or an indented
+/// one (four spaces, language "indented"); returned in page order with
+/// their language.
+pub fn code_blocks(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().peekable();
+    let mut prev_blank = true;
+    while let Some(line) = lines.next() {
+        if let Some(lang) = line.strip_prefix("```") {
+            let mut body = String::new();
+            for l in lines.by_ref() {
+                if l.starts_with("```") {
+                    break;
+                }
+                body.push_str(l);
+                body.push('\n');
+            }
+            out.push((lang.trim().to_string(), body));
+            prev_blank = false;
+            continue;
+        }
+        if prev_blank && line.starts_with("    ") && !line.trim().is_empty() {
+            let mut body = format!("{}\n", &line[4..]);
+            while let Some(l) = lines.peek() {
+                if l.starts_with("    ") || l.trim().is_empty() {
+                    body.push_str(l.get(4..).unwrap_or(""));
+                    body.push('\n');
+                    lines.next();
+                } else {
+                    break;
+                }
+            }
+            out.push(("indented".to_string(), body.trim_end().to_string() + "\n"));
+            prev_blank = true;
+            continue;
+        }
+        prev_blank = line.trim().is_empty();
     }
     out
 }
@@ -427,6 +510,27 @@ pub fn active_serials(ix: &serde_json::Value) -> BTreeMap<String, String> {
                 c["user"].as_str().unwrap().to_string(),
                 c["serial"].as_str().unwrap().to_string(),
             )
+
+/// The fenced blocks of one language in a page.
+pub fn blocks(text: &str, lang: &str) -> Vec<String> {
+    code_blocks(text)
+        .into_iter()
+        .filter(|(l, _)| l == lang)
+        .map(|(_, b)| b)
+        .collect()
+}
+
+/// Every crontab line in a page's code blocks: five time fields, then the
+/// command. Returned whole.
+pub fn cron_lines(text: &str) -> Vec<String> {
+    let field =
+        |f: &str| !f.is_empty() && f.chars().all(|c| c.is_ascii_digit() || "*/,-".contains(c));
+    code_blocks(text)
+        .into_iter()
+        .flat_map(|(_, b)| b.lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.len() > 5 && w[..5].iter().all(|f| field(f))
         })
         .collect()
 }
@@ -486,4 +590,43 @@ pub fn table_row(failures: &mut Vec<String>, label: impl FnOnce() -> String, che
             .unwrap_or_default();
         failures.push(format!("{}: {msg}", label()));
     }
+
+/// The command of a crontab line (what cron hands to `sh -c`).
+pub fn cron_command(line: &str) -> String {
+    let mut rest = line.trim_start();
+    for _ in 0..5 {
+        rest = rest
+            .split_once(' ')
+            .expect("five time fields")
+            .1
+            .trim_start();
+    }
+    rest.to_string()
+}
+
+/// Run a command line as cron or a hook runner would: `sh -c LINE` under
+/// `env -i PATH=/usr/bin:/bin`, plus `vars`, in `dir`. `line` is the doc's
+/// text with only its paths pointed elsewhere by the caller.
+pub fn run_as_cron(line: &str, vars: &[(&str, &str)], dir: &Path) -> Output {
+    let mut c = Command::new("env");
+    c.arg("-i").arg("PATH=/usr/bin:/bin");
+    for (k, v) in vars {
+        c.arg(format!("{k}={v}"));
+    }
+    c.arg("sh").arg("-c").arg(line).current_dir(dir);
+    c.env_clear().output().expect("run env -i sh -c")
+}
+
+/// Replace each `(from, to)` in `text`, in order: a doc's paths pointed into a scratch directory.
+pub fn localise(text: &str, map: &[(&str, String)]) -> String {
+    map.iter()
+        .fold(text.to_string(), |t, (from, to)| t.replace(from, to))
+}
+
+/// How many JSON documents `stdout` holds (whitespace between them allowed).
+pub fn json_documents(stdout: &str) -> usize {
+    serde_json::Deserializer::from_str(stdout)
+        .into_iter::<serde_json::Value>()
+        .map(|d| d.unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}")))
+        .count()
 }
