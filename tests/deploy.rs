@@ -431,3 +431,98 @@ fn https_with_a_private_ca() {
     assert_eq!(fake.methods(), ["GET", "PUT"]);
     assert_eq!(fake.app(APP).unwrap()["env"]["ORCHESTRATION"], "marathon");
 }
+
+#[test]
+fn the_rotate_and_deploy_cron_line_of_deploy_md_works_as_written() {
+    // A store whose user is due at the line's run (90-day certificate, day 70).
+    let mut env = Env::new();
+    env.var("PKI_NOW", "2026-01-01T00:00:00Z");
+    env.run(&["init"]).ok();
+    env.run(&["issue", "myuser", "--days", "90"]).ok();
+    let (cfg, ca_path) = private_tls(env.root());
+    let token = env.path("token");
+    std::fs::write(&token, "s3cr3t-token\n").unwrap();
+    let fake = Fake::spawn(
+        Behaviour {
+            token: Some("s3cr3t-token".into()),
+            ..running()
+        },
+        Some(cfg),
+    );
+    let lines = common::cron_lines(&common::page("docs/deploy.md"));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let r = env.root().display().to_string();
+    let line = common::localise(
+        &common::cron_command(&lines[0]),
+        &[
+            ("/usr/local/bin/pki", common::PKI.to_string()),
+            ("/srv/pki-deploy/ca.crt", ca_path.display().to_string()),
+            ("/srv/pki-deploy/token", token.display().to_string()),
+            ("/srv/pki", format!("{r}/pki")),
+            ("https://marathon.example:8443", fake.url()),
+            ("/var/log/pki.log", format!("{r}/pki.log")),
+        ],
+    );
+    let clock = [
+        ("PKI_NOW", "2026-03-12T00:00:00Z"),
+        (common::ALLOW_NOW, "1"),
+    ];
+    let out = common::run_as_cron(&line, &clock, env.root());
+    let log = std::fs::read_to_string(env.path("pki.log")).unwrap_or_default();
+    assert!(out.status.success(), "{out:?}\n{log}");
+    assert_no_key(&log);
+    assert_eq!(fake.methods(), ["GET", "PUT"], "{log}");
+    let app = fake.app().unwrap();
+    assert_eq!(
+        app["env"]["EPHEMERAL_STORE_USER"],
+        "{ \"name\" : \"myuser\", \"auth_mode\" : \"certificate\" }"
+    );
+    assert_eq!(app["env"]["JAVA_OPTS"], "-Xmx512m");
+    // The rotation happened: one line on stdout (into the log) per user.
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("rotated") && l.contains(" myuser ")),
+        "{log}"
+    );
+}
+
+/// A Marathon that serves its own self-signed CA certificate as its server certificate.
+fn self_signed_tls(dir: &std::path::Path) -> (Arc<rustls::ServerConfig>, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = p.self_signed(&key).unwrap();
+    let path = dir.join("marathon-self.crt");
+    std::fs::write(&path, cert.pem()).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    (Arc::new(cfg), path)
+}
+
+#[test]
+fn a_self_signed_marathon_certificate_is_explained_in_words() {
+    let env = store();
+    let (cfg, cert) = self_signed_tls(env.root());
+    let fake = Fake::spawn(running(), Some(cfg));
+    let run = deploy(&env, &fake, &["--ca-cert", cert.to_str().unwrap()]);
+    run.code(1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "pki: error: TLS with {}/v2/apps/ephemeral-store failed: Marathon's certificate is a CA \
+             certificate used as a server certificate, which TLS clients refuse; give Marathon a \
+             server certificate issued by that CA, and keep passing the CA with --ca-cert\n",
+            fake.url()
+        )
+    );
+    assert!(fake.seen().is_empty());
+}

@@ -1,15 +1,18 @@
-//! docs/rotation.md works as written: its crontab line, the systemd
-//! service's ExecStart/ExecStartPost and the deploy hook are taken from the
-//! page and run, with the page's paths pointed into a scratch directory.
+//! The docs' unattended command lines work as written: every crontab line,
+//! systemd unit and hook is taken from the page's text (tests/common's one
+//! extractor) and run under `env -i PATH=/usr/bin:/bin`, as cron runs it,
+//! with the page's paths pointed into a scratch directory. Every program
+//! they call is named by its absolute path, which is what makes them work
+//! under cron's PATH.
 
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use common::{Env, PKI};
+use common::{Env, ALLOW_NOW, PKI};
 
-/// The page's fenced blocks of one language.
+/// docs/rotation.md's fenced blocks of one language.
 fn blocks(lang: &str) -> Vec<String> {
     common::doc_blocks("rotation.md", lang)
 }
@@ -32,27 +35,23 @@ impl Scratch {
         .replace("/srv/asp", &format!("{r}/srv"))
     }
 
-    /// Run a command line the way its runner would: `sh -c` (cron) or split on blanks (systemd).
+    /// Run a command line the way its runner would, with cron's bare
+    /// environment (`env -i PATH=/usr/bin:/bin`; the clock injected for the
+    /// test): `sh -c` (cron) or split on blanks (systemd, which runs
+    /// ExecStart= without a shell).
     fn run(&self, line: &str, shell: bool, now: &str) -> std::process::Output {
         let line = self.localise(line);
-        let mut c = if shell {
-            let mut c = Command::new("sh");
-            c.arg("-c").arg(&line);
-            c
-        } else {
-            let mut words = line.split_whitespace();
-            let mut c = Command::new(words.next().unwrap());
-            c.args(words);
-            c
-        };
-        let path = format!(
-            "{}/bin:{}",
-            self.env.root().display(),
-            std::env::var("PATH").unwrap()
-        );
-        c.env_clear()
-            .env("PATH", path)
-            .env("PKI_NOW", now)
+        let clock = [("PKI_NOW", now), (ALLOW_NOW, "1")];
+        if shell {
+            return common::run_as_cron(&line, &clock, self.env.root());
+        }
+        let mut c = Command::new("env");
+        c.arg("-i").arg("PATH=/usr/bin:/bin");
+        for (k, v) in clock {
+            c.arg(format!("{k}={v}"));
+        }
+        c.args(line.split_whitespace())
+            .env_clear()
             .current_dir(self.env.root());
         c.output().unwrap()
     }
@@ -71,10 +70,10 @@ fn the_crontab_line_the_systemd_service_and_the_hook_work_as_written() {
     env.run(&["issue", "myuser", "alice", "--days", "90"]).ok();
     let s = Scratch { env };
     let root = s.env.root().to_path_buf();
+    // No `pki` on any PATH: the lines must name it by its path.
     for d in ["bin", "prom", "srv/certs"] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
-    std::os::unix::fs::symlink(PKI, root.join("bin/pki")).unwrap();
     let hook = s.localise(&blocks("sh")[0]);
     std::fs::write(root.join("bin/pki-redeploy"), hook).unwrap();
     std::fs::set_permissions(
@@ -156,11 +155,16 @@ fn the_crontab_line_the_systemd_service_and_the_hook_work_as_written() {
     );
 
     // cron: the crontab line's command, run by sh, 90 days later (due again).
-    let cron = blocks("crontab")[0].trim().to_string();
-    let fields: Vec<&str> = cron.splitn(6, ' ').collect();
-    assert_eq!(&fields[..5], ["17", "3", "*", "*", "*"]);
+    let crontab = blocks("crontab").remove(0);
+    let cron: Vec<&str> = crontab
+        .lines()
+        .filter(|l| common::is_cron_line(l))
+        .collect();
+    assert_eq!(cron.len(), 1, "{cron:?}");
+    assert!(cron[0].starts_with("17 3 * * * "), "{}", cron[0]);
+    let command = common::cron_command(cron[0]);
     let before = stored(&s.env)["certificates"].as_array().unwrap().len();
-    let out = s.run(fields[5], true, "2026-06-01T00:00:00Z");
+    let out = s.run(&command, true, "2026-06-01T00:00:00Z");
     assert!(
         out.status.success(),
         "{}",
@@ -171,7 +175,7 @@ fn the_crontab_line_the_systemd_service_and_the_hook_work_as_written() {
         before + 2
     );
     // ... and again at once: nothing to do, nothing printed.
-    let out = s.run(fields[5], true, "2026-06-01T00:00:00Z");
+    let out = s.run(&command, true, "2026-06-01T00:00:00Z");
     assert!(
         out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
         "{out:?}"
@@ -204,4 +208,170 @@ fn the_crontab_line_the_systemd_service_and_the_hook_work_as_written() {
             .trim(),
         ca_pem.trim()
     );
+}
+
+/// Every line a runner other than your login shell executes, by page: cron
+/// lines everywhere, systemd Exec*= lines, and hook scripts (`#!` blocks).
+fn unattended_lines() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, text) in common::pages() {
+        for l in common::cron_lines(&text) {
+            out.push((name.clone(), common::cron_command(&l)));
+        }
+        for (lang, block) in common::code_blocks(&text) {
+            if lang == "ini" {
+                for l in block.lines().filter(|l| l.starts_with("Exec")) {
+                    let cmd = l.split_once('=').unwrap().1.trim_start_matches('-');
+                    out.push((name.clone(), cmd.to_string()));
+                }
+            }
+            if block.starts_with("#!") {
+                for l in block.lines().skip(1) {
+                    let l = l.trim();
+                    if !l.is_empty() && !l.starts_with('#') {
+                        out.push((name.clone(), l.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_cron_line_systemd_unit_and_hook_in_the_docs_names_pki_by_its_path() {
+    let lines = unattended_lines();
+    assert!(lines.len() >= 10, "{lines:?}");
+    for (page, line) in &lines {
+        // `pki` (or `pki-redeploy`) as a bare word is a program looked up in
+        // PATH; cron's PATH has no /usr/local/bin.
+        let bare = line
+            .split(|c: char| c.is_whitespace() || "'\"`;|&()".contains(c))
+            .find(|w| *w == "pki" || *w == "pki-redeploy");
+        assert!(
+            bare.is_none(),
+            "{page}: `pki` is called by name in {line:?}; cron's PATH is /usr/bin:/bin, name it by its path"
+        );
+    }
+    // Every cron line of the docs is run by a test of this file or of
+    // tests/deploy.rs; a new one needs a test here.
+    let mut cron: Vec<(String, String)> = common::pages()
+        .into_iter()
+        .flat_map(|(n, t)| {
+            common::cron_lines(&t)
+                .into_iter()
+                .map(move |l| (n.clone(), l))
+        })
+        .collect();
+    cron.sort();
+    let pages: Vec<&str> = cron.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        pages,
+        [
+            "docs/deploy.md",
+            "docs/quickstart.md",
+            "docs/revocation.md",
+            "docs/rotation.md",
+            "docs/security.md"
+        ],
+        "{cron:#?}"
+    );
+}
+
+/// Scratch paths for the docs' `/etc/pki/ephemeral-store`, `/srv/crl` and
+/// `/var/lib/pki/ephemeral-store`, and a store there with two users.
+fn crl_scratch() -> (Env, Vec<(&'static str, String)>) {
+    let env = Env::new();
+    let r = env.root().display().to_string();
+    let map = vec![
+        ("/usr/local/bin/pki", PKI.to_string()),
+        ("/etc/pki/ephemeral-store", format!("{r}/pki")),
+        ("/var/lib/pki/ephemeral-store", format!("{r}/pki")),
+        ("/srv/crl", format!("{r}/crl")),
+        ("/usr/bin/logger", format!("{r}/bin/logger")),
+    ];
+    env.run(&[
+        "init",
+        "--crl-url",
+        "http://crl.example.internal:8911/rootCA.crl",
+    ])
+    .ok();
+    env.run(&["issue", "alice", "bob"]).ok();
+    env.run(&["revoke", "bob"]).ok();
+    std::fs::create_dir_all(env.path("crl")).unwrap();
+    (env, map)
+}
+
+#[test]
+fn the_crl_cron_line_of_quickstart_and_revocation_publishes_a_fresh_der_crl() {
+    for page in ["docs/quickstart.md", "docs/revocation.md"] {
+        let (env, map) = crl_scratch();
+        let lines = common::cron_lines(&common::page(page));
+        let line = lines
+            .iter()
+            .find(|l| l.contains(" crl "))
+            .unwrap_or_else(|| panic!("{page} has a crl cron line"));
+        let out = common::run_as_cron(
+            &common::localise(&common::cron_command(line), &map),
+            &[],
+            env.root(),
+        );
+        assert!(
+            out.status.success(),
+            "{page}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let crl = env.path("crl/rootCA.crl");
+        let (ok, text) = common::openssl(&[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            crl.to_str().unwrap(),
+            "-noout",
+            "-text",
+        ]);
+        assert!(
+            ok && text.contains("Revoked Certificates"),
+            "{page}: {text}"
+        );
+        // Run again (the next day's run): the CRL is replaced, not refused.
+        let out = common::run_as_cron(
+            &common::localise(&common::cron_command(line), &map),
+            &[],
+            env.root(),
+        );
+        assert!(out.status.success(), "{page}: {out:?}");
+    }
+}
+
+#[test]
+fn the_audit_cron_line_ships_the_chain_head() {
+    let (env, map) = crl_scratch();
+    // Stand-in for logger(1): keep what it was given.
+    std::fs::create_dir_all(env.path("bin")).unwrap();
+    let logger = env.path("bin/logger");
+    std::fs::write(
+        &logger,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {0}/logged\n/bin/cat >> {0}/logged\n",
+            env.root().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&logger, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let lines = common::cron_lines(&common::page("docs/security.md"));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let out = common::run_as_cron(
+        &common::localise(&common::cron_command(&lines[0]), &map),
+        &[],
+        env.root(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let head = env.run(&["audit", "verify", "--json"]).json()["last_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let logged = std::fs::read_to_string(env.path("logged")).unwrap();
+    assert_eq!(logged, format!("-t pki-audit\n{head}\n"));
 }

@@ -376,19 +376,10 @@ pub fn openssl_verify_client(ca: &Path, cert: &Path) -> (bool, String) {
     ])
 }
 
-/// The fenced blocks of `lang` (```lang) in `docs/<page>`, as written.
+/// The fenced blocks of `lang` (```lang) in `docs/<page>`, as written
+/// (through the one extractor, [`code_blocks`]).
 pub fn doc_blocks(page: &str, lang: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("docs")
-            .join(page),
-    )
-    .unwrap_or_else(|e| panic!("docs/{page}: {e}"));
-    let fence = format!("```{lang}\n");
-    text.split(&fence)
-        .skip(1)
-        .map(|b| b.split("```").next().unwrap().to_string())
-        .collect()
+    blocks(&self::page(&format!("docs/{page}")), lang)
 }
 
 // ---- kill tests: copies of stores, what an index names, killing pki -------
@@ -520,18 +511,20 @@ pub fn blocks(text: &str, lang: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every crontab line in a page's code blocks: five time fields, then the
-/// command. Returned whole.
-pub fn cron_lines(text: &str) -> Vec<String> {
+/// Whether a line is a crontab line: five time fields, then a command.
+pub fn is_cron_line(l: &str) -> bool {
     let field =
         |f: &str| !f.is_empty() && f.chars().all(|c| c.is_ascii_digit() || "*/,-".contains(c));
+    let w: Vec<&str> = l.split_whitespace().collect();
+    w.len() > 5 && w[..5].iter().all(|f| field(f))
+}
+
+/// Every crontab line in a page's code blocks, whole.
+pub fn cron_lines(text: &str) -> Vec<String> {
     code_blocks(text)
         .into_iter()
         .flat_map(|(_, b)| b.lines().map(str::to_string).collect::<Vec<_>>())
-        .filter(|l| {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            w.len() > 5 && w[..5].iter().all(|f| field(f))
-        })
+        .filter(|l| is_cron_line(l))
         .collect()
 }
 
