@@ -620,6 +620,10 @@ pub fn localise(text: &str, map: &[(&str, String)]) -> String {
 pub fn json_documents(stdout: &str) -> usize {
     serde_json::Deserializer::from_str(stdout)
         .into_iter::<serde_json::Value>()
-        .map(|d| d.unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}")))
+        .inspect(|d| {
+            if let Err(e) = d {
+                panic!("not JSON ({e}):\n{stdout}")
+            }
+        })
         .count()
 }
