@@ -28,9 +28,14 @@ Exit codes:
 Environment:
   PKI_DIR   the store directory (as --dir)
   PKI_PASSPHRASE_FILE  the passphrase file of an encrypted CA key (as --passphrase-file)
-  PKI_NOW   pretend the time is this RFC 3339 instant (testing and what-if planning)
+  PKI_NOW   pretend the time is this RFC 3339 instant, for what-if questions: honoured by
+            read-only commands (list, show, check, verify, audit) and --dry-run; commands that
+            write refuse it (PKI_TEST_ALLOW_NOW=1 lifts that, for the test suite only)
   NO_COLOR  respected; pki prints no colour anyway
   DCOS_ACS_TOKEN  token for `pki deploy marathon|asp` when --token-file is not given";
+
+/// The heading the options every command takes are listed under, after the command's own.
+pub const GLOBAL: &str = "Global options";
 
 /// A certificate authority for the ASP ephemeral store (Riak KV on Marathon and Kubernetes).
 #[derive(Debug, Parser)]
@@ -42,34 +47,54 @@ pub struct Cli {
         global = true,
         env = "PKI_DIR",
         default_value = "pki",
-        value_name = "DIR"
+        value_name = "DIR",
+        help_heading = GLOBAL
     )]
     pub dir: PathBuf,
 
-    /// Machine output on stdout: one versioned JSON document per command.
-    #[arg(long, global = true)]
+    /// Machine output on stdout: exactly one versioned JSON document.
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
-    /// Print nothing on stderr but errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    /// Print only warnings and errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
 
-    /// Say more on stderr about what is being done.
-    #[arg(short, long, global = true)]
+    /// Also say on stderr what was read and written and why, with timings.
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub verbose: bool,
 
-    /// Wait for another pki working on the store instead of exiting with code 4.
-    #[arg(long, global = true)]
+    /// Accepted before the command too (`pki --wait rotate`), for scripts
+    /// written so; documented on the commands that take the lock.
+    #[arg(long, hide = true)]
     pub wait: bool,
 
-    /// A file whose first line is the passphrase of an encrypted CA key
-    /// (`init --encrypt`); read only by commands that need the key. Without
-    /// it pki asks on the terminal; never give the passphrase itself as an argument.
-    #[arg(long, global = true, env = "PKI_PASSPHRASE_FILE", value_name = "FILE")]
+    /// Accepted before the command too, for scripts written so; documented
+    /// on the commands that may need the CA key.
+    #[arg(long, hide = true, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--wait`, on every command that takes the store lock (and only there).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Wait {
+    /// Wait for another pki holding the store lock (saying once for whom) instead of exiting with 4.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// `--passphrase-file`, on every command that may need the CA key (and only there).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct PassphraseFile {
+    /// File whose first line is the passphrase of an encrypted CA key.
+    ///
+    /// Read only when the CA key is encrypted (`init --encrypt`). Without it
+    /// pki asks on the terminal; never give the passphrase itself as an argument.
+    #[arg(long, env = "PKI_PASSPHRASE_FILE", value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,8 +119,10 @@ pub enum Command {
     Check(cmd::check::Args),
     /// Check the CA and certificates: chain, CN, validity, EKU, key match, file modes.
     Verify(cmd::verify::Args),
-    /// Print shell completions.
+    /// Print the script that makes a shell complete pki commands, flags and user names.
     Completions(cmd::completions::Args),
+    /// Write the man pages (or print the top one).
+    Man(cmd::man::Args),
     /// Adopt an existing root CA (e.g. made with openssl), or an existing user certificate.
     Import(cmd::import::Args),
     /// Sign a certificate signing request whose key never leaves its owner.
@@ -114,3 +141,70 @@ pub enum Command {
     #[command(subcommand)]
     Rollover(cmd::rollover::Action),
 }
+
+impl Command {
+    /// The command's `--wait` and `--passphrase-file`, where it takes them.
+    pub fn lock_and_key(&self) -> (Option<&Wait>, Option<&PassphraseFile>) {
+        use cmd::{config::Action, deploy, export};
+        match self {
+            Command::Init(a) => (Some(&a.lock), Some(&a.pass)),
+            Command::Issue(a) => (Some(&a.lock), Some(&a.pass)),
+            Command::Import(a) => (Some(&a.lock), Some(&a.pass)),
+            Command::Sign(a) => (Some(&a.lock), Some(&a.pass)),
+            Command::Rotate(a) => (Some(&a.lock), Some(&a.pass)),
+            Command::Crl(a) => (Some(&a.lock), Some(&a.pass)),
+            Command::Revoke(a) => (Some(&a.lock), None),
+            Command::Config(Action::Set { lock, .. } | Action::Unset { lock, .. }) => {
+                (Some(lock), None)
+            }
+            Command::Export(export::Target::Marathon(a)) => (Some(&a.lock), Some(&a.pass)),
+            Command::Export(export::Target::K8s(a)) => (Some(&a.lock), Some(&a.pass)),
+            Command::Export(export::Target::Files(a)) => (Some(&a.lock), None),
+            Command::Export(export::Target::Asp(a)) => (Some(&a.lock), Some(&a.pass)),
+            Command::Deploy(deploy::Target::Marathon(deploy::MarathonArgs { conn, .. }))
+            | Command::Deploy(deploy::Target::Asp(deploy::AspArgs { conn, .. })) => {
+                (Some(&conn.lock), Some(&conn.pass))
+            }
+            Command::Rollover(cmd::rollover::Action::Start(a)) => (Some(&a.lock), Some(&a.pass)),
+            Command::Rollover(cmd::rollover::Action::Advance(a)) => (Some(&a.lock), Some(&a.pass)),
+            Command::Rollover(cmd::rollover::Action::Abort { lock }) => (Some(lock), None),
+            _ => (None, None),
+        }
+    }
+}
+
+/// Completion of user names (`pki show a<TAB>`): the users with a current
+/// certificate in the store the line being completed names (`--dir`, else
+/// `PKI_DIR`, else `./pki`). Read from the index alone, without the lock;
+/// nothing is offered when there is no store.
+pub fn user_names() -> clap_complete::engine::ArgValueCandidates {
+    clap_complete::engine::ArgValueCandidates::new(|| {
+        let words: Vec<String> = std::env::args().collect();
+        let dir = words
+            .windows(2)
+            .rev()
+            .find_map(|w| (w[0] == "--dir").then(|| w[1].clone()))
+            .or_else(|| {
+                words
+                    .iter()
+                    .rev()
+                    .find_map(|w| w.strip_prefix("--dir=").map(str::to_string))
+            })
+            .or_else(|| std::env::var("PKI_DIR").ok())
+            .unwrap_or_else(|| "pki".into());
+        let Ok(index) = crate::store::Store::new(dir).read_index() else {
+            return Vec::new();
+        };
+        let mut users: Vec<String> = index.active_all().map(|c| c.user.clone()).collect();
+        users.sort();
+        users.dedup();
+        users
+            .into_iter()
+            .map(clap_complete::engine::CompletionCandidate::new)
+            .collect()
+    })
+}
+
+/// The environment variable through which a shell asks `pki` to complete a
+/// line (set by the script `pki completions SHELL` prints).
+pub const COMPLETE_VAR: &str = "PKI_COMPLETE";

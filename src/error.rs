@@ -51,8 +51,10 @@ pub enum Error {
     NoUser { user: String },
     /// The store already holds a root CA and `--force` was not given (exit 4).
     CaExists { dir: PathBuf },
-    /// The CA has expired: nothing can be signed under it (exit 4).
+    /// The CA has expired: nothing can be signed under it (exit 2).
     CaExpired { not_after: String },
+    /// The CA is not valid yet: nothing signed under it would verify (exit 2).
+    CaNotYetValid { not_before: String },
     /// Another `pki` holds the store lock (exit 4).
     Locked { dir: PathBuf },
     /// An entry of `index.json` is not what pki writes (exit 2): a name,
@@ -118,11 +120,13 @@ impl Error {
             | Error::Input { .. }
             | Error::Read { .. }
             | Error::NoStore { .. } => code::USAGE,
-            Error::NoUser { .. } | Error::BadIndex { .. } => code::USAGE,
+            Error::NoUser { .. }
+            | Error::BadIndex { .. }
+            | Error::CaExpired { .. }
+            | Error::CaNotYetValid { .. } => code::USAGE,
             Error::Refused { .. }
             | Error::UserHasCert { .. }
             | Error::CaExists { .. }
-            | Error::CaExpired { .. }
             | Error::Locked { .. } => code::REFUSED,
             Error::Attention { .. } => code::ATTENTION,
             Error::Io { .. } | Error::Failed { .. } | Error::Json { .. } => code::FAILURE,
@@ -170,7 +174,11 @@ impl fmt::Display for Error {
             ),
             Error::CaExpired { not_after } => write!(
                 f,
-                "the root CA expired on {not_after}; create a new one with `pki rotate --ca` (or `pki init --force`)"
+                "the root CA expired on {not_after}; make a new one with `pki rotate --ca --force` (it re-issues every user; then redeploy the store and its clients)"
+            ),
+            Error::CaNotYetValid { not_before } => write!(
+                f,
+                "the root CA is not valid before {not_before}, so nothing it signs would verify; check this machine's clock, or make a new one with `pki rotate --ca --force`"
             ),
             Error::Locked { dir } => write!(
                 f,
@@ -273,7 +281,13 @@ mod tests {
                 Error::CaExpired {
                     not_after: "t".into(),
                 },
-                4,
+                2,
+            ),
+            (
+                Error::CaNotYetValid {
+                    not_before: "t".into(),
+                },
+                2,
             ),
             (Error::Locked { dir: "d".into() }, 4),
             (

@@ -330,6 +330,26 @@ pub struct ConfigDoc {
     pub crl_url: Option<String>,
 }
 
+/// `pki completions SHELL --json`: the script, as text.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompletionsDoc {
+    pub version: u32,
+    pub shell: String,
+    pub script: String,
+}
+
+/// `pki man --json`: the pages written (`--out`), or the top page's roff text.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManDoc {
+    pub version: u32,
+    /// The files written with `--out`, sorted; empty without it.
+    pub written: Vec<String>,
+    /// The top page (`pki.1`) without `--out`; null with it.
+    pub page: Option<String>,
+}
+
 // ---- pki rotate / pki check / pki verify ----------------------------------
 
 /// `pki rotate --json` (also with `--dry-run`): the plan, and what was done.

@@ -63,7 +63,18 @@ fn usage_line(e: &clap::Error) -> String {
 
 /// Parse `args`, run the command, and return the process exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
-    let cli = match cli::Cli::try_parse_from(args) {
+    let argv: Vec<OsString> = args.into_iter().collect();
+    // A shell asking for completions (the script of `pki completions`).
+    let completing =
+        clap_complete::CompleteEnv::with_factory(<cli::Cli as clap::CommandFactory>::command)
+            .var(cli::COMPLETE_VAR)
+            .try_complete(argv.clone(), std::env::current_dir().ok().as_deref());
+    match completing {
+        Ok(true) => return code::OK,
+        Ok(false) => {}
+        Err(_) => return code::USAGE,
+    }
+    let cli = match cli::Cli::try_parse_from(&argv) {
         Ok(c) => c,
         Err(e) => {
             // --help and --version go to stdout with exit 0; real errors are
@@ -77,7 +88,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         }
     };
     let quiet = cli.quiet;
-    match cmd::dispatch(cli) {
+    match cmd::dispatch(cli, &argv) {
         Ok(()) => code::OK,
         Err(Error::Io { source, .. }) if source.kind() == ErrorKind::BrokenPipe => code::OK,
         Err(e) => {

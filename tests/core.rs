@@ -542,7 +542,7 @@ fn help_documents_exit_codes_and_data_goes_to_stdout() {
     }
     let r = env.run(&["completions", "bash"]);
     r.ok();
-    assert!(r.stdout.contains("_pki()"));
+    assert!(r.stdout.contains("_clap_complete_pki()"));
     // Quiet silences messages, not data.
     let env = Env::with_users(&["u"]);
     let r = env.run(&["-q", "export", "marathon"]);

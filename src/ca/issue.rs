@@ -47,10 +47,19 @@ pub struct Prepared {
 }
 
 /// Refuse to sign under a CA (ending at `ca_not_after`) that has expired.
-pub fn check_ca_valid(ca_not_after: OffsetDateTime, now: OffsetDateTime) -> Result<()> {
+pub fn check_ca_valid(
+    ca_not_before: OffsetDateTime,
+    ca_not_after: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<()> {
     if now >= ca_not_after {
         return Err(Error::CaExpired {
             not_after: rfc3339(ca_not_after),
+        });
+    }
+    if now < ca_not_before {
+        return Err(Error::CaNotYetValid {
+            not_before: rfc3339(ca_not_before),
         });
     }
     Ok(())
@@ -97,7 +106,7 @@ pub fn non_rsa_warning(user: Option<&str>, key_type: KeyType) -> Option<String> 
 
 /// Check a batch against the CA and clamp each request; nothing is written.
 pub fn prepare(signer: &Signer, requests: &[Request], now: OffsetDateTime) -> Result<Prepared> {
-    check_ca_valid(signer.not_after, now)?;
+    check_ca_valid(signer.not_before, signer.not_after, now)?;
     let mut warnings = Vec::new();
     let validity = requests
         .iter()

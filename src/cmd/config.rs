@@ -15,12 +15,21 @@ pub enum Action {
         after_help = "Example:\n  pki config set crl-url http://crl.example.internal/rootCA.crl\n\nCertificates issued afterwards carry it; existing ones do not (re-issue them)."
     )]
     Set {
+        /// The setting to change.
         key: Key,
+        /// Its new value.
         #[arg(value_name = "VALUE")]
         value: String,
+        #[command(flatten)]
+        lock: crate::cli::Wait,
     },
     /// Remove a setting.
-    Unset { key: Key },
+    Unset {
+        /// The setting to remove.
+        key: Key,
+        #[command(flatten)]
+        lock: crate::cli::Wait,
+    },
     /// Print the settings.
     Show,
 }

@@ -44,6 +44,10 @@ pub struct Args {
     /// Replace an --out file that does not hold a CRL.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub lock: crate::cli::Wait,
+    #[command(flatten)]
+    pub pass: crate::cli::PassphraseFile,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -76,7 +80,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let (number, this_update, next_update, der, pem_text, rel, index) =
         ctx.store.transact(ctx.wait, ctx.now, |tx| {
             let ca = tx.index.ca(tx.store)?.clone();
-            check_ca_valid(ca.not_after, tx.now)?;
+            check_ca_valid(ca.not_before, ca.not_after, tx.now)?;
             let number = tx.index.crl.as_ref().map_or(1, |c| c.number + 1);
             // The CRL carries whole seconds; the index keeps the instant, so
             // that a revocation later in the same second is seen as newer.

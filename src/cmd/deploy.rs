@@ -61,7 +61,7 @@ pub struct MarathonArgs {
     #[arg(long, default_value = marathon::DEFAULT_APP_ID, value_name = "ID")]
     pub app_id: String,
     /// The ephemeral-store user; may be left out when the store has exactly one.
-    #[arg(long, value_name = "USER")]
+    #[arg(long, value_name = "USER", add = crate::cli::user_names())]
     pub user: Option<String>,
     /// If the app does not exist, create it (POST /v2/apps, the app of `export marathon --format app`).
     #[arg(long)]
@@ -99,6 +99,10 @@ pub struct Connection {
     #[arg(long, default_value_t = 30, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
+    #[command(flatten)]
+    pub lock: crate::cli::Wait,
+    #[command(flatten)]
+    pub pass: crate::cli::PassphraseFile,
 }
 
 #[derive(Debug, clap::Args)]

@@ -49,7 +49,7 @@ impl Format {
 )]
 pub struct MarathonArgs {
     /// The ephemeral-store user; may be left out when the store has exactly one.
-    #[arg(long, value_name = "USER")]
+    #[arg(long, value_name = "USER", add = crate::cli::user_names())]
     pub user: Option<String>,
     /// What to print.
     #[arg(long, value_enum, default_value_t = Format::Env)]
@@ -69,6 +69,10 @@ pub struct MarathonArgs {
     /// Export even though the CA is not RSA (the store's TLS stack cannot use it).
     #[arg(long)]
     pub allow_non_rsa: bool,
+    #[command(flatten)]
+    pub lock: crate::cli::Wait,
+    #[command(flatten)]
+    pub pass: crate::cli::PassphraseFile,
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,7 +80,8 @@ pub struct MarathonArgs {
     after_help = "Example:\n  pki export files --user myuser --out ./myuser-tls\n  # writes myuser.crt, myuser.key (0600) and ca.crt"
 )]
 pub struct FilesArgs {
-    #[arg(long, value_name = "USER")]
+    /// The user whose certificate and key to write.
+    #[arg(long, value_name = "USER", add = crate::cli::user_names())]
     pub user: String,
     /// Destination directory (created 0700 if missing).
     #[arg(long, value_name = "DIR")]
@@ -87,6 +92,8 @@ pub struct FilesArgs {
     /// Replace files that already exist in DIR.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub lock: crate::cli::Wait,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -103,7 +110,7 @@ pub enum K8sFormat {
 )]
 pub struct K8sArgs {
     /// The ephemeral-store user; may be left out when the store has exactly one.
-    #[arg(long, value_name = "USER")]
+    #[arg(long, value_name = "USER", add = crate::cli::user_names())]
     pub user: Option<String>,
     /// Namespace of the ASP DaemonSet: the user and CA-certificate Secrets go there.
     #[arg(long, default_value = k8s::DEFAULT_NAMESPACE, value_name = "NS")]
@@ -120,6 +127,10 @@ pub struct K8sArgs {
     /// Export even though the CA is not RSA (the store's TLS stack cannot use it).
     #[arg(long)]
     pub allow_non_rsa: bool,
+    #[command(flatten)]
+    pub lock: crate::cli::Wait,
+    #[command(flatten)]
+    pub pass: crate::cli::PassphraseFile,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -180,6 +191,10 @@ pub struct AspArgs {
     /// Export even though the CA or a user key is not RSA (the store's TLS stack cannot use it).
     #[arg(long)]
     pub allow_non_rsa: bool,
+    #[command(flatten)]
+    pub lock: crate::cli::Wait,
+    #[command(flatten)]
+    pub pass: crate::cli::PassphraseFile,
 }
 
 pub fn run(ctx: &Ctx, t: Target) -> Result<()> {

@@ -57,6 +57,10 @@ pub struct Args {
     /// issued anew), or a user's current certificate.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub lock: crate::cli::Wait,
+    #[command(flatten)]
+    pub pass: crate::cli::PassphraseFile,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {

@@ -38,6 +38,10 @@ pub struct Args {
     /// Commands that sign (issue, sign, crl, rotate) and exports of the CA key then need it.
     #[arg(long, conflicts_with = "key_format")]
     pub encrypt: bool,
+    #[command(flatten)]
+    pub lock: crate::cli::Wait,
+    #[command(flatten)]
+    pub pass: crate::cli::PassphraseFile,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {

@@ -42,6 +42,10 @@ pub struct Args {
     /// Re-issue users that already have a certificate (the old one stays in history).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub lock: crate::cli::Wait,
+    #[command(flatten)]
+    pub pass: crate::cli::PassphraseFile,
 }
 
 /// Read the names of a batch: arguments, then `--from` (`-` for stdin).

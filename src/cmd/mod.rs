@@ -11,6 +11,7 @@ pub mod import;
 pub mod init;
 pub mod issue;
 pub mod list;
+pub mod man;
 pub mod revoke;
 pub mod rollover;
 pub mod rotate;
@@ -38,16 +39,21 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn from_cli(cli: &Cli) -> Result<Self> {
+        // `--wait` and `--passphrase-file` belong to the commands that use
+        // them; before the command they are still accepted.
+        let (wait, key) = cli.command.lock_and_key();
+        let passphrase_file = key
+            .and_then(|k| k.passphrase_file.clone())
+            .or_else(|| cli.passphrase_file.clone());
         Ok(Ctx {
-            store: Store::new(cli.dir.clone()).with_passphrase(
-                crate::x509::secret::Passphrase::new(cli.passphrase_file.clone()),
-            ),
+            store: Store::new(cli.dir.clone())
+                .with_passphrase(crate::x509::secret::Passphrase::new(passphrase_file)),
             ui: Ui {
                 json: cli.json,
                 quiet: cli.quiet,
                 verbose: cli.verbose,
             },
-            wait: cli.wait,
+            wait: cli.wait || wait.is_some_and(|w| w.wait),
             now: now_from_env()?,
         })
     }
@@ -77,7 +83,9 @@ fn now_from_env() -> Result<OffsetDateTime> {
     }
 }
 
-pub fn dispatch(cli: Cli) -> Result<()> {
+/// Run the parsed command. `argv` is the command line as given (its first
+/// word is how the shell found pki: the completion script calls it so).
+pub fn dispatch(cli: Cli, argv: &[std::ffi::OsString]) -> Result<()> {
     let ctx = Ctx::from_cli(&cli)?;
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
@@ -86,7 +94,8 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Show(a) => show::run(&ctx, a),
         Command::Export(t) => export::run(&ctx, t),
         Command::Deploy(t) => deploy::run(&ctx, t),
-        Command::Completions(a) => completions::run(&ctx, a),
+        Command::Completions(a) => completions::run(&ctx, a, &completer(argv)),
+        Command::Man(a) => man::run(&ctx, a),
         Command::Import(a) => import::run(&ctx, a),
         Command::Sign(a) => sign::run(&ctx, a),
         Command::Revoke(a) => revoke::run(&ctx, a),
@@ -103,4 +112,16 @@ pub fn dispatch(cli: Cli) -> Result<()> {
 /// Turn a path relative to the store into one for display.
 pub fn shown(ctx: &Ctx, rel: &std::path::Path) -> PathBuf {
     ctx.store.path(rel)
+}
+
+/// How the completion script should call pki: as it was called, made
+/// absolute when it was a relative path (`./target/debug/pki`).
+fn completer(argv: &[std::ffi::OsString]) -> String {
+    let me = PathBuf::from(argv.first().cloned().unwrap_or_else(|| "pki".into()));
+    let me = if me.components().count() > 1 && me.is_relative() {
+        std::env::current_dir().map_or(me.clone(), |d| d.join(&me))
+    } else {
+        me
+    };
+    me.to_string_lossy().into_owned()
 }

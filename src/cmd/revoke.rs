@@ -17,6 +17,7 @@ pub struct Args {
     /// The user whose current certificate is revoked.
     #[arg(
         value_name = "USER",
+        add = crate::cli::user_names(),
         required_unless_present = "serial",
         conflicts_with = "serial"
     )]
@@ -27,6 +28,8 @@ pub struct Args {
     /// The reason recorded in the CRL.
     #[arg(long, value_enum, default_value_t = Reason::Unspecified)]
     pub reason: Reason,
+    #[command(flatten)]
+    pub lock: crate::cli::Wait,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {

@@ -33,7 +33,10 @@ pub enum Action {
     /// Move on one phase: trust -> switch -> done.
     Advance(AdvanceArgs),
     /// Drop the new CA and return to the old one (from phase trust only).
-    Abort,
+    Abort {
+        #[command(flatten)]
+        lock: crate::cli::Wait,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -44,6 +47,10 @@ pub struct StartArgs {
     /// Key type of the new CA (default: the current CA's).
     #[arg(long, value_enum)]
     pub ca_key_type: Option<KeyType>,
+    #[command(flatten)]
+    pub lock: crate::cli::Wait,
+    #[command(flatten)]
+    pub pass: crate::cli::PassphraseFile,
 }
 
 #[derive(Debug, clap::Args)]
@@ -54,6 +61,10 @@ pub struct AdvanceArgs {
     /// Advance even though the audit log shows no export of the phase for the store or the clients.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub lock: crate::cli::Wait,
+    #[command(flatten)]
+    pub pass: crate::cli::PassphraseFile,
 }
 
 pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
@@ -124,7 +135,7 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
             let action = if phase.is_some() { "advanced" } else { "done" };
             report(ctx, &index, action, issued)
         }
-        Action::Abort => {
+        Action::Abort { .. } => {
             let (index, aborted) = ctx.store.transact(ctx.wait, ctx.now, |tx| {
                 let aborted = rollover::abort(tx)?;
                 Ok((tx.index.clone(), aborted.is_some()))

@@ -49,7 +49,7 @@ Exit 1 when it fails; the rotation itself stays done.";
 #[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Only these users (default: every user with a current certificate).
-    #[arg(value_name = "USER", conflicts_with = "ca")]
+    #[arg(value_name = "USER", add = crate::cli::user_names(), conflicts_with = "ca")]
     pub users: Vec<String>,
     /// What counts as due: 30d, 12h, or a share of the lifetime left such as 33%.
     #[arg(long, default_value = "33%", value_parser = crate::ca::policy::parse_within, value_name = "D")]
@@ -81,6 +81,10 @@ pub struct Args {
     /// Key type of a new CA (default: the old CA's).
     #[arg(long, requires = "ca", value_enum)]
     pub ca_key_type: Option<KeyType>,
+    #[command(flatten)]
+    pub lock: crate::cli::Wait,
+    #[command(flatten)]
+    pub pass: crate::cli::PassphraseFile,
 }
 
 /// What apply did.

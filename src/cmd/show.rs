@@ -14,7 +14,7 @@ use crate::x509::cert::CertInfo;
 )]
 pub struct Args {
     /// The user whose current certificate to show.
-    #[arg(value_name = "USER", required_unless_present_any = ["ca", "file"], conflicts_with_all = ["ca", "file"])]
+    #[arg(value_name = "USER", add = crate::cli::user_names(), required_unless_present_any = ["ca", "file"], conflicts_with_all = ["ca", "file"])]
     pub user: Option<String>,
     /// Show the root CA certificate.
     #[arg(long, conflicts_with = "file")]

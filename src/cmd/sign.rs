@@ -38,6 +38,10 @@ pub struct Args {
     /// Replace the user's current certificate (the old one stays in history).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub lock: crate::cli::Wait,
+    #[command(flatten)]
+    pub pass: crate::cli::PassphraseFile,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
@@ -80,7 +84,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             refuse_existing(&tx.index, [user.as_str()])?;
         }
         let signer = tx.store.signer(&tx.index)?;
-        check_ca_valid(signer.not_after, tx.now)?;
+        check_ca_valid(signer.not_before, signer.not_after, tx.now)?;
         if a.user.is_some() && csr.common_names.first() != Some(&user) {
             ctx.warn(format!(
                 "the request's subject is {:?}; the certificate's CN is {user}",

@@ -39,7 +39,7 @@ Exit codes: 0 every check passed; 3 a check failed (the failing lines say which)
 #[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Only these users (default: every user, and the store's history).
-    #[arg(value_name = "USER", conflicts_with = "cert")]
+    #[arg(value_name = "USER", add = crate::cli::user_names(), conflicts_with = "cert")]
     pub users: Vec<String>,
     /// Verify this PEM certificate file against the store CA instead.
     #[arg(long, value_name = "FILE")]

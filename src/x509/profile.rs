@@ -174,6 +174,7 @@ pub struct Signer {
     pub cert_der: Vec<u8>,
     pub key: PrivateKey,
     key_pair: KeyPair,
+    pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     /// The CA's serial (hex), recorded in what it signs.
     pub serial: String,
@@ -187,6 +188,7 @@ impl Signer {
         let key_pair = key.key_pair()?;
         let (_, x) = x509_parser::parse_x509_certificate(&cert_der)
             .map_err(|e| Error::crypto("cannot parse the CA certificate", e))?;
+        let not_before = x.validity().not_before.to_datetime();
         let not_after = x.validity().not_after.to_datetime();
         let ski = x
             .iter_extensions()
@@ -201,6 +203,7 @@ impl Signer {
             cert_der,
             key,
             key_pair,
+            not_before,
             not_after,
             serial,
             ski,
