@@ -208,3 +208,67 @@ pub fn user_names() -> clap_complete::engine::ArgValueCandidates {
 /// The environment variable through which a shell asks `pki` to complete a
 /// line (set by the script `pki completions SHELL` prints).
 pub const COMPLETE_VAR: &str = "PKI_COMPLETE";
+
+impl Command {
+    /// Whether the command writes to the store (its index, files or audit
+    /// log). Such commands use the real clock: `PKI_NOW` is for read-only
+    /// commands and dry runs.
+    pub fn writes(&self) -> bool {
+        use cmd::config::Action;
+        match self {
+            Command::Init(_)
+            | Command::Issue(_)
+            | Command::Import(_)
+            | Command::Sign(_)
+            | Command::Crl(_)
+            | Command::Revoke(_)
+            | Command::Export(_) => true,
+            Command::Rotate(a) => !a.dry_run,
+            Command::Deploy(cmd::deploy::Target::Marathon(cmd::deploy::MarathonArgs {
+                conn,
+                ..
+            }))
+            | Command::Deploy(cmd::deploy::Target::Asp(cmd::deploy::AspArgs { conn, .. })) => {
+                !conn.dry_run
+            }
+            Command::Rollover(a) => !matches!(a, cmd::rollover::Action::Status),
+            Command::Config(a) => !matches!(a, Action::Show),
+            _ => false,
+        }
+    }
+
+    /// The command's words as the user would type them: `export marathon`.
+    pub fn name(&self) -> &'static str {
+        use cmd::{audit, config, deploy, export};
+        match self {
+            Command::Init(_) => "init",
+            Command::Issue(_) => "issue",
+            Command::List(_) => "list",
+            Command::Show(_) => "show",
+            Command::Export(export::Target::Marathon(_)) => "export marathon",
+            Command::Export(export::Target::Files(_)) => "export files",
+            Command::Export(export::Target::K8s(_)) => "export k8s",
+            Command::Export(export::Target::Asp(_)) => "export asp",
+            Command::Deploy(deploy::Target::Asp(_)) => "deploy asp",
+            Command::Rollover(cmd::rollover::Action::Start(_)) => "rollover start",
+            Command::Rollover(cmd::rollover::Action::Status) => "rollover status",
+            Command::Rollover(cmd::rollover::Action::Advance(_)) => "rollover advance",
+            Command::Rollover(cmd::rollover::Action::Abort { .. }) => "rollover abort",
+            Command::Deploy(deploy::Target::Marathon(_)) => "deploy marathon",
+            Command::Rotate(_) => "rotate",
+            Command::Check(_) => "check",
+            Command::Verify(_) => "verify",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
+            Command::Import(_) => "import",
+            Command::Sign(_) => "sign",
+            Command::Revoke(_) => "revoke",
+            Command::Crl(_) => "crl",
+            Command::Config(config::Action::Set { .. }) => "config set",
+            Command::Config(config::Action::Unset { .. }) => "config unset",
+            Command::Config(config::Action::Show) => "config show",
+            Command::Audit(audit::Action::Verify) => "audit verify",
+            Command::Audit(audit::Action::Show) => "audit show",
+        }
+    }
+}

@@ -30,6 +30,23 @@ pub fn to_text<T: Serialize + ?Sized>(doc: &T, what: &str) -> crate::error::Resu
     Ok(s)
 }
 
+/// With `--json`, a command that failed before printing its document
+/// prints this one instead: `{"version":1, "error":{"exit_code":2, "message":"..."}}`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorDoc {
+    pub version: u32,
+    pub error: ErrorBody,
+}
+
+/// What failed: the exit code and the one-line message of stderr.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    pub exit_code: u8,
+    pub message: String,
+}
+
 /// The root CA as `list`, `init` and `show --ca` report it.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -424,6 +441,15 @@ pub struct CheckDoc {
     /// Set when a CA rollover has sat in one phase for over a week.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollover_warning: Option<String>,
+    /// Users whose current certificate is not valid yet (made with a clock ahead).
+    #[serde(default)]
+    pub not_yet_valid: Vec<String>,
+    /// The CA is not valid yet: nothing it signs verifies.
+    #[serde(default)]
+    pub ca_not_yet_valid: bool,
+    /// The command that fixes what was found; null when nothing was.
+    #[serde(default)]
+    pub fix: Option<String>,
 }
 
 /// `pki verify --json`: every check made, passed or failed.

@@ -74,6 +74,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         Ok(false) => {}
         Err(_) => return code::USAGE,
     }
+    // `--json` anywhere on the line: even a usage error answers with a document.
+    let json = argv.iter().skip(1).any(|a| a == "--json");
     let cli = match cli::Cli::try_parse_from(&argv) {
         Ok(c) => c,
         Err(e) => {
@@ -83,24 +85,47 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
                 let _ = e.print();
                 return code::OK;
             }
-            let _ = writeln!(std::io::stderr(), "pki: error: {}", usage_line(&e));
+            let msg = usage_line(&e);
+            let _ = writeln!(std::io::stderr(), "pki: error: {msg}");
+            if json {
+                error_doc(code::USAGE, &msg);
+            }
             return code::USAGE;
         }
     };
-    let quiet = cli.quiet;
+    let (quiet, json) = (cli.quiet, cli.json);
     match cmd::dispatch(cli, &argv) {
         Ok(()) => code::OK,
         Err(Error::Io { source, .. }) if source.kind() == ErrorKind::BrokenPipe => code::OK,
         Err(e) => {
-            if !matches!(e, Error::Attention { .. }) || !quiet {
-                let line = e.to_string();
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "pki: error: {}",
-                    ui::escape(&line, false)
-                );
+            let text = e.to_string();
+            let msg = ui::escape(&text, false);
+            // An attention result is a finding, not a failure.
+            match &e {
+                Error::Attention { .. } if quiet => {}
+                Error::Attention { .. } => {
+                    let _ = writeln!(std::io::stderr(), "pki: attention: {msg}");
+                }
+                _ => {
+                    let _ = writeln!(std::io::stderr(), "pki: error: {msg}");
+                }
+            }
+            if json && !ui::json_emitted() {
+                error_doc(e.code(), &text);
             }
             e.code()
         }
     }
+}
+
+/// The one document of a `--json` run that failed before printing its own.
+fn error_doc(exit_code: u8, message: &str) {
+    let doc = json::ErrorDoc {
+        version: json::VERSION,
+        error: json::ErrorBody {
+            exit_code,
+            message: message.to_string(),
+        },
+    };
+    let _ = ui::Ui::default().emit_json(&doc);
 }

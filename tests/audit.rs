@@ -138,7 +138,9 @@ fn tampering_is_reported_at_the_first_broken_line() {
         std::fs::write(&path, &text).unwrap();
         let mut want = vec![line];
         want.extend(parts);
-        env.run(&["audit", "verify"]).code(3).one_line_error(&want);
+        env.run(&["audit", "verify"])
+            .code(3)
+            .one_line_attention(&want);
         let v: AuditVerifyDoc =
             serde_json::from_str(&env.run(&["audit", "verify", "--json"]).stdout).unwrap();
         assert!(!v.intact);

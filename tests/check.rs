@@ -33,7 +33,7 @@ fn exit_0_when_nothing_is_due_3_when_something_is() {
     assert!(!d.ca_due);
     let r = env.run(&["check"]);
     r.code(3)
-        .one_line_error(&["1 due, 1 expired", "pki rotate"]);
+        .one_line_attention(&["1 due, 1 expired", "pki rotate"]);
     assert!(
         r.stdout.contains("due      alice") && r.stdout.contains("expired  bob"),
         "{}",
@@ -57,7 +57,7 @@ fn exit_0_when_nothing_is_due_3_when_something_is() {
     assert!(d.ca_due && d.due.is_empty() && d.expired.is_empty());
     env.run(&["check"])
         .code(3)
-        .one_line_error(&["CA due", "rotate --ca"]);
+        .one_line_attention(&["CA due", "rotate --ca"]);
 
     env.run(&["check", "--within", "soon"]).code(2);
 }

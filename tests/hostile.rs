@@ -285,7 +285,12 @@ fn hostile_input_fails_cleanly_and_changes_nothing() {
             )
         };
         table_row(&mut failures, label, || {
-            run.code(c.code).one_line_error(&c.parts);
+            // Exit 3 is an attention result, not an error (issue 14).
+            if c.code == 3 {
+                run.code(c.code).one_line_attention(&c.parts);
+            } else {
+                run.code(c.code).one_line_error(&c.parts);
+            }
             assert!(
                 env.snapshot(env.root()) == before,
                 "something on disk changed"

@@ -268,9 +268,13 @@ fn every_cron_line_systemd_unit_and_hook_in_the_docs_names_pki_by_its_path() {
     assert_eq!(
         pages,
         [
+            // deploy.md's own line (tests/deploy.rs) and the controller's (tests/deploy_doc.rs)
+            "docs/deploy.md",
             "docs/deploy.md",
             "docs/quickstart.md",
             "docs/revocation.md",
+            // the controller's line again (tests/deploy_doc.rs), and the crontab here
+            "docs/rotation.md",
             "docs/rotation.md",
             "docs/security.md"
         ],

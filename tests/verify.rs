@@ -290,7 +290,7 @@ fn each_defect_is_caught() {
         let mut human = vec!["verify"];
         human.extend(args.iter().map(String::as_str));
         let h = runner.run(&human);
-        h.code(3).one_line_error(&["checks failed"]);
+        h.code(3).one_line_attention(&["checks failed"]);
         assert!(
             h.stdout
                 .lines()

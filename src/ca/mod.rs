@@ -18,6 +18,42 @@ use crate::x509::keys::{KeyFormat, KeyType, PrivateKey};
 use crate::x509::profile::{self, Signer};
 use crate::x509::serial::Serial;
 
+/// Why a CA cannot sign, in words: "the root CA expired on ..." or "the
+/// root CA is not valid before ...".
+pub fn ca_unusable(expired: bool, not_before: OffsetDateTime, not_after: OffsetDateTime) -> String {
+    if expired {
+        format!(
+            "the root CA expired on {}",
+            crate::x509::cert::rfc3339(not_after)
+        )
+    } else {
+        format!(
+            "the root CA is not valid before {}",
+            crate::x509::cert::rfc3339(not_before)
+        )
+    }
+}
+
+/// The warning for an export of the CA (`export marathon`, `export asp`):
+/// the store would refuse every client when the CA is expired or not yet
+/// valid, and a CA inside its window needs a planned rotation. None when
+/// the CA is sound.
+pub fn export_warning(ca: &CaEntry, within: policy::Within, now: OffsetDateTime) -> Option<String> {
+    use policy::Standing;
+    let when = policy::time_left(ca.not_before, ca.not_after, now);
+    match within.standing(ca.not_before, ca.not_after, now) {
+        Standing::Valid => None,
+        Standing::Expired | Standing::NotYetValid => Some(format!(
+            "{} ({when}): the store will refuse every client; make a new one with `pki rotate --ca --force` and redeploy",
+            ca_unusable(now >= ca.not_after, ca.not_before, ca.not_after)
+        )),
+        Standing::Due => Some(format!(
+            "the root CA expires on {} ({when}): plan `pki rotate --ca` and a redeploy of the store and its clients",
+            crate::x509::cert::rfc3339(ca.not_after)
+        )),
+    }
+}
+
 /// What a new root CA is made of.
 pub struct NewCa<'a> {
     pub cn: &'a str,

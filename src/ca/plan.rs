@@ -51,6 +51,9 @@ pub struct CaPlan {
     /// Inside its window (or expired).
     pub due: bool,
     pub expired: bool,
+    /// Before its notBefore: nothing it signs verifies yet.
+    pub not_yet_valid: bool,
+    pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub serial: String,
     /// A new CA will be made.
@@ -101,6 +104,8 @@ pub fn plan(
     let ca_plan = CaPlan {
         due: ca_standing != Standing::Valid,
         expired: ca_standing == Standing::Expired,
+        not_yet_valid: ca_standing == Standing::NotYetValid,
+        not_before: ca.not_before,
         not_after: ca.not_after,
         serial: ca.serial.clone(),
         rotate: o.ca && (o.force || ca_standing != Standing::Valid),
@@ -269,8 +274,17 @@ fn decide(
         return keep(
             p,
             format!(
-                "the CA expired on {}; nothing can be issued until `pki rotate --ca`",
+                "the CA expired on {}; nothing can be issued until `pki rotate --ca --force`",
                 rfc3339(ca.not_after)
+            ),
+        );
+    }
+    if ca_plan.not_yet_valid {
+        return keep(
+            p,
+            format!(
+                "the CA is not valid before {}; nothing can be issued until `pki rotate --ca --force`",
+                rfc3339(ca.not_before)
             ),
         );
     }
@@ -279,6 +293,10 @@ fn decide(
     }
     let why = match standing {
         Standing::Expired => format!("expired on {}", rfc3339(c.not_after)),
+        Standing::NotYetValid => format!(
+            "not valid before {} (made with a clock ahead); re-issued to be valid now",
+            rfc3339(c.not_before)
+        ),
         Standing::Due => format!("due: {left} days left, inside the {within} window"),
         Standing::Valid if o.force => format!("forced: {left} days left, not due"),
         Standing::Valid => {

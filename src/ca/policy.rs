@@ -35,6 +35,42 @@ pub enum Standing {
     Valid,
     Due,
     Expired,
+    /// Before its notBefore (made with a clock ahead): no verifier accepts it yet.
+    #[serde(rename = "not-yet-valid")]
+    NotYetValid,
+}
+
+impl Standing {
+    /// The word `list`, `check` and the JSON documents use.
+    pub fn word(self) -> &'static str {
+        match self {
+            Standing::Valid => "valid",
+            Standing::Due => "due",
+            Standing::Expired => "expired",
+            Standing::NotYetValid => "not-yet-valid",
+        }
+    }
+}
+
+/// How a validity window stands at `now`, in words: "364 days left",
+/// "expired 183 days ago", "valid in 12 days".
+pub fn time_left(
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    now: OffsetDateTime,
+) -> String {
+    let days = |d: Duration| match d.whole_days() {
+        0 => "less than a day".to_string(),
+        1 => "1 day".to_string(),
+        n => format!("{n} days"),
+    };
+    if now < not_before {
+        format!("valid in {}", days(not_before - now))
+    } else if now >= not_after {
+        format!("expired {} ago", days(now - not_after))
+    } else {
+        format!("{} left", days(not_after - now))
+    }
 }
 
 impl Within {
@@ -58,6 +94,8 @@ impl Within {
     ) -> Standing {
         if now >= not_after {
             Standing::Expired
+        } else if now < not_before {
+            Standing::NotYetValid
         } else if now >= self.due_from(not_before, not_after) {
             Standing::Due
         } else {
@@ -112,11 +150,7 @@ pub fn status(
     match c.state {
         crate::store::CertState::Revoked => "revoked",
         crate::store::CertState::Superseded => "superseded",
-        crate::store::CertState::Active => match within.standing(c.not_before, c.not_after, now) {
-            Standing::Valid => "valid",
-            Standing::Due => "due",
-            Standing::Expired => "expired",
-        },
+        crate::store::CertState::Active => within.standing(c.not_before, c.not_after, now).word(),
     }
 }
 

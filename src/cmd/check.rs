@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::json::{self, CheckDoc};
 use crate::store::fs::{self, Replace, PUBLIC_MODE};
 use crate::store::{CaEntry, Index};
-use crate::x509::cert::{days_left, rfc3339};
+use crate::x509::cert::rfc3339;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -45,66 +45,87 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let index = ctx.store.read_index()?;
     let ca = index.ca(&ctx.store)?;
-    let ca_due = a.within.standing(ca.not_before, ca.not_after, ctx.now) != Standing::Valid;
+    let ca_standing = a.within.standing(ca.not_before, ca.not_after, ctx.now);
     let crl = crate::ca::revoke::crl_status(&index, ctx.now);
     let crl_due = crl.as_ref().is_some_and(|c| c.attention);
     let mut doc = CheckDoc {
         version: json::VERSION,
         due: Vec::new(),
         expired: Vec::new(),
-        ca_due,
+        ca_due: ca_standing != Standing::Valid,
         crl_warning: crl.map(|c| c.warning),
         crl_due,
         rollover_warning: crate::ca::rollover::stale(&index, ctx.now),
+        not_yet_valid: Vec::new(),
+        ca_not_yet_valid: ca_standing == Standing::NotYetValid,
+        fix: None,
     };
     if let Some(w) = &doc.crl_warning {
         ctx.warn(w);
     }
-    let rollover = doc.rollover_warning.clone();
-    if let Some(w) = &rollover {
+    if let Some(w) = &doc.rollover_warning {
         ctx.warn(w);
     }
+    // Users signed from a CSR cannot be renewed by `pki rotate`.
+    let mut from_csr = Vec::new();
     for c in index.active_all() {
-        match a.within.standing(c.not_before, c.not_after, ctx.now) {
-            Standing::Valid => {}
-            Standing::Due => doc.due.push(c.user.clone()),
-            Standing::Expired => doc.expired.push(c.user.clone()),
+        let list = match a.within.standing(c.not_before, c.not_after, ctx.now) {
+            Standing::Valid => continue,
+            Standing::Due => &mut doc.due,
+            Standing::Expired => &mut doc.expired,
+            Standing::NotYetValid => &mut doc.not_yet_valid,
+        };
+        list.push(c.user.clone());
+        if c.key.is_none() {
+            from_csr.push(c.user.clone());
         }
     }
     if let Some(path) = &a.prometheus {
+        check_prometheus_path(path)?;
         let text = prometheus(&index, ca, a.within, crl_due, ctx.now);
         fs::write_atomic(path, text.as_bytes(), PUBLIC_MODE, Replace::Allow)?;
         ctx.detail(format!("wrote {}", path.display()));
     }
+    let mut found = findings(&doc, ca_standing);
+    let mut fixes = Vec::new();
+    if !found.is_empty() {
+        fixes.push(fix(&doc, ca_standing, &from_csr));
+    }
+    if crl_due {
+        found.push("CRL stale".into());
+        fixes.push(
+            "make and publish a new CRL with `pki crl --out FILE` (see the warning above)".into(),
+        );
+    }
+    // A rollover left half done (its warning says what to run) is attention too.
+    let rollover_only = found.is_empty() && doc.rollover_warning.is_some();
+    doc.fix = (!fixes.is_empty()).then(|| fixes.join("; "));
     if ctx.json {
         ctx.emit_json(&doc)?;
     } else {
         let mut out = String::new();
         // One pass for the lookup: per-user `active()` is O(n) each.
         let pos = index.active_positions();
-        for (word, users) in [("due", &doc.due), ("expired", &doc.expired)] {
+        for (standing, users) in [
+            (Standing::Due, &doc.due),
+            (Standing::Expired, &doc.expired),
+            (Standing::NotYetValid, &doc.not_yet_valid),
+        ] {
             for u in users {
                 let c = &index.certificates[pos[u.as_str()]];
                 let _ = writeln!(
                     out,
-                    "{word:<7}  {u}  not after {}  ({} days left)",
-                    rfc3339(c.not_after),
-                    days_left(c.not_after, ctx.now)
+                    "{}",
+                    row(standing, u, c.not_before, c.not_after, ctx.now)
                 );
             }
         }
-        if ca_due {
+        if doc.ca_due {
+            let who = format!("CA {}", ca.subject);
             let _ = writeln!(
                 out,
-                "{:<7}  CA {}  not after {}  ({} days left)",
-                if ctx.now >= ca.not_after {
-                    "expired"
-                } else {
-                    "due"
-                },
-                ca.subject,
-                rfc3339(ca.not_after),
-                days_left(ca.not_after, ctx.now)
+                "{}",
+                row(ca_standing, &who, ca.not_before, ca.not_after, ctx.now)
             );
         }
         if let (true, Some(c)) = (crl_due, &index.crl) {
@@ -118,37 +139,108 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         }
         ctx.text(&out)?;
     }
-    let certs_due = !(doc.due.is_empty() && doc.expired.is_empty() && !ca_due);
-    if let (Some(w), false) = (&rollover, certs_due) {
-        return Err(Error::Attention { msg: w.clone() });
+    match doc.fix {
+        None if rollover_only => Err(Error::Attention {
+            msg: doc.rollover_warning.clone().unwrap_or_default(),
+        }),
+        None => {
+            ctx.say(format!("nothing due within {}", a.within));
+            Ok(())
+        }
+        Some(fix) => Err(Error::Attention {
+            msg: format!("{}; {fix}", found.join(", ")),
+        }),
     }
-    if !certs_due && !crl_due {
-        ctx.say(format!("nothing due within {}", a.within));
-        return Ok(());
+}
+
+/// One line of the human report: what, who, the date that matters, how long.
+fn row(
+    standing: Standing,
+    who: &str,
+    not_before: time::OffsetDateTime,
+    not_after: time::OffsetDateTime,
+    now: time::OffsetDateTime,
+) -> String {
+    let (edge, at) = match standing {
+        Standing::NotYetValid => ("not before", not_before),
+        _ => ("not after", not_after),
+    };
+    format!(
+        "{:<7}  {who}  {edge} {}  ({})",
+        standing.word(),
+        rfc3339(at),
+        crate::ca::policy::time_left(not_before, not_after, now)
+    )
+}
+
+/// What was found, in words: "1 due", "2 expired", "CA due", ...
+fn findings(doc: &CheckDoc, ca: Standing) -> Vec<String> {
+    let mut out: Vec<String> = [
+        (doc.due.len(), "due"),
+        (doc.expired.len(), "expired"),
+        (doc.not_yet_valid.len(), "not yet valid"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, w)| format!("{n} {w}"))
+    .collect();
+    match ca {
+        Standing::Valid => {}
+        Standing::Due => out.push("CA due".into()),
+        Standing::Expired => out.push("CA expired".into()),
+        Standing::NotYetValid => out.push("CA not yet valid".into()),
     }
-    if !certs_due {
-        return Err(Error::Attention {
-            msg: "0 due, 0 expired, CA not due, but the CRL must be made anew: run `pki crl --out FILE` and publish it (see the warning above)".into(),
-        });
-    }
-    Err(Error::Attention {
-        msg: format!(
-            "{} due, {} expired, CA {}; run `pki rotate`{}{}",
-            doc.due.len(),
-            doc.expired.len(),
-            if ca_due { "due" } else { "not due" },
-            if ca_due {
-                " (and plan `pki rotate --ca`)"
+    out
+}
+
+/// The command that fixes what was found.
+fn fix(doc: &CheckDoc, ca: Standing, from_csr: &[String]) -> String {
+    const EVERYONE: &str = "it re-issues every user; redeploy the store and its clients together";
+    let mut fix = match ca {
+        Standing::Expired | Standing::NotYetValid => {
+            format!("run `pki rotate --ca --force` ({EVERYONE})")
+        }
+        Standing::Due => format!("run `pki rotate --ca` in a planned window ({EVERYONE})"),
+        Standing::Valid => {
+            let renewable =
+                doc.due.len() + doc.expired.len() + doc.not_yet_valid.len() > from_csr.len();
+            if renewable {
+                "run `pki rotate`".to_string()
             } else {
-                ""
-            },
-            if crl_due {
-                ", and make and publish a new CRL (`pki crl --out FILE`)"
-            } else {
-                ""
+                String::new()
             }
-        ),
-    })
+        }
+    };
+    if !from_csr.is_empty() {
+        if !fix.is_empty() {
+            fix.push_str("; ");
+        }
+        fix.push_str(&format!(
+            "{} signed from a CSR: sign a new CSR with `pki sign --csr FILE`",
+            from_csr.join(", ")
+        ));
+    }
+    fix
+}
+
+/// Refuse a --prometheus path whose directory does not exist, before
+/// writing (the textfile collector's directory is node_exporter's).
+fn check_prometheus_path(path: &std::path::Path) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !dir.is_dir() {
+        return Err(Error::failed(
+            format!(
+                "--prometheus {}: the directory {} does not exist",
+                path.display(),
+                dir.display()
+            ),
+            "create it (node_exporter's --collector.textfile.directory), or give a path in an existing directory",
+        ));
+    }
+    Ok(())
 }
 
 /// The node_exporter textfile: one gauge per current certificate, the CA,

@@ -270,6 +270,12 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
         .clone();
     let (env, warnings) = env_for(&ctx.store, &index, &user, a.key_format, a.allow_non_rsa)?;
     ctx.warn_all(&warnings);
+    // The store refuses every client under an expired CA: say so (issue 14).
+    ctx.warn_all(crate::ca::export_warning(
+        index.ca(&ctx.store)?,
+        crate::ca::policy::Within::default(),
+        ctx.now,
+    ));
     let doc = match (merge_into, a.format) {
         (Some(mut app), _) => {
             let what = a.merge.as_ref().expect("merge given").display().to_string();

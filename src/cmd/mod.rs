@@ -54,7 +54,7 @@ impl Ctx {
                 verbose: cli.verbose,
             },
             wait: cli.wait || wait.is_some_and(|w| w.wait),
-            now: now_from_env()?,
+            now: now_for(&cli.command)?,
         })
     }
 }
@@ -65,6 +65,29 @@ impl std::ops::Deref for Ctx {
     fn deref(&self) -> &Ui {
         &self.ui
     }
+}
+
+/// The test-only variable that lets commands that write honour `PKI_NOW`.
+pub const ALLOW_NOW: &str = "PKI_TEST_ALLOW_NOW";
+
+/// "Now" for `command`. `PKI_NOW` answers what-if questions for read-only
+/// commands and dry runs; a command that writes refuses it, so no
+/// certificate is ever made valid from an instant that has not come (the
+/// test suite lifts that with `PKI_TEST_ALLOW_NOW=1`).
+fn now_for(command: &crate::cli::Command) -> Result<OffsetDateTime> {
+    let now = now_from_env()?;
+    let injected = std::env::var("PKI_NOW").is_ok_and(|s| !s.is_empty());
+    let allowed = std::env::var(ALLOW_NOW).is_ok_and(|v| v == "1");
+    if injected && command.writes() && !allowed {
+        return Err(Error::usage(
+            format!(
+                "PKI_NOW is set, but `pki {}` writes to the store, and writes use the real clock",
+                command.name()
+            ),
+            "unset PKI_NOW (it is for read-only commands such as `pki check` and for --dry-run)",
+        ));
+    }
+    Ok(now)
 }
 
 fn now_from_env() -> Result<OffsetDateTime> {

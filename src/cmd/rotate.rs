@@ -284,10 +284,10 @@ fn report(ctx: &Ctx, plan: &Plan, out: &Outcome, dry_run: bool) -> Result<()> {
         ));
     } else if plan.ca.rotate && dry_run {
         ctx.say("dry run: a new root CA would be made; every user would be re-issued under it");
-    } else if plan.ca.expired {
+    } else if plan.ca.expired || plan.ca.not_yet_valid {
         ctx.warn(format!(
-            "the root CA expired on {}; run `pki rotate --ca` and redeploy the store and all clients",
-            rfc3339(plan.ca.not_after)
+            "{}; run `pki rotate --ca --force` and redeploy the store and all clients",
+            crate::ca::ca_unusable(plan.ca.expired, plan.ca.not_before, plan.ca.not_after)
         ));
     } else if plan.ca.due {
         ctx.warn(format!(

@@ -5,6 +5,7 @@ pub mod progress;
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -91,8 +92,19 @@ impl Ui {
 
     /// A JSON document on stdout, pretty-printed, newline-terminated.
     pub fn emit_json<T: Serialize>(&self, doc: &T) -> Result<()> {
-        self.data(&crate::json::to_text(doc, "the output")?)
+        let text = crate::json::to_text(doc, "the output")?;
+        EMITTED.store(true, Ordering::SeqCst);
+        self.data(&text)
     }
+}
+
+/// Whether this run has printed its JSON document (so a failure after it
+/// prints no second one).
+static EMITTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a JSON document went to stdout in this run.
+pub fn json_emitted() -> bool {
+    EMITTED.load(Ordering::SeqCst)
 }
 
 #[cfg(test)]

@@ -45,9 +45,21 @@ impl Run {
         self.code(0)
     }
 
+    /// Assert stderr holds exactly one line, an attention result (exit 3:
+    /// `pki: attention: ...`, not an error), containing each of `parts`.
+    #[track_caller]
+    pub fn one_line_attention(&self, parts: &[&str]) -> &Self {
+        self.one_line_with("pki: attention: ", parts)
+    }
+
     /// Assert stderr holds exactly one line (an error message) containing each of `parts`.
     #[track_caller]
     pub fn one_line_error(&self, parts: &[&str]) -> &Self {
+        self.one_line_with("pki: error: ", parts)
+    }
+
+    #[track_caller]
+    fn one_line_with(&self, prefix: &str, parts: &[&str]) -> &Self {
         let lines: Vec<&str> = self.stderr.lines().collect();
         assert_eq!(
             lines.len(),
@@ -55,7 +67,7 @@ impl Run {
             "expected one line on stderr, got:\n{}",
             self.stderr
         );
-        assert!(lines[0].starts_with("pki: error: "), "{}", lines[0]);
+        assert!(lines[0].starts_with(prefix), "{}", lines[0]);
         for p in parts {
             assert!(lines[0].contains(p), "stderr {:?} lacks {p:?}", lines[0]);
         }
@@ -419,6 +431,82 @@ pub fn indexed_files(ix: &serde_json::Value) -> BTreeMap<String, (String, Option
                 ca["key"].as_str().map(str::to_string),
             ),
         );
+    }
+    out
+}
+
+/// user -> serial of every active certificate in an index.
+pub fn active_serials(ix: &serde_json::Value) -> BTreeMap<String, String> {
+    ix["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["state"] == "active")
+        .map(|c| {
+            (
+                c["user"].as_str().unwrap().to_string(),
+                c["serial"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// How many files (not directories) are under `dir`.
+pub fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                count_files(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// The slowest of `n` whole runs of `pki ARGS`, each on a fresh env from
+/// `fresh` (each must succeed): the span a kill sweep spreads its delays over.
+pub fn slowest_run(fresh: &dyn Fn() -> Env, args: &[&str], n: usize) -> std::time::Duration {
+    let mut slowest = std::time::Duration::ZERO;
+    for _ in 0..n {
+        let env = fresh();
+        let t = std::time::Instant::now();
+        env.run(args).ok();
+        slowest = slowest.max(t.elapsed());
+    }
+    slowest
+}
+
+/// Start `pki ARGS` in `env` and SIGKILL it after `delay` (a run that has
+/// finished by then is not disturbed).
+pub fn kill_after(env: &Env, args: &[&str], delay: std::time::Duration) {
+    let mut child = env
+        .command(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill(); // SIGKILL
+    child.wait().unwrap();
+}
+
+/// Run one row of a table test: a failed assertion in `check` is added to
+/// `failures` (as "LABEL: message") instead of stopping the table, so one
+/// run reports every failing row.
+pub fn table_row(failures: &mut Vec<String>, label: impl FnOnce() -> String, check: impl FnOnce()) {
+    if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) {
+        let msg = e
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        failures.push(format!("{}: {msg}", label()));
+    }
+}
 
 /// The text of a page of the repository: `README.md` or `docs/NAME.md`.
 pub fn page(rel: &str) -> String {
@@ -489,19 +577,6 @@ pub fn code_blocks(text: &str) -> Vec<(String, String)> {
     out
 }
 
-/// user -> serial of every active certificate in an index.
-pub fn active_serials(ix: &serde_json::Value) -> BTreeMap<String, String> {
-    ix["certificates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["state"] == "active")
-        .map(|c| {
-            (
-                c["user"].as_str().unwrap().to_string(),
-                c["serial"].as_str().unwrap().to_string(),
-            )
-
 /// The fenced blocks of one language in a page.
 pub fn blocks(text: &str, lang: &str) -> Vec<String> {
     code_blocks(text)
@@ -527,62 +602,6 @@ pub fn cron_lines(text: &str) -> Vec<String> {
         .filter(|l| is_cron_line(l))
         .collect()
 }
-
-/// How many files (not directories) are under `dir`.
-pub fn count_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                count_files(&e.path())
-            } else {
-                1
-            }
-        })
-        .sum()
-}
-
-/// The slowest of `n` whole runs of `pki ARGS`, each on a fresh env from
-/// `fresh` (each must succeed): the span a kill sweep spreads its delays over.
-pub fn slowest_run(fresh: &dyn Fn() -> Env, args: &[&str], n: usize) -> std::time::Duration {
-    let mut slowest = std::time::Duration::ZERO;
-    for _ in 0..n {
-        let env = fresh();
-        let t = std::time::Instant::now();
-        env.run(args).ok();
-        slowest = slowest.max(t.elapsed());
-    }
-    slowest
-}
-
-/// Start `pki ARGS` in `env` and SIGKILL it after `delay` (a run that has
-/// finished by then is not disturbed).
-pub fn kill_after(env: &Env, args: &[&str], delay: std::time::Duration) {
-    let mut child = env
-        .command(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(delay);
-    let _ = child.kill(); // SIGKILL
-    child.wait().unwrap();
-}
-
-/// Run one row of a table test: a failed assertion in `check` is added to
-/// `failures` (as "LABEL: message") instead of stopping the table, so one
-/// run reports every failing row.
-pub fn table_row(failures: &mut Vec<String>, label: impl FnOnce() -> String, check: impl FnOnce()) {
-    if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) {
-        let msg = e
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
-        failures.push(format!("{}: {msg}", label()));
-    }
 
 /// The command of a crontab line (what cron hands to `sh -c`).
 pub fn cron_command(line: &str) -> String {
