@@ -155,8 +155,8 @@ impl fmt::Display for Error {
             ),
             Error::NoStore { dir } => write!(
                 f,
-                "no pki store at {}; run `pki init` first, or point --dir (or PKI_DIR) at an existing store",
-                dir.display()
+                "no pki store at {}; run `pki init` to create one there, or point --dir (or PKI_DIR) at an existing store",
+                shown_dir(dir)
             ),
             Error::Attention { msg } => write!(f, "{msg}"),
             Error::UserHasCert { user } => write!(
@@ -226,6 +226,15 @@ impl std::error::Error for Error {
             Error::Json { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+/// A directory as a person reads it: a relative `pki` shows as `./pki`, so
+/// it reads as a directory and not as the program's name.
+pub fn shown_dir(dir: &Path) -> String {
+    match dir.components().next() {
+        Some(std::path::Component::Normal(_)) => format!("./{}", dir.display()),
+        _ => dir.display().to_string(),
     }
 }
 

@@ -298,6 +298,9 @@ pub struct ImportCaDoc {
     pub key_path: String,
     /// User certificates of a replaced CA, now superseded (0 unless --force).
     pub retired_certificates: usize,
+    /// The CA key is kept encrypted in the store.
+    #[serde(default)]
+    pub key_encrypted: bool,
 }
 
 /// One revoked certificate, as `revoke` and `crl` report it.

@@ -23,6 +23,13 @@ use crate::error::{code, Error};
 
 /// A clap error on one line: its message, then its tip or the usage.
 fn usage_line(e: &clap::Error) -> String {
+    // A value our own parser refused carries its own words (what, then what to do).
+    if e.kind() == clap::error::ErrorKind::ValueValidation {
+        use std::error::Error as _;
+        if let Some(ours) = e.source().and_then(|s| s.downcast_ref::<Error>()) {
+            return ours.to_string();
+        }
+    }
     if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         // clap rendered the help of a group whose subcommand is missing.
         let usage = e
@@ -56,6 +63,10 @@ fn usage_line(e: &clap::Error) -> String {
     let hint = match (lines.iter().find_map(|l| l.strip_prefix("tip: ")), usage) {
         (Some(tip), _) => tip.to_string(),
         (None, Some(u)) => format!("usage: {u} (see --help)"),
+        // A value refused by one of our parsers (`Days`): its message says what to do.
+        (None, None) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+            return crate::error::one_line(&msg)
+        }
         (None, None) => "see pki --help".to_string(),
     };
     crate::error::one_line(&format!("{msg}; {hint}"))

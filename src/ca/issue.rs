@@ -104,6 +104,15 @@ pub fn non_rsa_warning(user: Option<&str>, key_type: KeyType) -> Option<String> 
     ))
 }
 
+/// The warning for a CA key the ephemeral store cannot use, if any (init, import).
+pub fn non_rsa_ca_warning(key_type: KeyType) -> Option<String> {
+    (!key_type.is_rsa()).then(|| {
+        format!(
+            "an {key_type} CA cannot serve the ASP ephemeral store, whose TLS stack needs RSA; export marathon will refuse it"
+        )
+    })
+}
+
 /// Check a batch against the CA and clamp each request; nothing is written.
 pub fn prepare(signer: &Signer, requests: &[Request], now: OffsetDateTime) -> Result<Prepared> {
     check_ca_valid(signer.not_before, signer.not_after, now)?;

@@ -108,19 +108,30 @@ impl FromStr for Within {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        let bad = || {
-            Error::usage(
-                format!("--within {s:?} is not a duration"),
-                "use e.g. 30d (days), 12h (hours) or 33% (share of the lifetime left)",
-            )
-        };
-        let s = s.trim();
-        let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+        const EXAMPLES: &str =
+            "use e.g. 33% (a third of the lifetime left), 30d (days) or 12h (hours)";
+        let t = s.trim();
+        let bad = || Error::usage(format!("--within {s:?} is not a duration"), EXAMPLES);
+        if let Some(rest) = t.strip_prefix('-') {
+            return Err(Error::usage(
+                format!("--within {t}: a window cannot be negative"),
+                format!("use e.g. {rest} (due when that much or less is left)"),
+            ));
+        }
+        let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
         let n: i64 = num.parse().map_err(|_| bad())?;
         match unit {
             "%" if n <= 100 => Ok(Within::Percent(n as u8)),
+            "%" => Err(Error::usage(
+                format!("--within {t}: a share of the lifetime is at most 100%"),
+                EXAMPLES,
+            )),
             "d" if n <= 36_500 => Ok(Within::Time(Duration::days(n))),
             "h" if n <= 876_000 => Ok(Within::Time(Duration::hours(n))),
+            "d" | "h" => Err(Error::usage(
+                format!("--within {t}: longer than any certificate lives (100 years)"),
+                EXAMPLES,
+            )),
             _ => Err(bad()),
         }
     }
@@ -137,8 +148,8 @@ impl fmt::Display for Within {
 }
 
 /// `--within` as clap parses it.
-pub fn parse_within(s: &str) -> Result<Within, String> {
-    s.parse::<Within>().map_err(|e| e.to_string())
+pub fn parse_within(s: &str) -> Result<Within, Error> {
+    s.parse::<Within>()
 }
 
 /// The status word of one certificate under `within` at `now`.

@@ -59,16 +59,69 @@ pub fn normalise_serial(s: &str) -> Result<String> {
     Serial::parse(s).map(|v| v.to_string()).map_err(|_| {
         Error::usage(
             format!("--serial {s:?} is not a hexadecimal serial number"),
-            "give the serial as `pki list --all` shows it, e.g. --serial 3f9a...",
+            "give the serial as `pki list --all` shows it, or its first 8 or more hex digits, e.g. --serial 5a3c0e1f",
         )
     })
+}
+
+/// The fewest hex digits `--serial` takes as a prefix: 8 (32 bits), so a
+/// typo is unlikely to pick another certificate of a store of thousands.
+pub const MIN_PREFIX: usize = 8;
+
+/// The whole serial `--serial HEX` names: HEX itself, or the one
+/// certificate serial it is a prefix of (at least [`MIN_PREFIX`] digits).
+/// The bool says whether a prefix was expanded.
+pub fn resolve_serial(index: &Index, hex: &str) -> Result<(String, bool)> {
+    let serial = normalise_serial(hex)?;
+    let known = |s: &str| {
+        index.certificates.iter().any(|c| c.serial == s)
+            || index
+                .ca
+                .iter()
+                .chain(&index.ca_history)
+                .any(|c| c.serial == s)
+    };
+    if known(&serial) {
+        return Ok((serial, false));
+    }
+    let digits: String = hex
+        .trim()
+        .trim_start_matches("0x")
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if digits.len() < MIN_PREFIX {
+        return Ok((serial, false));
+    }
+    let mut matches: Vec<&CertEntry> = index
+        .certificates
+        .iter()
+        .filter(|c| c.serial.starts_with(&digits))
+        .collect();
+    matches.dedup_by(|a, b| a.serial == b.serial);
+    match matches.as_slice() {
+        [] => Ok((serial, false)),
+        [one] => Ok((one.serial.clone(), true)),
+        many => Err(Error::input(
+            format!(
+                "--serial {digits} is the start of {} serials ({})",
+                many.len(),
+                many.iter()
+                    .map(|c| format!("{} of {}", c.serial, c.user))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "give more digits",
+        )),
+    }
 }
 
 /// Which certificate to revoke (by user, or by serial): its position in the index, or None when
 /// there is nothing to do (already revoked).
 pub fn target(index: &Index, user: Option<&str>, serial: Option<&str>) -> Result<Option<usize>> {
     if let Some(hex) = serial {
-        let serial = normalise_serial(hex)?;
+        let serial = resolve_serial(index, hex)?.0;
         if let Some(i) = index.certificates.iter().position(|c| c.serial == serial) {
             return Ok((index.certificates[i].state != CertState::Revoked).then_some(i));
         }

@@ -35,7 +35,7 @@ Alert on e.g. `pki_certificate_not_after_seconds - time() < 7 * 86400`.";
 #[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// What counts as due: 30d, 12h, or a share of the lifetime left such as 33%.
-    #[arg(long, default_value = "33%", value_parser = crate::ca::policy::parse_within, value_name = "D")]
+    #[arg(long, default_value = "33%", value_parser = crate::ca::policy::parse_within, value_name = "D", allow_hyphen_values = true)]
     pub within: Within,
     /// Also write a node_exporter textfile with the expiry of every certificate and of the CA.
     #[arg(long, value_name = "FILE")]

@@ -21,7 +21,6 @@ use crate::store::fs::{self, Replace, PUBLIC_MODE};
 use crate::store::CrlRecord;
 use crate::x509::cert::{rfc3339, whole_seconds};
 use crate::x509::crl::{crl_pem, holds_crl, make_crl};
-use crate::x509::profile::MAX_DAYS;
 
 /// 30 days: OpenSSL's `default_crl_days`. Riak refuses a CRL past its
 /// nextUpdate, so `pki crl` must run (from cron) well within this.
@@ -33,7 +32,7 @@ pub const DEFAULT_CRL_DAYS: u32 = 30;
 )]
 pub struct Args {
     /// Days until nextUpdate: Riak refuses the CRL after that, so publish a new one before.
-    #[arg(long, default_value_t = DEFAULT_CRL_DAYS, value_parser = clap::value_parser!(u32).range(1..=MAX_DAYS as i64))]
+    #[arg(long, default_value_t = DEFAULT_CRL_DAYS, value_parser = crate::x509::profile::Days)]
     pub days: u32,
     /// Also write the CRL to FILE (replaced atomically if it holds a CRL already); default: stdout.
     #[arg(long, value_name = "FILE")]

@@ -45,8 +45,12 @@ pub struct Args {
     pub key: Option<PathBuf>,
     /// Keep the CA key encrypted in the store (PKCS#8, scrypt, AES-256-CBC)
     /// under the passphrase of --passphrase-file or one typed at the terminal.
+    /// An encrypted key is kept encrypted under its own passphrase without it.
     #[arg(long, conflicts_with_all = ["user", "key_format"])]
     pub encrypt: bool,
+    /// Store an encrypted CA key decrypted (by default it stays encrypted, under the same passphrase).
+    #[arg(long, conflicts_with_all = ["user", "encrypt"])]
+    pub decrypt: bool,
     /// Import a user certificate for USER (CN must equal USER) instead of a CA.
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
@@ -185,7 +189,31 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
     }
     let key = read_private_key(key_path, &ctx.store.passphrase)?;
     check_key_matches(&key, &info, key_path, &a.cert)?;
-    let pass = ctx.store.passphrase.for_new_key(a.encrypt)?;
+    // An encrypted key stays encrypted, under the passphrase it came with,
+    // unless --decrypt says otherwise; a plain one is encrypted with --encrypt.
+    let came_encrypted = crate::x509::secret::is_encrypted(&fs::read_input_text(key_path)?);
+    let (pass, how) = match (came_encrypted, a.decrypt, a.encrypt) {
+        (true, false, _) => (
+            Some(
+                ctx.store
+                    .passphrase
+                    .existing(&key_path.display().to_string())?,
+            ),
+            "the CA key stays encrypted, under the passphrase it came with",
+        ),
+        (true, true, _) => (
+            None,
+            "the CA key is stored decrypted (--decrypt), mode 0600",
+        ),
+        (false, _, true) => (
+            ctx.store.passphrase.for_new_key(true)?,
+            "the CA key is stored encrypted (--encrypt)",
+        ),
+        (false, _, false) => (
+            None,
+            "the CA key is stored as it came, unencrypted, mode 0600 (--encrypt encrypts it)",
+        ),
+    };
     if ctx.store.dir.exists() && !ctx.store.dir.is_dir() {
         return Err(Error::input(
             format!("{} exists and is not a directory", ctx.store.dir.display()),
@@ -200,24 +228,30 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
         }
     }
     ctx.store.guard()?;
+    if !ctx.store.exists() {
+        ctx.store.refuse_foreign_dir()?;
+    }
     fs::store_dir(&ctx.store.dir)?;
     let (index, retired) = ctx.store.transact_new(ctx.wait, ctx.now, |tx| {
         if check_ca_replaceable(tx.store, &tx.index, &info, a.force)? {
             return Ok((tx.index.clone(), None));
         }
         crate::ca::rollover::refuse_during(&tx.index)?;
-        if !key.key_type().is_rsa() {
-            ctx.warn(format!(
-                "a {} CA cannot serve the ASP ephemeral store, whose TLS stack needs RSA; export marathon will refuse it",
-                key.key_type()
-            ));
-        }
+        ctx.warn_all(crate::ca::issue::non_rsa_ca_warning(key.key_type()));
         if !info.key_usage.is_empty() && !info.key_usage.iter().any(|k| k == "cRLSign") {
-            ctx.warn("the CA's keyUsage lacks cRLSign: `pki crl` cannot sign revocation lists with it");
+            ctx.warn(
+                "the CA's keyUsage lacks cRLSign: `pki crl` cannot sign revocation lists with it",
+            );
         }
-        let entry = tx
-            .store
-            .write_ca(&tx.index, &info, &der, &key, a.key_format, pass.as_ref(), tx.now)?;
+        let entry = tx.store.write_ca(
+            &tx.index,
+            &info,
+            &der,
+            &key,
+            a.key_format,
+            pass.as_ref(),
+            tx.now,
+        )?;
         let (retired, ev) = install_ca(&mut tx.index, entry, "import", "ca-imported", 0);
         tx.record(ev);
         Ok((tx.index.clone(), Some(retired)))
@@ -234,6 +268,7 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
             cert_path: shown(ctx, &ca.cert).display().to_string(),
             key_path: shown(ctx, &ca.key).display().to_string(),
             retired_certificates: retired,
+            key_encrypted: ca.encrypted,
         })?;
     }
     ctx.say(format!(
@@ -245,6 +280,7 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
         rfc3339(ca.not_after),
         ctx.store.dir.display()
     ));
+    ctx.say(how);
     if retired > 0 {
         ctx.say(format!(
             "the previous CA and its {retired} user certificate(s) are kept in history; issue users again with `pki issue USER...` and redeploy the env"

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::json;
 use crate::x509::keys::{KeyFormat, KeyType};
 use crate::x509::names;
-use crate::x509::profile::{DEFAULT_CA_DAYS, MAX_DAYS};
+use crate::x509::profile::DEFAULT_CA_DAYS;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -20,7 +20,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = KeyType::Rsa2048)]
     pub key_type: KeyType,
     /// Lifetime in days (10 years: CA rotation should be rare and planned).
-    #[arg(long, default_value_t = DEFAULT_CA_DAYS, value_parser = clap::value_parser!(u32).range(1..=MAX_DAYS as i64))]
+    #[arg(long, default_value_t = DEFAULT_CA_DAYS, value_parser = crate::x509::profile::Days)]
     pub days: u32,
     /// How the CA key is written: native (PKCS#1 for RSA, SEC1 for EC) or pkcs8.
     #[arg(long, value_enum, default_value_t = KeyFormat::Native)]
@@ -44,6 +44,9 @@ pub struct Args {
     pub pass: crate::cli::PassphraseFile,
 }
 
+/// What a store without a CRL URL means for Riak (docs/quickstart.md).
+pub const NO_CRL_URL: &str = "no --crl-url: Riak's check_crl (on by default) refuses every login (no_crl) until a CRL is published at a URL the certificates name; pass --crl-url URL, or run the store with check_crl off (docs/quickstart.md)";
+
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     names::validate_ca_cn(&a.cn)?;
     if let Some(url) = &a.crl_url {
@@ -65,13 +68,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     // Ask for the passphrase before anything is created, so a bad one changes nothing.
     let pass = ctx.store.passphrase.for_new_key(a.encrypt)?;
     ctx.store.guard()?;
-    crate::store::fs::store_dir(&ctx.store.dir)?;
-    if !a.key_type.is_rsa() {
-        ctx.warn(format!(
-            "a {} CA cannot serve the ASP ephemeral store, whose TLS stack needs RSA; export marathon will refuse it",
-            a.key_type
-        ));
+    if !ctx.store.exists() {
+        ctx.store.refuse_foreign_dir()?;
     }
+    crate::store::fs::store_dir(&ctx.store.dir)?;
+    ctx.warn_all(crate::ca::issue::non_rsa_ca_warning(a.key_type));
     let (index, retired) = ctx.store.transact_new(ctx.wait, ctx.now, |tx| {
         if tx.index.ca.is_some() && !a.force {
             return Err(Error::CaExists {
@@ -111,6 +112,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         crate::x509::cert::rfc3339(ca.not_after),
         ctx.store.dir.display()
     ));
+    if index.settings.crl_url.is_none() {
+        ctx.warn(NO_CRL_URL);
+    }
     if retired > 0 {
         ctx.say(format!(
             "the previous CA and its {retired} user certificate(s) are kept in history; issue users again with `pki issue USER...` and redeploy the env"

@@ -14,7 +14,7 @@ use crate::store::audit;
 use crate::ui::progress::{self, Progress};
 use crate::x509::keys::{KeyFormat, KeyType};
 use crate::x509::names;
-use crate::x509::profile::{self, DEFAULT_USER_DAYS, MAX_DAYS};
+use crate::x509::profile::{self, DEFAULT_USER_DAYS};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
     /// Lifetime in days (365, as the deployment documentation uses); never past the CA's own expiry.
-    #[arg(long, default_value_t = DEFAULT_USER_DAYS, value_parser = clap::value_parser!(u32).range(1..=MAX_DAYS as i64))]
+    #[arg(long, default_value_t = DEFAULT_USER_DAYS, value_parser = crate::x509::profile::Days)]
     pub days: u32,
     /// Key algorithm. The ephemeral store's TLS stack needs RSA.
     #[arg(long, value_enum, default_value_t = KeyType::Rsa2048)]

@@ -16,7 +16,7 @@ pub struct Args {
     #[arg(long)]
     pub all: bool,
     /// What counts as due: 30d, 12h, or a share of the lifetime such as 33%.
-    #[arg(long, default_value = "33%", value_parser = crate::ca::policy::parse_within)]
+    #[arg(long, default_value = "33%", value_parser = crate::ca::policy::parse_within, value_name = "D", allow_hyphen_values = true)]
     pub within: Within,
 }
 

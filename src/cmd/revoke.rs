@@ -38,6 +38,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let index = ctx.store.read_index()?;
     index.ca(&ctx.store)?;
     target(&index, user, serial)?;
+    if let Some(hex) = serial {
+        if let (full, true) = crate::ca::revoke::resolve_serial(&index, hex)? {
+            let who = index
+                .certificates
+                .iter()
+                .find(|c| c.serial == full)
+                .map_or(String::new(), |c| format!("{}'s certificate ", c.user));
+            ctx.say(format!("--serial {} matches {who}{full}", hex.trim()));
+        }
+    }
     let done = ctx.store.transact(ctx.wait, ctx.now, |tx| {
         let Some(i) = target(&tx.index, user, serial)? else {
             return Ok(None);

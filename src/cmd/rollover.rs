@@ -9,7 +9,6 @@ use crate::error::Result;
 use crate::json::{self, CaSummary, RolloverDoc};
 use crate::store::{audit, Index, Phase};
 use crate::x509::keys::KeyType;
-use crate::x509::profile::MAX_DAYS;
 
 const AFTER_HELP: &str = "\
 Phases (deploy the store app and the client apps, in either order, at each one):
@@ -42,7 +41,7 @@ pub enum Action {
 #[derive(Debug, clap::Args)]
 pub struct StartArgs {
     /// Lifetime of the new CA in days (default: the current CA's lifetime).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_DAYS as i64))]
+    #[arg(long, value_parser = crate::x509::profile::Days)]
     pub ca_days: Option<u32>,
     /// Key type of the new CA (default: the current CA's).
     #[arg(long, value_enum)]

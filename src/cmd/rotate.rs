@@ -24,7 +24,7 @@ use crate::store::{audit, CaEntry, Tx};
 use crate::x509::cert::{rfc3339, CertInfo};
 use crate::x509::keys::{KeyFormat, KeyType};
 use crate::x509::names;
-use crate::x509::profile::{Signer, MAX_DAYS};
+use crate::x509::profile::Signer;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -52,7 +52,7 @@ pub struct Args {
     #[arg(value_name = "USER", add = crate::cli::user_names(), conflicts_with = "ca")]
     pub users: Vec<String>,
     /// What counts as due: 30d, 12h, or a share of the lifetime left such as 33%.
-    #[arg(long, default_value = "33%", value_parser = crate::ca::policy::parse_within, value_name = "D")]
+    #[arg(long, default_value = "33%", value_parser = crate::ca::policy::parse_within, value_name = "D", allow_hyphen_values = true)]
     pub within: Within,
     /// Also replace the root CA when it is due (or with --force), re-issuing every user under it.
     #[arg(long)]
@@ -67,7 +67,7 @@ pub struct Args {
     #[arg(long, value_name = "CMD")]
     pub on_change: Option<String>,
     /// Lifetime of re-issued certificates in days (default: each one's previous lifetime).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_DAYS as i64))]
+    #[arg(long, value_parser = crate::x509::profile::Days)]
     pub days: Option<u32>,
     /// Key type of re-issued certificates (default: each one's previous key type).
     #[arg(long, value_enum)]
@@ -76,7 +76,7 @@ pub struct Args {
     #[arg(long, value_enum)]
     pub key_format: Option<KeyFormat>,
     /// Lifetime of a new CA in days (default: the old CA's lifetime).
-    #[arg(long, requires = "ca", value_parser = clap::value_parser!(u32).range(1..=MAX_DAYS as i64))]
+    #[arg(long, requires = "ca", value_parser = crate::x509::profile::Days)]
     pub ca_days: Option<u32>,
     /// Key type of a new CA (default: the old CA's).
     #[arg(long, requires = "ca", value_enum)]

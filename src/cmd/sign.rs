@@ -19,7 +19,7 @@ use crate::store::fs;
 use crate::x509::cert::CertInfo;
 use crate::x509::csr::{parse_csr, CsrKey};
 use crate::x509::names;
-use crate::x509::profile::{self, DEFAULT_USER_DAYS, MAX_DAYS};
+use crate::x509::profile::{self, DEFAULT_USER_DAYS};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -33,7 +33,7 @@ pub struct Args {
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
     /// Lifetime in days (365, as the deployment documentation uses); never past the CA's own expiry.
-    #[arg(long, default_value_t = DEFAULT_USER_DAYS, value_parser = clap::value_parser!(u32).range(1..=MAX_DAYS as i64))]
+    #[arg(long, default_value_t = DEFAULT_USER_DAYS, value_parser = crate::x509::profile::Days)]
     pub days: u32,
     /// Replace the user's current certificate (the old one stays in history).
     #[arg(long)]

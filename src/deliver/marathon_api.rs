@@ -528,18 +528,15 @@ impl Client {
         };
         // rustls reports a failed handshake through the stream, as an io::Error.
         let tls = match &e {
-            ureq::Error::Rustls(r) => Some(one_line(r)),
+            ureq::Error::Rustls(r) => Some(tls_words(r)),
             ureq::Error::Io(io) => io
                 .get_ref()
                 .and_then(|i| i.downcast_ref::<rustls::Error>())
-                .map(one_line),
+                .map(tls_words),
             _ => None,
         };
-        if let Some(why) = tls {
-            return Error::failed(
-                format!("TLS with {url} failed: {why}"),
-                "if Marathon's certificate comes from a private CA, pass that CA with --ca-cert",
-            );
+        if let Some((why, hint)) = tls {
+            return Error::failed(format!("TLS with {url} failed: {why}"), hint);
         }
         use std::io::ErrorKind as K;
         match (&e, io_kind) {
@@ -561,6 +558,51 @@ impl Client {
             ),
         }
     }
+}
+
+/// A failed TLS handshake in words, with what to do: rustls prints some
+/// certificate errors as Rust's Debug (`Other(OtherError(CaUsedAsEndEntity))`),
+/// which no user should have to read.
+fn tls_words(e: &rustls::Error) -> (String, &'static str) {
+    use rustls::CertificateError as C;
+    const PRIVATE_CA: &str =
+        "if Marathon's certificate comes from a private CA, pass that CA with --ca-cert";
+    let rustls::Error::InvalidCertificate(c) = e else {
+        return (one_line(e), PRIVATE_CA);
+    };
+    let other = match c {
+        C::Other(o) => o.to_string(),
+        _ => String::new(),
+    };
+    if other.contains("CaUsedAsEndEntity") {
+        return (
+            "Marathon's certificate is a CA certificate used as a server certificate, which TLS clients refuse".into(),
+            "give Marathon a server certificate issued by that CA, and keep passing the CA with --ca-cert",
+        );
+    }
+    let why = match c {
+        C::UnknownIssuer => "Marathon's certificate is signed by a CA this machine does not trust",
+        C::Expired | C::ExpiredContext { .. } => "Marathon's certificate has expired",
+        C::NotValidYet | C::NotValidYetContext { .. } => "Marathon's certificate is not valid yet",
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            return (
+                "Marathon's certificate does not name the host in --url".into(),
+                "use the host name its certificate names in --url",
+            )
+        }
+        C::BadSignature => "Marathon's certificate has a bad signature",
+        C::Revoked => "Marathon's certificate is revoked",
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "Marathon's certificate is not for TLS servers (extendedKeyUsage)"
+        }
+        _ => {
+            return (
+                format!("Marathon's certificate was refused ({})", one_line(c)),
+                PRIVATE_CA,
+            )
+        }
+    };
+    (why.into(), PRIVATE_CA)
 }
 
 #[cfg(test)]

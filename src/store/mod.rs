@@ -66,6 +66,32 @@ impl Store {
         self.dir.join(INDEX_FILE).exists()
     }
 
+    /// Refuse (exit 4, nothing changed) to make a store in a directory that
+    /// exists, is not empty and is not a store: `init` must not chmod
+    /// someone's folder and drop `ca/` among their files. A directory holding
+    /// only what a killed `init` leaves (the lock, `ca/`, temporary files) is
+    /// a store in the making, so running `init` again succeeds.
+    pub fn refuse_foreign_dir(&self) -> Result<()> {
+        const OURS: [&str; 6] = [INDEX_FILE, ".lock", "audit.jsonl", "ca", "users", "crl"];
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Ok(());
+        };
+        let foreign = entries.flatten().find_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (!OURS.contains(&name.as_str()) && !name.starts_with(".tmp-")).then_some(name)
+        });
+        match foreign {
+            None => Ok(()),
+            Some(name) => Err(Error::refused(
+                format!(
+                    "{} is not empty (it holds {name:?}) and is not a pki store",
+                    self.dir.display()
+                ),
+                "give --dir (or PKI_DIR) a new or empty directory; pki does not put a CA among other files",
+            )),
+        }
+    }
+
     /// Refuse a store that is not private to the user running pki (exit 2,
     /// naming the path and the fix): the store directory, `ca/`, `users/`,
     /// `crl/`, the index, the lock and the audit log must each be owned by

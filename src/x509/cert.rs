@@ -210,7 +210,9 @@ fn general_name(n: &GeneralName<'_>) -> String {
             ),
             _ => "IP:<invalid>".into(),
         },
-        other => format!("{other:?}"),
+        // X.400 addresses, EDI party names, directory names, other names:
+        // no client of the ephemeral store uses them.
+        _ => "(a name form pki does not display)".into(),
     }
 }
 

@@ -316,3 +316,35 @@ mod tests {
         }
     }
 }
+
+/// `--days N` (and `--ca-days`) as clap parses it: a whole number of days
+/// from 1 to [`MAX_DAYS`], refused in words that name the flag.
+#[derive(Clone, Copy, Debug)]
+pub struct Days;
+
+impl clap::builder::TypedValueParser for Days {
+    type Value = u32;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<u32, clap::Error> {
+        let flag = arg
+            .and_then(|a| a.get_long())
+            .map_or("--days".to_string(), |l| format!("--{l}"));
+        let text = value.to_string_lossy();
+        match text.parse::<u32>() {
+            Ok(n) if (1..=MAX_DAYS).contains(&n) => Ok(n),
+            _ => Err(clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                Error::usage(
+                    format!("{flag} {text}: a lifetime is from 1 to {MAX_DAYS} days"),
+                    format!("give a whole number of days, e.g. {flag} 365"),
+                )
+                .to_string(),
+            )),
+        }
+    }
+}
