@@ -170,7 +170,7 @@ fn cases() -> Vec<Case> {
         case(&["--dir", "afile", "init"], 2, &["afile exists and is not a directory"]),
         case(&["--dir", "afile", "export", "marathon"], 2, &["afile is not a directory"]),
         case(&["--dir", "afile", "audit", "verify"], 2, &["afile is not a directory"]),
-        case(&["--dir", "nowhere", "issue", "bob"], 2, &["no pki store at nowhere", "pki init"]),
+        case(&["--dir", "nowhere", "issue", "bob"], 2, &["no pki store at ./nowhere", "pki init"]),
         case(&["--dir", "idxdir", "list"], 2, &["idxdir/index.json", "Is a directory"]),
         case(&["--dir", "idxdir", "issue", "bob"], 2, &["idxdir/index.json"]),
         case(&["--dir", "idxdir", "init", "--force"], 2, &["idxdir/index.json"]),

@@ -56,10 +56,15 @@ pub enum Encoding {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
-    if a.format == Encoding::Der && a.out.is_none() && !ctx.json {
+    // DER is binary: fine into a pipe or a file, not onto a terminal.
+    if a.format == Encoding::Der
+        && a.out.is_none()
+        && !ctx.json
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+    {
         return Err(Error::usage(
-            "--format der writes binary: it needs --out FILE",
-            "add --out FILE, or leave --format at pem for stdout",
+            "--format der writes binary and stdout is a terminal",
+            "add --out FILE, or redirect stdout (pki crl --format der > rootCA.crl)",
         ));
     }
     if let Some(out) = &a.out {
@@ -157,7 +162,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             revoked,
         })?;
     } else if a.out.is_none() {
-        ctx.data(&pem_text)?;
+        match a.format {
+            Encoding::Pem => ctx.data(&pem_text)?,
+            Encoding::Der => ctx.data_bytes(&der)?,
+        }
     }
     ctx.say(format!(
         "CRL #{number} lists {n} revoked certificate(s); next update {} ({}){}",

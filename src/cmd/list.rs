@@ -28,6 +28,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     } else {
         index.current()
     };
+    // By user; each user's current certificate first, then its history, newest first.
+    let mut certs: Vec<(usize, &CertEntry)> = certs.into_iter().enumerate().collect();
+    certs.sort_by(|(i, a), (j, b)| {
+        let history = |c: &CertEntry| c.state == crate::store::CertState::Superseded;
+        (a.user.as_str(), history(a), std::cmp::Reverse(i)).cmp(&(
+            b.user.as_str(),
+            history(b),
+            std::cmp::Reverse(j),
+        ))
+    });
+    let certs: Vec<&CertEntry> = certs.into_iter().map(|(_, c)| c).collect();
     let rows: Vec<ListRow> = certs
         .iter()
         .map(|c| ListRow::new(c, crate::ca::policy::status(c, a.within, ctx.now), ctx.now))

@@ -42,6 +42,11 @@ impl Ctx {
         // `--wait` and `--passphrase-file` belong to the commands that use
         // them; before the command they are still accepted.
         let (wait, key) = cli.command.lock_and_key();
+        crate::ui::set_global(Ui {
+            json: cli.json,
+            quiet: cli.quiet,
+            verbose: cli.verbose,
+        });
         let passphrase_file = key
             .and_then(|k| k.passphrase_file.clone())
             .or_else(|| cli.passphrase_file.clone());

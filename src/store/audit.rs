@@ -286,6 +286,11 @@ impl<'a> Appender<'a> {
             text.as_bytes(),
             crate::store::fs::SECRET_MODE,
         )?;
+        crate::ui::trace(format!(
+            "appended {} line(s) to {}: the audit record, up to seq {seq}",
+            text.lines().count(),
+            path(self.store).display()
+        ));
         (self.seq, self.prev) = (seq, prev);
         Ok(())
     }

@@ -18,7 +18,7 @@
 //! inside it, so checking each path before use is enough.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -375,12 +375,17 @@ pub struct Lock {
 
 impl Lock {
     /// Take the store lock; without `wait`, refuse (exit 4) when it is held.
+    /// With `wait`, say once (on stderr) that it waits and for whom. The
+    /// holder writes its pid and command line into the lock file; it is
+    /// opened without following a symbolic link, so a link planted there
+    /// cannot make pki write elsewhere.
     pub fn acquire(store: &Path, wait: bool) -> Result<Lock> {
         let path = store.join(super::LOCK_FILE);
-        let file = open_store_file(
+        let mut file = open_store_file(
             OpenOptions::new()
                 .create(true)
                 .truncate(false)
+                .read(true)
                 .write(true)
                 .mode(SECRET_MODE),
             &path,
@@ -388,20 +393,68 @@ impl Lock {
         )?;
         file.set_permissions(fs::Permissions::from_mode(SECRET_MODE))
             .map_err(|e| Error::io("set permissions on", &path, e))?;
-        if wait {
-            file.lock().map_err(|e| Error::io("lock", &path, e))?;
-        } else {
-            match file.try_lock() {
-                Ok(()) => {}
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(Error::Locked {
-                        dir: store.to_path_buf(),
-                    })
-                }
-                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) if wait => {
+                crate::ui::notice(format!(
+                    "waiting for the store lock of {}, held by {}",
+                    store.display(),
+                    holder(&mut file)
+                ));
+                file.lock().map_err(|e| Error::io("lock", &path, e))?;
             }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Locked {
+                    dir: store.to_path_buf(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
         }
+        // Who holds it now: for a waiter's message.
+        let me: Vec<String> = std::env::args()
+            .enumerate()
+            .map(|(i, a)| if i == 0 { "pki".to_string() } else { a })
+            .collect();
+        let record = format!("pid {} ({})\n", std::process::id(), me.join(" "));
+        file.set_len(0)
+            .and_then(|_| file.seek(std::io::SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(record.as_bytes()))
+            .map_err(|e| Error::io("write", &path, e))?;
+        crate::ui::trace(format!(
+            "locked {} as {}",
+            path.display(),
+            record.trim_end()
+        ));
         Ok(Lock { _file: file })
+    }
+}
+
+impl Drop for Lock {
+    /// Forget the holder while still holding the lock: a lock file names
+    /// only a live holder, and a store after a refused command is byte for
+    /// byte what it was.
+    fn drop(&mut self) {
+        let _ = self._file.set_len(0);
+    }
+}
+
+/// What the lock file says of its holder, for one line: "pid 4242 (pki rotate)".
+fn holder(file: &mut File) -> String {
+    let mut text = String::new();
+    let _ = file
+        .seek(std::io::SeekFrom::Start(0))
+        .and_then(|_| std::io::Read::take(&mut *file, 512).read_to_string(&mut text));
+    let line: String = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    if line.is_empty() {
+        "another pki".to_string()
+    } else {
+        line
     }
 }
 

@@ -209,18 +209,24 @@ impl Store {
             ));
         }
         index.validate(&path)?;
+        crate::ui::trace(format!(
+            "read {} ({} certificate(s)): the store's state",
+            path.display(),
+            index.certificates.len()
+        ));
         Ok(index)
     }
 
     /// Replace the index atomically: the single commit point of every change.
     pub fn write_index(&self, index: &Index) -> Result<()> {
         let text = crate::json::to_text(index, "the index")?;
-        fs::write_atomic(
-            &self.dir.join(INDEX_FILE),
-            text.as_bytes(),
-            SECRET_MODE,
-            Replace::Allow,
-        )
+        let path = self.dir.join(INDEX_FILE);
+        fs::write_atomic(&path, text.as_bytes(), SECRET_MODE, Replace::Allow)?;
+        crate::ui::trace(format!(
+            "wrote {} (0600): the commit point, the change is now current",
+            path.display()
+        ));
+        Ok(())
     }
 
     /// One change to the store, the only way commands mutate it: take the
@@ -344,7 +350,14 @@ impl Store {
         } else {
             Replace::Never
         };
-        fs::write_atomic(&path, data, mode, replace)
+        fs::write_atomic(&path, data, mode, replace)?;
+        let what = if mode == SECRET_MODE {
+            "a new private key"
+        } else {
+            "a new certificate, not current until the index names it"
+        };
+        crate::ui::trace(format!("wrote {} ({mode:04o}): {what}", path.display()));
+        Ok(())
     }
 
     /// Write a new certificate file under the store (see [`Store::write_file`]).
@@ -464,7 +477,13 @@ impl Store {
 
     /// The CA of `ca`, ready to sign.
     pub fn signer_for(&self, ca: &CaEntry) -> Result<Signer> {
-        Signer::new(self.read_cert_der(&ca.cert)?, self.read_key(&ca.key)?)
+        let signer = Signer::new(self.read_cert_der(&ca.cert)?, self.read_key(&ca.key)?)?;
+        crate::ui::trace(format!(
+            "read {} and {}: the CA, to sign",
+            self.path(&ca.cert).display(),
+            self.path(&ca.key).display()
+        ));
+        Ok(signer)
     }
 
     pub fn ca_paths(serial: &str) -> (PathBuf, PathBuf) {

@@ -68,10 +68,15 @@ impl Ui {
         }
     }
 
-    /// Detail for --verbose, on stderr.
+    /// Detail for --verbose, on stderr, with the time since the start.
     pub fn detail(&self, msg: impl AsRef<str>) {
         if self.verbose {
-            let _ = writeln!(std::io::stderr(), "{}", escape(msg.as_ref(), false));
+            match GLOBAL.get() {
+                Some(_) => trace(msg),
+                None => {
+                    let _ = writeln!(std::io::stderr(), "{}", escape(msg.as_ref(), false));
+                }
+            }
         }
     }
 
@@ -84,8 +89,13 @@ impl Ui {
 
     /// Data on stdout. A closed pipe surfaces as BrokenPipe, which `run` treats as success.
     pub fn data(&self, text: &str) -> Result<()> {
+        self.data_bytes(text.as_bytes())
+    }
+
+    /// Binary data on stdout (a DER CRL into a pipe).
+    pub fn data_bytes(&self, bytes: &[u8]) -> Result<()> {
         let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())
+        out.write_all(bytes)
             .and_then(|_| out.flush())
             .map_err(|e| Error::io("write to", std::path::Path::new("stdout"), e))
     }
@@ -95,6 +105,34 @@ impl Ui {
         let text = crate::json::to_text(doc, "the output")?;
         EMITTED.store(true, Ordering::SeqCst);
         self.data(&text)
+    }
+}
+
+/// The run's output options, for the layers below `cmd/` that report what
+/// they read and write (`trace`) or that they wait (`notice`); set once by
+/// `Ctx`. Unset (library use, unit tests): they say nothing.
+static GLOBAL: std::sync::OnceLock<(Ui, std::time::Instant)> = std::sync::OnceLock::new();
+
+/// Make `ui` the run's output options; the clock of `trace` starts here.
+pub fn set_global(ui: Ui) {
+    let _ = GLOBAL.set((ui, std::time::Instant::now()));
+}
+
+/// `-v`: what was read or written and why, with the time since the start,
+/// e.g. `pki: 12.3 ms: wrote pki/index.json (the commit point)`.
+pub fn trace(msg: impl AsRef<str>) {
+    if let Some((ui, start)) = GLOBAL.get() {
+        if ui.verbose {
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            let _ = writeln!(std::io::stderr(), "pki: {ms:.1} ms: {}", msg.as_ref());
+        }
+    }
+}
+
+/// A message for people from below `cmd/` (silenced by --quiet).
+pub fn notice(msg: impl AsRef<str>) {
+    if let Some((ui, _)) = GLOBAL.get() {
+        ui.say(format!("pki: {}", msg.as_ref()));
     }
 }
 
