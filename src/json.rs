@@ -301,6 +301,9 @@ pub struct ImportCaDoc {
     /// The CA key is kept encrypted in the store.
     #[serde(default)]
     pub key_encrypted: bool,
+    /// The store already held this very CA; nothing was changed.
+    #[serde(default)]
+    pub nothing_to_do: bool,
 }
 
 /// One revoked certificate, as `revoke` and `crl` report it.

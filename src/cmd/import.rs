@@ -269,6 +269,7 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
             key_path: shown(ctx, &ca.key).display().to_string(),
             retired_certificates: retired,
             key_encrypted: ca.encrypted,
+            nothing_to_do: false,
         })?;
     }
     ctx.say(format!(
@@ -329,6 +330,23 @@ fn already(ctx: &Ctx, index: &Index) -> Result<()> {
         ctx.store.dir.display(),
         ca.serial
     ));
+    if ctx.json {
+        // Nothing to do is still an answer: the CA as it is.
+        ctx.emit_json(&json::ImportCaDoc {
+            version: json::VERSION,
+            ca: json::CaSummary::new(ca, ctx.now),
+            x509_version: crate::x509::cert::CertInfo::from_der(
+                &ctx.store.read_cert_der(&ca.cert)?,
+                "the store's CA certificate",
+            )?
+            .version,
+            cert_path: shown(ctx, &ca.cert).display().to_string(),
+            key_path: shown(ctx, &ca.key).display().to_string(),
+            retired_certificates: 0,
+            key_encrypted: ca.encrypted,
+            nothing_to_do: true,
+        })?;
+    }
     Ok(())
 }
 
