@@ -290,7 +290,8 @@ fn reissue_needs_force_and_keeps_history() {
     assert!(old_crt.exists() && old_key.exists(), "history is kept");
     let all: ListDoc = serde_json::from_str(&env.run(&["list", "--all", "--json"]).stdout).unwrap();
     let states: Vec<_> = all.certificates.iter().map(|c| c.status.as_str()).collect();
-    assert_eq!(states, ["superseded", "valid"]);
+    // By user, the current certificate first, then its history (issue 14).
+    assert_eq!(states, ["valid", "superseded"]);
     let cur: ListDoc = serde_json::from_str(&env.run(&["list", "--json"]).stdout).unwrap();
     assert_eq!(cur.certificates.len(), 1);
 }

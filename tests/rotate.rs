@@ -111,7 +111,8 @@ fn due_not_due_and_expired_with_the_clock_injected() {
         .filter(|c| c.user == "alice")
         .map(|c| c.status.as_str())
         .collect();
-    assert_eq!(statuses, ["superseded", "valid"]);
+    // The current certificate first, then its history (issue 14).
+    assert_eq!(statuses, ["valid", "superseded"]);
     let (ok, out) = chains(&env.ca_files().0, &cert, "1776000000");
     assert!(ok, "{out}");
 

@@ -11,7 +11,7 @@ use crate::x509::cert::{rfc3339, whole_seconds};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  pki revoke myuser\n  pki revoke --serial 3f9a0c... --reason key-compromise\n  pki crl --out /srv/crl/rootCA.crl --format der   # then publish: Riak sees only the published CRL\n\nRevoking a user's current certificate frees the name: `pki issue USER` works again without --force."
+    after_help = "Examples:\n  pki revoke myuser\n  pki revoke --serial 5a3c0e1f --reason key-compromise   # a unique prefix of 8+ hex digits\n  pki crl --out /srv/crl/rootCA.crl --format der   # then publish: Riak sees only the published CRL\n\nRevoking a user's current certificate frees the name: `pki issue USER` works again without --force."
 )]
 pub struct Args {
     /// The user whose current certificate is revoked.
@@ -22,7 +22,7 @@ pub struct Args {
         conflicts_with = "serial"
     )]
     pub user: Option<String>,
-    /// Revoke the certificate with this serial (hex, as `pki list --all` shows), current or superseded.
+    /// Revoke the certificate with this serial (hex, as `pki list --all` shows, or a unique prefix of 8+ digits), current or superseded.
     #[arg(long, value_name = "HEX")]
     pub serial: Option<String>,
     /// The reason recorded in the CRL.
