@@ -360,6 +360,12 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
         None => None,
     };
     let index = ctx.store.read_index()?;
+    // The controller's root-ca is the CA: an expired one fails every login.
+    ctx.warn_all(crate::ca::export_warning(
+        index.ca(&ctx.store)?,
+        crate::ca::policy::Within::default(),
+        ctx.now,
+    ));
     let material =
         asp::Material::read(&ctx.store, &index, &a.users, a.key_format, a.allow_non_rsa)?;
     let update = material.update(a.store_host.as_deref(), a.store_port);

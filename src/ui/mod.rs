@@ -94,6 +94,10 @@ impl Ui {
 
     /// Binary data on stdout (a DER CRL into a pipe).
     pub fn data_bytes(&self, bytes: &[u8]) -> Result<()> {
+        if self.json {
+            // With --json whatever goes to stdout is the run's one document.
+            EMITTED.store(true, Ordering::SeqCst);
+        }
         let mut out = std::io::stdout().lock();
         out.write_all(bytes)
             .and_then(|_| out.flush())
