@@ -400,7 +400,9 @@ fn help_lists_the_commands_own_options_first_then_the_global_ones_each_described
         // Each option line carries its description: flag, then two spaces, then words.
         for l in own.iter().chain(&global) {
             let t = l.trim_start();
-            if t.starts_with('-') {
+            // Option lines are indented 2 (short) or 6 (long only); deeper
+            // lines continue a description.
+            if t.starts_with('-') && l.len() - t.len() <= 6 {
                 assert!(
                     t.contains("  ") && !t.trim_end().ends_with('>'),
                     "{p:?}: {t:?} has no description\n{h}"

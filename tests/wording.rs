@@ -489,7 +489,7 @@ fn wait_says_once_whom_it_waits_for() {
     std::fs::remove_file(env.store().join(".lock")).unwrap();
     std::os::unix::fs::symlink(env.path("elsewhere"), env.store().join(".lock")).unwrap();
     let r = env.run(&["issue", "dave", "--passphrase-file", "pass.txt"]);
-    r.code(1);
+    r.code(2).one_line_error(&[".lock is a symbolic link"]);
     assert!(!env.path("elsewhere").exists());
 }
 
