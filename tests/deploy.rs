@@ -501,17 +501,7 @@ fn self_signed_tls(dir: &std::path::Path) -> (Arc<rustls::ServerConfig>, std::pa
     let cert = p.self_signed(&key).unwrap();
     let path = dir.join("marathon-self.crt");
     std::fs::write(&path, cert.pem()).unwrap();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-    (Arc::new(cfg), path)
+    (fake_marathon::server_config(&cert, &key), path)
 }
 
 #[test]

@@ -84,13 +84,7 @@ pub fn resolve_serial(index: &Index, hex: &str) -> Result<(String, bool)> {
     if known(&serial) {
         return Ok((serial, false));
     }
-    let digits: String = hex
-        .trim()
-        .trim_start_matches("0x")
-        .chars()
-        .filter(|c| *c != ':')
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let digits = Serial::typed_digits(hex);
     if digits.len() < MIN_PREFIX {
         return Ok((serial, false));
     }

@@ -49,15 +49,20 @@ impl Serial {
         Serial(raw[first..].to_vec())
     }
 
-    /// A serial as people type it: any case, optional `0x`, colons, leading zeros.
-    pub fn parse(s: &str) -> std::result::Result<Self, String> {
-        let t: String = s
-            .trim()
+    /// The hex digits of a serial as people type it: trimmed, without `0x`
+    /// and colons, lower case (not yet checked to be hex).
+    pub fn typed_digits(s: &str) -> String {
+        s.trim()
             .trim_start_matches("0x")
             .chars()
             .filter(|c| *c != ':')
             .collect::<String>()
-            .to_ascii_lowercase();
+            .to_ascii_lowercase()
+    }
+
+    /// A serial as people type it: any case, optional `0x`, colons, leading zeros.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        let t = Serial::typed_digits(s);
         if t.is_empty() || !t.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(format!("{s:?} is not a hexadecimal serial number"));
         }

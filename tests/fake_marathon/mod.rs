@@ -433,15 +433,20 @@ pub fn private_tls(dir: &std::path::Path) -> (Arc<rustls::ServerConfig>, std::pa
         .unwrap();
     let ca_path = dir.join("marathon-ca.crt");
     std::fs::write(&ca_path, ca_cert.pem()).unwrap();
+    (server_config(&leaf, &key), ca_path)
+}
+
+/// A TLS server config presenting `cert` with `key`.
+pub fn server_config(cert: &rcgen::Certificate, key: &rcgen::KeyPair) -> Arc<rustls::ServerConfig> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(
-            vec![leaf.der().clone()],
+            vec![cert.der().clone()],
             rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
         )
         .unwrap();
-    (Arc::new(cfg), ca_path)
+    Arc::new(cfg)
 }
