@@ -512,19 +512,28 @@ fn a_held_lock_is_exit_4_and_wait_waits() {
     assert_eq!(env.snapshot(&env.store()), before);
     // Reading needs no lock.
     env.run(&["list"]).ok();
-    let child = env
+    let mut child = env
         .command(&["--wait", "issue", "u", "--key-type", "ecdsa-p256"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Release the lock once pki says it is waiting for it (a signal, not a sleep).
+    use std::io::BufRead;
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("waiting for the store lock") {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "pki ended: {said}"
+        );
+        said.push_str(&line);
+    }
     drop(lock);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{said}{rest}");
 }
 
 #[test]
