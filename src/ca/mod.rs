@@ -84,6 +84,39 @@ pub fn create_ca(
     Ok((entry, Signer::new(der, key)?))
 }
 
+/// Make a successor to the current CA (`rotate --ca`, `rollover start`):
+/// the same Common Name, `key_type` and `days`, the old key's form unless
+/// `format` says otherwise; an encrypted CA stays encrypted (the new key
+/// goes under the passphrase given). Written, not yet current.
+pub fn create_successor(
+    store: &Store,
+    index: &Index,
+    key_type: KeyType,
+    days: u32,
+    format: Option<KeyFormat>,
+    now: OffsetDateTime,
+) -> Result<(CaEntry, Signer)> {
+    let old = index.ca(store)?;
+    let cn = CertInfo::from_der(&store.read_cert_der(&old.cert)?, "the CA certificate")?
+        .common_names
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "rootCA".into());
+    let format = match format {
+        Some(f) => f,
+        None => issue::key_format_of(store, &old.key, old.key_type)?,
+    };
+    let pass = store.passphrase.for_new_key(old.encrypted)?;
+    let new = NewCa {
+        cn: &cn,
+        key_type,
+        days,
+        format,
+        pass: pass.as_ref(),
+    };
+    create_ca(store, index, &new, now)
+}
+
 /// Make `ca` the current CA (`init`, `import`, `rotate --ca`): the old one
 /// moves to history and every current certificate it signed is superseded
 /// (certificates already signed by `ca` stay current: `reissued` counts

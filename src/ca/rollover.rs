@@ -23,12 +23,13 @@ use time::{Duration, OffsetDateTime};
 
 use crate::ca::issue::{reissue, Renewal};
 use crate::ca::plan::lifetime_days;
-use crate::ca::{create_ca, install_ca, NewCa};
+use crate::ca::{create_successor, install_ca};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::store::audit::{self, Event};
 use crate::store::{CaEntry, Index, Phase, Rollover, Tx};
 use crate::x509::cert::rfc3339;
+use crate::x509::keys::KeyType;
 
 /// Audit commands that carry the store's half (its CA certificate and key).
 pub const STORE_EXPORTS: [&str; 3] = ["export marathon", "deploy marathon", "export k8s"];
@@ -40,16 +41,23 @@ pub const CLIENT_EXPORTS: [&str; 4] = ["export asp", "deploy asp", "export k8s",
 pub const STALE_AFTER: Duration = Duration::days(7);
 
 /// Start a rollover: make the new CA (written beside the current one,
-/// recorded as the rollover's other CA) and enter `trust`.
+/// recorded as the rollover's other CA; the current CA's key type and
+/// lifetime unless given) and enter `trust`.
 /// Idempotent: when a rollover is already in `trust` (a retry after a
 /// kill, say) it returns None and changes nothing; one in `switch` is refused.
-pub fn start(tx: &mut Tx<'_>, ca: &NewCa<'_>) -> Result<Option<CaEntry>> {
+pub fn start(
+    tx: &mut Tx<'_>,
+    key_type: Option<KeyType>,
+    days: Option<u32>,
+) -> Result<Option<CaEntry>> {
     match &tx.index.rollover {
         Some(r) if r.phase == Phase::Trust => return Ok(None),
         _ => refuse_during(&tx.index)?,
     }
-    tx.index.ca(tx.store)?;
-    let (entry, _signer) = create_ca(tx.store, &tx.index, ca, tx.now)?;
+    let ca = tx.index.ca(tx.store)?;
+    let key_type = key_type.unwrap_or(ca.key_type);
+    let days = days.unwrap_or_else(|| lifetime_days(ca.not_before, ca.not_after));
+    let (entry, _signer) = create_successor(tx.store, &tx.index, key_type, days, None, tx.now)?;
     tx.index.rollover = Some(Rollover {
         phase: Phase::Trust,
         other: entry.clone(),
@@ -269,9 +277,4 @@ fn none() -> Error {
         "no CA rollover is in progress",
         "start one with `pki rollover start`; `pki rollover status` shows the state",
     )
-}
-
-/// The CA lifetime of a new CA: the current one's unless told.
-pub fn default_days(ca: &CaEntry) -> u32 {
-    lifetime_days(ca.not_before, ca.not_after)
 }

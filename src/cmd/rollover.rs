@@ -3,7 +3,6 @@
 //! (docs/rollover.md).
 
 use crate::ca::rollover::{self, Advanced, Target};
-use crate::ca::NewCa;
 use crate::cmd::Ctx;
 use crate::error::Result;
 use crate::json::{self, CaSummary, RolloverDoc};
@@ -74,32 +73,13 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
         }
         Action::Start(a) => {
             let (index, started) = ctx.store.transact(ctx.wait, ctx.now, |tx| {
-                let ca = tx.index.ca(tx.store)?.clone();
-                let cn = crate::x509::cert::CertInfo::from_der(
-                    &tx.store.read_cert_der(&ca.cert)?,
-                    "the CA certificate",
-                )?
-                .common_names
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "rootCA".into());
-                let format = crate::ca::issue::key_format_of(tx.store, &ca.key, ca.key_type)?;
-                // An encrypted CA stays encrypted: the new key goes under the passphrase given.
-                let pass = tx.store.passphrase.for_new_key(ca.encrypted)?;
-                let key_type = a.ca_key_type.unwrap_or(ca.key_type);
-                ctx.warn_all(crate::ca::issue::non_rsa_warning(None, key_type));
-                let started = rollover::start(
-                    tx,
-                    &NewCa {
-                        cn: &cn,
-                        key_type,
-                        days: a.ca_days.unwrap_or_else(|| rollover::default_days(&ca)),
-                        format,
-                        pass: pass.as_ref(),
-                    },
-                )?;
-                Ok((tx.index.clone(), started.is_some()))
+                let started = rollover::start(tx, a.ca_key_type, a.ca_days)?;
+                Ok((tx.index.clone(), started))
             })?;
+            if let Some(new) = &started {
+                ctx.warn_all(crate::ca::issue::non_rsa_warning(None, new.key_type));
+            }
+            let started = started.is_some();
             if !started {
                 ctx.say("a rollover is already in phase trust; nothing to do");
             }

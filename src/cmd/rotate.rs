@@ -12,19 +12,18 @@ use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
 
-use crate::ca::issue::{key_format_of, reissue, Renewal};
+use crate::ca::issue::{reissue, Renewal};
 use crate::ca::plan::{self, Options, Plan};
 use crate::ca::policy::Within;
 use crate::ca::rollover::refuse_during;
-use crate::ca::{create_ca, install_ca, NewCa};
+use crate::ca::{create_successor, install_ca};
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json::{self, RotateAction, RotateCa, RotateDoc};
 use crate::store::{audit, CaEntry, Tx};
-use crate::x509::cert::{rfc3339, CertInfo};
+use crate::x509::cert::rfc3339;
 use crate::x509::keys::{KeyFormat, KeyType};
 use crate::x509::names;
-use crate::x509::profile::Signer;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -151,7 +150,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
 fn apply(ctx: &Ctx, tx: &mut Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> Result<Outcome> {
     let mut out = Outcome::default();
     let (signer, new_ca) = if plan.ca.rotate {
-        let (entry, signer) = new_ca(tx, plan, format)?;
+        let (entry, signer) = create_successor(
+            tx.store,
+            &tx.index,
+            plan.ca.key_type,
+            plan.ca.days,
+            format,
+            tx.now,
+        )?;
         (signer, Some(entry))
     } else {
         (tx.store.signer(&tx.index)?, None)
@@ -186,32 +192,6 @@ fn apply(ctx: &Ctx, tx: &mut Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> 
         out.issued.insert(i.user, i.serial);
     }
     Ok(out)
-}
-
-/// A new root CA with the old one's name, and (unless told) key type and
-/// lifetime; written, not yet current.
-fn new_ca(tx: &Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> Result<(CaEntry, Signer)> {
-    let old = tx.index.ca(tx.store)?.clone();
-    let old_info = CertInfo::from_der(&tx.store.read_cert_der(&old.cert)?, "the CA certificate")?;
-    let cn = old_info
-        .common_names
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "rootCA".into());
-    let fmt = match format {
-        Some(f) => f,
-        None => key_format_of(tx.store, &old.key, old.key_type)?,
-    };
-    // An encrypted CA stays encrypted: the new key goes under the passphrase given.
-    let pass = tx.store.passphrase.for_new_key(old.encrypted)?;
-    let new = NewCa {
-        cn: &cn,
-        key_type: plan.ca.key_type,
-        days: plan.ca.days,
-        format: fmt,
-        pass: pass.as_ref(),
-    };
-    create_ca(tx.store, &tx.index, &new, tx.now)
 }
 
 fn report(ctx: &Ctx, plan: &Plan, out: &Outcome, dry_run: bool) -> Result<()> {
