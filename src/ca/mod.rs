@@ -134,6 +134,13 @@ pub fn install_ca(
     (retired, ca_event(command, event, index, reissued + retired))
 }
 
+/// What to tell people after a new CA superseded `retired` certificates.
+pub fn retired_note(retired: usize) -> Option<String> {
+    (retired > 0).then(|| format!(
+        "the previous CA and its {retired} user certificate(s) are kept in history; issue users again with `pki issue USER...` and redeploy the env"
+    ))
+}
+
 /// The audit event of a new current CA.
 fn ca_event(command: &str, event: &str, index: &Index, retired: usize) -> Event {
     let ca = index.ca.as_ref().expect("the CA was just set");

@@ -282,11 +282,7 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
         ctx.store.dir.display()
     ));
     ctx.say(how);
-    if retired > 0 {
-        ctx.say(format!(
-            "the previous CA and its {retired} user certificate(s) are kept in history; issue users again with `pki issue USER...` and redeploy the env"
-        ));
-    }
+    ctx.say_all(crate::ca::retired_note(retired));
     Ok(())
 }
 

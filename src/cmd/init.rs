@@ -115,10 +115,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     if index.settings.crl_url.is_none() {
         ctx.warn(NO_CRL_URL);
     }
-    if retired > 0 {
-        ctx.say(format!(
-            "the previous CA and its {retired} user certificate(s) are kept in history; issue users again with `pki issue USER...` and redeploy the env"
-        ));
-    }
+    ctx.say_all(crate::ca::retired_note(retired));
     Ok(())
 }

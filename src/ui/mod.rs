@@ -52,6 +52,13 @@ impl Ui {
         }
     }
 
+    /// Each message of a list (or an Option), in order.
+    pub fn say_all<S: AsRef<str>>(&self, msgs: impl IntoIterator<Item = S>) {
+        for m in msgs {
+            self.say(m);
+        }
+    }
+
     /// A warning on stderr; shown even with --quiet.
     pub fn warn(&self, msg: impl AsRef<str>) {
         let _ = writeln!(
