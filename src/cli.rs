@@ -142,33 +142,102 @@ pub enum Command {
     Rollover(cmd::rollover::Action),
 }
 
+/// What the rest of pki must know about a command, stated once per command
+/// in [`Command::facts`] (a match with no fallback arm: a new command does not
+/// compile until its facts are written down).
+#[derive(Clone, Copy, Debug)]
+pub struct Facts<'a> {
+    /// The command's words as the user would type them: `export marathon`.
+    pub name: &'static str,
+    /// Whether this run writes to the store (its index, files or audit log).
+    /// Such runs use the real clock: `PKI_NOW` is for read-only commands and
+    /// dry runs.
+    pub writes: bool,
+    /// `--wait`, where the command takes the store lock.
+    pub lock: Option<&'a Wait>,
+    /// `--passphrase-file`, where the command may need the CA key.
+    pub key: Option<&'a PassphraseFile>,
+}
+
+impl<'a> Facts<'a> {
+    const fn of(
+        name: &'static str,
+        writes: bool,
+        lock: Option<&'a Wait>,
+        key: Option<&'a PassphraseFile>,
+    ) -> Self {
+        Facts {
+            name,
+            writes,
+            lock,
+            key,
+        }
+    }
+}
+
 impl Command {
-    /// The command's `--wait` and `--passphrase-file`, where it takes them.
-    pub fn lock_and_key(&self) -> (Option<&Wait>, Option<&PassphraseFile>) {
-        use cmd::{config::Action, deploy, export};
+    /// The command table: every command's name, whether it writes, and its
+    /// `--wait` and `--passphrase-file`.
+    pub fn facts(&self) -> Facts<'_> {
+        use cmd::{audit, config, deploy, export, rollover};
+        let f = Facts::of;
         match self {
-            Command::Init(a) => (Some(&a.lock), Some(&a.pass)),
-            Command::Issue(a) => (Some(&a.lock), Some(&a.pass)),
-            Command::Import(a) => (Some(&a.lock), Some(&a.pass)),
-            Command::Sign(a) => (Some(&a.lock), Some(&a.pass)),
-            Command::Rotate(a) => (Some(&a.lock), Some(&a.pass)),
-            Command::Crl(a) => (Some(&a.lock), Some(&a.pass)),
-            Command::Revoke(a) => (Some(&a.lock), None),
-            Command::Config(Action::Set { lock, .. } | Action::Unset { lock, .. }) => {
-                (Some(lock), None)
+            Command::Init(a) => f("init", true, Some(&a.lock), Some(&a.pass)),
+            Command::Issue(a) => f("issue", true, Some(&a.lock), Some(&a.pass)),
+            Command::List(_) => f("list", false, None, None),
+            Command::Show(_) => f("show", false, None, None),
+            Command::Export(export::Target::Marathon(a)) => {
+                f("export marathon", true, Some(&a.lock), Some(&a.pass))
             }
-            Command::Export(export::Target::Marathon(a)) => (Some(&a.lock), Some(&a.pass)),
-            Command::Export(export::Target::K8s(a)) => (Some(&a.lock), Some(&a.pass)),
-            Command::Export(export::Target::Files(a)) => (Some(&a.lock), None),
-            Command::Export(export::Target::Asp(a)) => (Some(&a.lock), Some(&a.pass)),
-            Command::Deploy(deploy::Target::Marathon(deploy::MarathonArgs { conn, .. }))
-            | Command::Deploy(deploy::Target::Asp(deploy::AspArgs { conn, .. })) => {
-                (Some(&conn.lock), Some(&conn.pass))
+            Command::Export(export::Target::Files(a)) => {
+                f("export files", true, Some(&a.lock), None)
             }
-            Command::Rollover(cmd::rollover::Action::Start(a)) => (Some(&a.lock), Some(&a.pass)),
-            Command::Rollover(cmd::rollover::Action::Advance(a)) => (Some(&a.lock), Some(&a.pass)),
-            Command::Rollover(cmd::rollover::Action::Abort { lock }) => (Some(lock), None),
-            _ => (None, None),
+            Command::Export(export::Target::K8s(a)) => {
+                f("export k8s", true, Some(&a.lock), Some(&a.pass))
+            }
+            Command::Export(export::Target::Asp(a)) => {
+                f("export asp", true, Some(&a.lock), Some(&a.pass))
+            }
+            Command::Deploy(deploy::Target::Marathon(deploy::MarathonArgs { conn, .. })) => f(
+                "deploy marathon",
+                !conn.dry_run,
+                Some(&conn.lock),
+                Some(&conn.pass),
+            ),
+            Command::Deploy(deploy::Target::Asp(deploy::AspArgs { conn, .. })) => f(
+                "deploy asp",
+                !conn.dry_run,
+                Some(&conn.lock),
+                Some(&conn.pass),
+            ),
+            Command::Rotate(a) => f("rotate", !a.dry_run, Some(&a.lock), Some(&a.pass)),
+            Command::Check(_) => f("check", false, None, None),
+            Command::Verify(_) => f("verify", false, None, None),
+            Command::Completions(_) => f("completions", false, None, None),
+            Command::Man(_) => f("man", false, None, None),
+            Command::Import(a) => f("import", true, Some(&a.lock), Some(&a.pass)),
+            Command::Sign(a) => f("sign", true, Some(&a.lock), Some(&a.pass)),
+            Command::Revoke(a) => f("revoke", true, Some(&a.lock), None),
+            Command::Crl(a) => f("crl", true, Some(&a.lock), Some(&a.pass)),
+            Command::Config(config::Action::Set { lock, .. }) => {
+                f("config set", true, Some(lock), None)
+            }
+            Command::Config(config::Action::Unset { lock, .. }) => {
+                f("config unset", true, Some(lock), None)
+            }
+            Command::Config(config::Action::Show) => f("config show", false, None, None),
+            Command::Audit(audit::Action::Verify) => f("audit verify", false, None, None),
+            Command::Audit(audit::Action::Show) => f("audit show", false, None, None),
+            Command::Rollover(rollover::Action::Start(a)) => {
+                f("rollover start", true, Some(&a.lock), Some(&a.pass))
+            }
+            Command::Rollover(rollover::Action::Status) => f("rollover status", false, None, None),
+            Command::Rollover(rollover::Action::Advance(a)) => {
+                f("rollover advance", true, Some(&a.lock), Some(&a.pass))
+            }
+            Command::Rollover(rollover::Action::Abort { lock }) => {
+                f("rollover abort", true, Some(lock), None)
+            }
         }
     }
 }
@@ -208,67 +277,3 @@ pub fn user_names() -> clap_complete::engine::ArgValueCandidates {
 /// The environment variable through which a shell asks `pki` to complete a
 /// line (set by the script `pki completions SHELL` prints).
 pub const COMPLETE_VAR: &str = "PKI_COMPLETE";
-
-impl Command {
-    /// Whether the command writes to the store (its index, files or audit
-    /// log). Such commands use the real clock: `PKI_NOW` is for read-only
-    /// commands and dry runs.
-    pub fn writes(&self) -> bool {
-        use cmd::config::Action;
-        match self {
-            Command::Init(_)
-            | Command::Issue(_)
-            | Command::Import(_)
-            | Command::Sign(_)
-            | Command::Crl(_)
-            | Command::Revoke(_)
-            | Command::Export(_) => true,
-            Command::Rotate(a) => !a.dry_run,
-            Command::Deploy(cmd::deploy::Target::Marathon(cmd::deploy::MarathonArgs {
-                conn,
-                ..
-            }))
-            | Command::Deploy(cmd::deploy::Target::Asp(cmd::deploy::AspArgs { conn, .. })) => {
-                !conn.dry_run
-            }
-            Command::Rollover(a) => !matches!(a, cmd::rollover::Action::Status),
-            Command::Config(a) => !matches!(a, Action::Show),
-            _ => false,
-        }
-    }
-
-    /// The command's words as the user would type them: `export marathon`.
-    pub fn name(&self) -> &'static str {
-        use cmd::{audit, config, deploy, export};
-        match self {
-            Command::Init(_) => "init",
-            Command::Issue(_) => "issue",
-            Command::List(_) => "list",
-            Command::Show(_) => "show",
-            Command::Export(export::Target::Marathon(_)) => "export marathon",
-            Command::Export(export::Target::Files(_)) => "export files",
-            Command::Export(export::Target::K8s(_)) => "export k8s",
-            Command::Export(export::Target::Asp(_)) => "export asp",
-            Command::Deploy(deploy::Target::Asp(_)) => "deploy asp",
-            Command::Rollover(cmd::rollover::Action::Start(_)) => "rollover start",
-            Command::Rollover(cmd::rollover::Action::Status) => "rollover status",
-            Command::Rollover(cmd::rollover::Action::Advance(_)) => "rollover advance",
-            Command::Rollover(cmd::rollover::Action::Abort { .. }) => "rollover abort",
-            Command::Deploy(deploy::Target::Marathon(_)) => "deploy marathon",
-            Command::Rotate(_) => "rotate",
-            Command::Check(_) => "check",
-            Command::Verify(_) => "verify",
-            Command::Completions(_) => "completions",
-            Command::Man(_) => "man",
-            Command::Import(_) => "import",
-            Command::Sign(_) => "sign",
-            Command::Revoke(_) => "revoke",
-            Command::Crl(_) => "crl",
-            Command::Config(config::Action::Set { .. }) => "config set",
-            Command::Config(config::Action::Unset { .. }) => "config unset",
-            Command::Config(config::Action::Show) => "config show",
-            Command::Audit(audit::Action::Verify) => "audit verify",
-            Command::Audit(audit::Action::Show) => "audit show",
-        }
-    }
-}

@@ -13,22 +13,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{CaEntry, CertEntry};
 use crate::x509::cert::{days_left, rfc3339, CertInfo};
 
 /// The version every document carries.
 pub const VERSION: u32 = 1;
 
-/// `doc` as pretty JSON text ending in a newline: the one encoder of every
-/// document pki prints or writes.
-pub fn to_text<T: Serialize + ?Sized>(doc: &T, what: &str) -> crate::error::Result<String> {
-    let mut s = serde_json::to_string_pretty(doc).map_err(|source| crate::error::Error::Json {
-        what: what.into(),
-        source,
-    })?;
-    s.push('\n');
-    Ok(s)
-}
+/// The one encoder of every document (it lives in `ui`, below every layer
+/// that writes JSON: the index too).
+pub use crate::ui::to_text;
 
 /// With `--json`, a command that failed before printing its document
 /// prints this one instead: `{"version":1, "error":{"exit_code":2, "message":"..."}}`.
@@ -58,20 +50,6 @@ pub struct CaSummary {
     pub days_left: i64,
     pub key_type: String,
     pub fingerprint_sha256: String,
-}
-
-impl CaSummary {
-    pub fn new(ca: &CaEntry, now: time::OffsetDateTime) -> Self {
-        CaSummary {
-            subject: ca.subject.clone(),
-            serial: ca.serial.clone(),
-            not_before: rfc3339(ca.not_before),
-            not_after: rfc3339(ca.not_after),
-            days_left: days_left(ca.not_after, now),
-            key_type: ca.key_type.name().into(),
-            fingerprint_sha256: ca.fingerprint_sha256.clone(),
-        }
-    }
 }
 
 /// `pki init --json`.
@@ -122,21 +100,6 @@ pub struct ListRow {
     pub status: String,
     pub key_type: String,
     pub fingerprint_sha256: String,
-}
-
-impl ListRow {
-    pub fn new(c: &CertEntry, status: &str, now: time::OffsetDateTime) -> Self {
-        ListRow {
-            user: c.user.clone(),
-            serial: c.serial.clone(),
-            not_before: rfc3339(c.not_before),
-            not_after: rfc3339(c.not_after),
-            days_left: days_left(c.not_after, now),
-            status: status.into(),
-            key_type: c.key_type.name().into(),
-            fingerprint_sha256: c.fingerprint_sha256.clone(),
-        }
-    }
 }
 
 /// `pki list --json`.

@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::json;
+use crate::store::audit::Event;
 use crate::store::{CertEntry, CertState, Index, Store, Tx};
 use crate::x509::cert::{rfc3339, CertInfo};
 use crate::x509::keys::{KeyFormat, KeyType, PrivateKey};
@@ -182,6 +182,36 @@ pub fn write_files(
     Ok((cert_rel, key.map(|_| key_rel)))
 }
 
+/// A certificate that entered the store (issued, re-issued, signed or
+/// imported): what the commands report and what their audit events name.
+#[derive(Clone, Debug)]
+pub struct Issued {
+    pub user: String,
+    pub info: CertInfo,
+    /// Its files, as shown to the user (the store's directory joined).
+    pub cert_path: PathBuf,
+    /// None when the key is not in the store.
+    pub key_path: Option<PathBuf>,
+    /// The serial this certificate replaced, if any.
+    pub replaced_serial: Option<String>,
+}
+
+/// One `issued` event per certificate of a batch (`issue`, `rotate`, a rollover).
+pub fn issued_events(command: &str, issued: &[Issued]) -> Vec<Event> {
+    issued
+        .iter()
+        .map(|i| {
+            let e = Event::new(command, "issued")
+                .user(&i.user)
+                .serial(&i.info.serial);
+            match &i.replaced_serial {
+                Some(old) => e.detail(format!("replaces serial {old}")),
+                None => e,
+            }
+        })
+        .collect()
+}
+
 /// Make `info` (already on disk at `cert`, with `key` when the store holds
 /// it) the user's current certificate: the previous one becomes
 /// superseded. `active` is [`Index::active_positions`], kept up to date.
@@ -193,7 +223,7 @@ pub fn record(
     info: &CertInfo,
     ca_serial: &str,
     (cert, key): Paths,
-) -> Result<json::Issued> {
+) -> Result<Issued> {
     let entry = CertEntry::from_info(user, info, ca_serial, cert.clone(), key.clone(), tx.now)?;
     let index = &mut tx.index;
     let replaced = active.get(user).map(|&p| {
@@ -203,13 +233,13 @@ pub fn record(
     });
     active.insert(user.to_string(), index.certificates.len());
     index.certificates.push(entry);
-    Ok(json::Issued::from_info(
-        user,
-        info,
-        tx.store.path(&cert).display().to_string(),
-        key.map(|k| tx.store.path(&k).display().to_string()),
-        replaced,
-    ))
+    Ok(Issued {
+        user: user.to_string(),
+        info: info.clone(),
+        cert_path: tx.store.path(&cert),
+        key_path: key.map(|k| tx.store.path(&k)),
+        replaced_serial: replaced,
+    })
 }
 
 /// One certificate into the store (`sign`, `import --user`): its files
@@ -221,7 +251,7 @@ pub fn write_and_record(
     der: &[u8],
     ca_serial: &str,
     key: Option<(&PrivateKey, KeyFormat)>,
-) -> Result<json::Issued> {
+) -> Result<Issued> {
     let paths = write_files(tx.store, &tx.index, user, info, der, key)?;
     let mut active = tx.index.active_positions();
     record(tx, &mut active, user, info, ca_serial, paths)
@@ -242,7 +272,7 @@ pub fn issue_batch(
     prepared: &Prepared,
     format: KeyFormat,
     tick: &dyn Fn(),
-) -> Result<Vec<json::Issued>> {
+) -> Result<Vec<Issued>> {
     let store = tx.store;
     let mut serials = tx.index.serials();
     let crl_url = tx.index.settings.crl_url.clone();
@@ -300,7 +330,7 @@ pub fn reissue(
     signer: &Signer,
     renewals: &[Renewal],
     format: Option<KeyFormat>,
-) -> Result<(Vec<json::Issued>, Vec<String>)> {
+) -> Result<(Vec<Issued>, Vec<String>)> {
     let mut warnings = Vec::new();
     // Group by key format: issue_batch writes one format per call.
     let mut groups: std::collections::BTreeMap<bool, Vec<Request>> = Default::default();

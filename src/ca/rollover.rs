@@ -21,11 +21,10 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::ca::issue::{reissue, Renewal};
+use crate::ca::issue::{issued_events, reissue, Issued, Renewal};
 use crate::ca::plan::lifetime_days;
 use crate::ca::{create_successor, install_ca};
 use crate::error::{Error, Result};
-use crate::json;
 use crate::store::audit::{self, Event};
 use crate::store::{CaEntry, Index, Phase, Rollover, Tx};
 use crate::x509::cert::rfc3339;
@@ -89,7 +88,7 @@ pub struct Advanced {
     /// The phase now; None when the rollover is done.
     pub phase: Option<Phase>,
     /// Users re-issued under the new CA (entering `switch`).
-    pub issued: Vec<json::Issued>,
+    pub issued: Vec<Issued>,
     /// Users that could not be re-issued (their key is not in the store).
     pub superseded: Vec<String>,
     pub warnings: Vec<String>,
@@ -158,7 +157,7 @@ pub fn advance(
             let old = tx.index.ca(tx.store)?.clone();
             let (_, ev) = install_ca(&mut tx.index, new, "rollover", "ca-switched", issued.len());
             tx.record(ev);
-            tx.record_all(audit::issued_events("rollover", &issued));
+            tx.record_all(issued_events("rollover", &issued));
             for u in &superseded {
                 warnings.push(format!(
                     "{u}: superseded with the old CA: its key is not in the store (signed from a CSR); sign a new CSR with `pki sign`"

@@ -263,7 +263,7 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
     if ctx.json {
         ctx.emit_json(&json::ImportCaDoc {
             version: json::VERSION,
-            ca: json::CaSummary::new(ca, ctx.now),
+            ca: crate::cmd::ca_summary(ca, ctx.now),
             x509_version: info.version,
             cert_path: shown(ctx, &ca.cert).display().to_string(),
             key_path: shown(ctx, &ca.key).display().to_string(),
@@ -330,7 +330,7 @@ fn already(ctx: &Ctx, index: &Index) -> Result<()> {
         // Nothing to do is still an answer: the CA as it is.
         ctx.emit_json(&json::ImportCaDoc {
             version: json::VERSION,
-            ca: json::CaSummary::new(ca, ctx.now),
+            ca: crate::cmd::ca_summary(ca, ctx.now),
             x509_version: crate::x509::cert::CertInfo::from_der(
                 &ctx.store.read_cert_der(&ca.cert)?,
                 "the store's CA certificate",
@@ -430,8 +430,8 @@ fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
     })?;
     ctx.say(format!(
         "imported {user} (serial {}, valid until {}){}",
-        issued.serial,
-        issued.not_after,
+        issued.info.serial,
+        crate::x509::cert::rfc3339(issued.info.not_after),
         if key.is_none() {
             "; its key is not in the store"
         } else {
@@ -441,7 +441,7 @@ fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
     if ctx.json {
         ctx.emit_json(&json::IssueDoc {
             version: json::VERSION,
-            issued: vec![issued],
+            issued: vec![crate::cmd::issued_doc(&issued)],
         })?;
     }
     Ok(())

@@ -99,7 +99,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     if ctx.json {
         ctx.emit_json(&json::InitDoc {
             version: json::VERSION,
-            ca: json::CaSummary::new(ca, ctx.now),
+            ca: crate::cmd::ca_summary(ca, ctx.now),
             cert_path: shown(ctx, &ca.cert).display().to_string(),
             key_path: shown(ctx, &ca.key).display().to_string(),
         })?;

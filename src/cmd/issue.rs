@@ -10,7 +10,7 @@ use crate::ca::issue::{issue_batch, non_rsa_warning, prepare, refuse_existing, R
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json;
-use crate::store::audit;
+
 use crate::ui::progress::{self, Progress};
 use crate::x509::keys::{KeyFormat, KeyType};
 use crate::x509::names;
@@ -98,15 +98,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             progress.inc()
         })?;
         drop(progress);
-        tx.record_all(audit::issued_events("issue", &issued));
+        tx.record_all(crate::ca::issue::issued_events("issue", &issued));
         Ok(issued)
     })?;
     report(ctx, issued)
 }
 
-fn report(ctx: &Ctx, issued: Vec<json::Issued>) -> Result<()> {
+fn report(ctx: &Ctx, issued: Vec<crate::ca::issue::Issued>) -> Result<()> {
     for i in &issued {
-        ctx.detail(format!("issued {} serial {}", i.user, i.serial));
+        ctx.detail(format!("issued {} serial {}", i.user, i.info.serial));
         let verb = if i.replaced_serial.is_some() {
             "re-issued"
         } else {
@@ -114,13 +114,15 @@ fn report(ctx: &Ctx, issued: Vec<json::Issued>) -> Result<()> {
         };
         ctx.say(format!(
             "{verb} {} (serial {}, valid until {})",
-            i.user, i.serial, i.not_after
+            i.user,
+            i.info.serial,
+            crate::x509::cert::rfc3339(i.info.not_after)
         ));
     }
     if ctx.json {
         ctx.emit_json(&json::IssueDoc {
             version: json::VERSION,
-            issued,
+            issued: issued.iter().map(crate::cmd::issued_doc).collect(),
         })?;
     }
     Ok(())

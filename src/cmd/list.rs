@@ -4,7 +4,7 @@
 use crate::ca::policy::Within;
 use crate::cmd::Ctx;
 use crate::error::Result;
-use crate::json::{self, CaSummary, ListRow};
+use crate::json::{self, ListRow};
 use crate::store::CertEntry;
 
 #[derive(Debug, clap::Args)]
@@ -41,17 +41,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let certs: Vec<&CertEntry> = certs.into_iter().map(|(_, c)| c).collect();
     let rows: Vec<ListRow> = certs
         .iter()
-        .map(|c| ListRow::new(c, crate::ca::policy::status(c, a.within, ctx.now), ctx.now))
+        .map(|c| crate::cmd::list_row(c, crate::ca::policy::status(c, a.within, ctx.now), ctx.now))
         .collect();
     if ctx.json {
         return ctx.emit_json(&json::ListDoc {
             version: json::VERSION,
-            ca: CaSummary::new(ca, ctx.now),
+            ca: crate::cmd::ca_summary(ca, ctx.now),
             certificates: rows,
         });
     }
     let mut out = String::new();
-    let ca_row = CaSummary::new(ca, ctx.now);
+    let ca_row = crate::cmd::ca_summary(ca, ctx.now);
     out.push_str(&format!(
         "CA {}  serial {}  not after {}  ({} days left, {})\n",
         ca_row.subject, ca_row.serial, ca_row.not_after, ca_row.days_left, ca_row.key_type

@@ -1,4 +1,6 @@
-//! One module per command. Each has an `Args` (clap) and a `run`.
+//! One module per command. Each has an `Args` (clap) and a `run`. This
+//! module holds what they share: [`Ctx`], the dispatch, and the `--json`
+//! documents built from the layers' types (`json.rs` knows no layer).
 
 pub mod audit;
 pub mod check;
@@ -25,8 +27,10 @@ use time::OffsetDateTime;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
+use crate::json;
 use crate::store::Store;
 use crate::ui::Ui;
+use crate::x509::cert::{days_left, rfc3339};
 
 /// What every command gets: the store, the output, the lock policy and the clock.
 pub struct Ctx {
@@ -41,13 +45,14 @@ impl Ctx {
     pub fn from_cli(cli: &Cli) -> Result<Self> {
         // `--wait` and `--passphrase-file` belong to the commands that use
         // them; before the command they are still accepted.
-        let (wait, key) = cli.command.lock_and_key();
+        let facts = cli.command.facts();
         crate::ui::set_global(Ui {
             json: cli.json,
             quiet: cli.quiet,
             verbose: cli.verbose,
         });
-        let passphrase_file = key
+        let passphrase_file = facts
+            .key
             .and_then(|k| k.passphrase_file.clone())
             .or_else(|| cli.passphrase_file.clone());
         Ok(Ctx {
@@ -58,7 +63,7 @@ impl Ctx {
                 quiet: cli.quiet,
                 verbose: cli.verbose,
             },
-            wait: cli.wait || wait.is_some_and(|w| w.wait),
+            wait: cli.wait || facts.lock.is_some_and(|w| w.wait),
             now: now_for(&cli.command)?,
         })
     }
@@ -83,11 +88,12 @@ fn now_for(command: &crate::cli::Command) -> Result<OffsetDateTime> {
     let now = now_from_env()?;
     let injected = std::env::var("PKI_NOW").is_ok_and(|s| !s.is_empty());
     let allowed = std::env::var(ALLOW_NOW).is_ok_and(|v| v == "1");
-    if injected && command.writes() && !allowed {
+    let facts = command.facts();
+    if injected && facts.writes && !allowed {
         return Err(Error::usage(
             format!(
                 "PKI_NOW is set, but `pki {}` writes to the store, and writes use the real clock",
-                command.name()
+                facts.name
             ),
             "unset PKI_NOW (it is for read-only commands such as `pki check` and for --dry-run)",
         ));
@@ -152,4 +158,43 @@ fn completer(argv: &[std::ffi::OsString]) -> String {
         me
     };
     me.to_string_lossy().into_owned()
+}
+
+/// The root CA as `list`, `init`, `import` and `rollover` report it.
+pub fn ca_summary(ca: &crate::store::CaEntry, now: OffsetDateTime) -> json::CaSummary {
+    json::CaSummary {
+        subject: ca.subject.clone(),
+        serial: ca.serial.clone(),
+        not_before: rfc3339(ca.not_before),
+        not_after: rfc3339(ca.not_after),
+        days_left: days_left(ca.not_after, now),
+        key_type: ca.key_type.name().into(),
+        fingerprint_sha256: ca.fingerprint_sha256.clone(),
+    }
+}
+
+/// One row of `pki list`.
+pub fn list_row(c: &crate::store::CertEntry, status: &str, now: OffsetDateTime) -> json::ListRow {
+    json::ListRow {
+        user: c.user.clone(),
+        serial: c.serial.clone(),
+        not_before: rfc3339(c.not_before),
+        not_after: rfc3339(c.not_after),
+        days_left: days_left(c.not_after, now),
+        status: status.into(),
+        key_type: c.key_type.name().into(),
+        fingerprint_sha256: c.fingerprint_sha256.clone(),
+    }
+}
+
+/// A certificate that entered the store, as `issue`, `rotate`, `sign`,
+/// `import --user` and `rollover` report it.
+pub fn issued_doc(i: &crate::ca::issue::Issued) -> json::Issued {
+    json::Issued::from_info(
+        &i.user,
+        &i.info,
+        i.cert_path.display().to_string(),
+        i.key_path.as_ref().map(|k| k.display().to_string()),
+        i.replaced_serial.clone(),
+    )
 }

@@ -5,7 +5,7 @@
 use crate::ca::rollover::{self, Advanced, Target};
 use crate::cmd::Ctx;
 use crate::error::Result;
-use crate::json::{self, CaSummary, RolloverDoc};
+use crate::json::{self, RolloverDoc};
 use crate::store::{audit, Index, Phase};
 use crate::x509::keys::KeyType;
 
@@ -133,7 +133,12 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
 }
 
 /// What each app carries in the state `index` is in, and what to do next.
-fn report(ctx: &Ctx, index: &Index, action: &str, issued: Vec<json::Issued>) -> Result<()> {
+fn report(
+    ctx: &Ctx,
+    index: &Index,
+    action: &str,
+    issued: Vec<crate::ca::issue::Issued>,
+) -> Result<()> {
     let ca = index.ca(&ctx.store)?;
     let r = index.rollover.as_ref();
     let trusted: Vec<String> = index.trusted().iter().map(|c| c.serial.clone()).collect();
@@ -166,14 +171,14 @@ fn report(ctx: &Ctx, index: &Index, action: &str, issued: Vec<json::Issued>) -> 
         phase: r.map_or("none", |r| r.phase.name()).into(),
         started_at: r.map(|r| crate::x509::cert::rfc3339(r.started_at)),
         phase_since: r.map(|r| crate::x509::cert::rfc3339(r.phase_since)),
-        current_ca: CaSummary::new(ca, ctx.now),
-        other_ca: r.map(|r| CaSummary::new(&r.other, ctx.now)),
+        current_ca: crate::cmd::ca_summary(ca, ctx.now),
+        other_ca: r.map(|r| crate::cmd::ca_summary(&r.other, ctx.now)),
         store_ca_certs: trusted.clone(),
         store_ca_key: ca.serial.clone(),
         client_root_ca: trusted,
         users_signed_by,
         next,
-        issued,
+        issued: issued.iter().map(crate::cmd::issued_doc).collect(),
     };
     if ctx.json {
         return ctx.emit_json(&doc);

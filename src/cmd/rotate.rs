@@ -20,7 +20,7 @@ use crate::ca::{create_successor, install_ca};
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json::{self, RotateAction, RotateCa, RotateDoc};
-use crate::store::{audit, CaEntry, Tx};
+use crate::store::{CaEntry, Tx};
 use crate::x509::cert::rfc3339;
 use crate::x509::keys::{KeyFormat, KeyType};
 use crate::x509::names;
@@ -187,9 +187,9 @@ fn apply(ctx: &Ctx, tx: &mut Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> 
         }
         out.new_ca = Some(entry);
     }
-    tx.record_all(audit::issued_events("rotate", &issued));
+    tx.record_all(crate::ca::issue::issued_events("rotate", &issued));
     for i in issued {
-        out.issued.insert(i.user, i.serial);
+        out.issued.insert(i.user, i.info.serial);
     }
     Ok(out)
 }

@@ -129,12 +129,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     })?;
     ctx.say(format!(
         "signed {user} (serial {}, valid until {}); the key stays with its owner",
-        issued.serial, issued.not_after
+        issued.info.serial,
+        crate::x509::cert::rfc3339(issued.info.not_after)
     ));
     if ctx.json {
         ctx.emit_json(&json::IssueDoc {
             version: json::VERSION,
-            issued: vec![issued],
+            issued: vec![crate::cmd::issued_doc(&issued)],
         })
     } else {
         ctx.data(&crate::x509::cert::der_to_pem(&der))

@@ -125,22 +125,6 @@ impl Event {
     }
 }
 
-/// One `issued` event per certificate of a batch (`issue`, `rotate`).
-pub fn issued_events(command: &str, issued: &[crate::json::Issued]) -> Vec<Event> {
-    issued
-        .iter()
-        .map(|i| {
-            let e = Event::new(command, "issued")
-                .user(&i.user)
-                .serial(&i.serial);
-            match &i.replaced_serial {
-                Some(old) => e.detail(format!("replaces serial {old}")),
-                None => e,
-            }
-        })
-        .collect()
-}
-
 /// Event suffixes of a deploy's attempt and of its failure: the line
 /// before a key is sent, and the outcome when it was not taken.
 pub const SENDING: &str = "-sending";

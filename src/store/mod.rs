@@ -219,7 +219,7 @@ impl Store {
 
     /// Replace the index atomically: the single commit point of every change.
     pub fn write_index(&self, index: &Index) -> Result<()> {
-        let text = crate::json::to_text(index, "the index")?;
+        let text = crate::ui::to_text(index, "the index")?;
         let path = self.dir.join(INDEX_FILE);
         fs::write_atomic(&path, text.as_bytes(), SECRET_MODE, Replace::Allow)?;
         crate::ui::trace(format!(

@@ -113,7 +113,7 @@ impl Ui {
 
     /// A JSON document on stdout, pretty-printed, newline-terminated.
     pub fn emit_json<T: Serialize>(&self, doc: &T) -> Result<()> {
-        let text = crate::json::to_text(doc, "the output")?;
+        let text = to_text(doc, "the output")?;
         EMITTED.store(true, Ordering::SeqCst);
         self.data(&text)
     }
@@ -167,4 +167,15 @@ mod tests {
         assert_eq!(escape("one\ntwo\r", false), "one\\ntwo\\r");
         assert_eq!(escape("one\ntwo\u{7f}", true), "one\ntwo\\u{7f}");
     }
+}
+
+/// `doc` as pretty JSON text ending in a newline: the one encoder of every
+/// document pki prints or writes.
+pub fn to_text<T: Serialize + ?Sized>(doc: &T, what: &str) -> crate::error::Result<String> {
+    let mut s = serde_json::to_string_pretty(doc).map_err(|source| crate::error::Error::Json {
+        what: what.into(),
+        source,
+    })?;
+    s.push('\n');
+    Ok(s)
 }
