@@ -461,7 +461,27 @@ pub struct Finding {
 #[serde(deny_unknown_fields)]
 pub struct AuditShowDoc {
     pub version: u32,
-    pub entries: Vec<crate::store::audit::Entry>,
+    pub entries: Vec<AuditEntry>,
+}
+
+/// One line of `audit.jsonl` as `audit show --json` prints it (the same
+/// fields, in the same order, as the log).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEntry {
+    pub seq: u64,
+    pub time: String,
+    pub actor: String,
+    pub command: String,
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
 }
 
 /// `pki audit verify --json`. Exit 3 when `intact` is false.

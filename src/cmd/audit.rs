@@ -32,7 +32,21 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
             if ctx.json {
                 ctx.emit_json(&json::AuditShowDoc {
                     version: json::VERSION,
-                    entries: entries.clone(),
+                    entries: entries
+                        .iter()
+                        .map(|e| json::AuditEntry {
+                            seq: e.seq,
+                            time: e.time.clone(),
+                            actor: e.actor.clone(),
+                            command: e.command.clone(),
+                            event: e.event.clone(),
+                            user: e.user.clone(),
+                            serial: e.serial.clone(),
+                            detail: e.detail.clone(),
+                            prev_hash: e.prev_hash.clone(),
+                            hash: e.hash.clone(),
+                        })
+                        .collect(),
                 })?;
             } else {
                 let mut out = String::new();

@@ -156,6 +156,17 @@ pub fn json_emitted() -> bool {
     EMITTED.load(Ordering::SeqCst)
 }
 
+/// `doc` as pretty JSON text ending in a newline: the one encoder of every
+/// document pki prints or writes.
+pub fn to_text<T: Serialize + ?Sized>(doc: &T, what: &str) -> crate::error::Result<String> {
+    let mut s = serde_json::to_string_pretty(doc).map_err(|source| crate::error::Error::Json {
+        what: what.into(),
+        source,
+    })?;
+    s.push('\n');
+    Ok(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,15 +178,4 @@ mod tests {
         assert_eq!(escape("one\ntwo\r", false), "one\\ntwo\\r");
         assert_eq!(escape("one\ntwo\u{7f}", true), "one\ntwo\\u{7f}");
     }
-}
-
-/// `doc` as pretty JSON text ending in a newline: the one encoder of every
-/// document pki prints or writes.
-pub fn to_text<T: Serialize + ?Sized>(doc: &T, what: &str) -> crate::error::Result<String> {
-    let mut s = serde_json::to_string_pretty(doc).map_err(|source| crate::error::Error::Json {
-        what: what.into(),
-        source,
-    })?;
-    s.push('\n');
-    Ok(s)
 }
