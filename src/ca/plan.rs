@@ -32,12 +32,39 @@ pub struct Options {
     pub ca_key_type: Option<KeyType>,
 }
 
+/// Rotate or keep one user's certificate, and why (the words `rotate`
+/// and `check` print).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Rotate(String),
+    Keep(String),
+}
+
+impl Decision {
+    pub fn rotates(&self) -> bool {
+        matches!(self, Decision::Rotate(_))
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            Decision::Rotate(why) | Decision::Keep(why) => why,
+        }
+    }
+
+    /// `rotate` or `keep`, as `rotate --json` reports it.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Decision::Rotate(_) => "rotate",
+            Decision::Keep(_) => "keep",
+        }
+    }
+}
+
 /// The decision for one user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserPlan {
     pub user: String,
-    pub rotate: bool,
-    pub reason: String,
+    pub decision: Decision,
     pub old_serial: String,
     pub standing: Standing,
     /// What a re-issue would use.
@@ -72,11 +99,11 @@ pub struct Plan {
 impl Plan {
     /// Anything to write?
     pub fn changes(&self) -> bool {
-        self.ca.rotate || self.users.iter().any(|u| u.rotate)
+        self.ca.rotate || self.users.iter().any(|u| u.decision.rotates())
     }
 
     pub fn to_rotate(&self) -> impl Iterator<Item = &UserPlan> {
-        self.users.iter().filter(|u| u.rotate)
+        self.users.iter().filter(|u| u.decision.rotates())
     }
 }
 
@@ -125,12 +152,11 @@ pub fn plan(
             let mut p = decide(c, ca, &ca_plan, within, o, now);
             // The current CA is on its way out: `rollover advance` re-issues
             // everyone under the new one, so nothing is issued under it now.
-            if trust && p.rotate {
-                p.rotate = false;
-                p.reason = format!(
+            if trust && p.decision.rotates() {
+                p.decision = Decision::Keep(format!(
                     "{}, but a CA rollover is in phase trust: `pki rollover advance` re-issues it under the new CA",
-                    p.reason
-                );
+                    p.decision.reason()
+                ));
             }
             p
         })
@@ -237,20 +263,18 @@ fn decide(
     let left = days_left(c.not_after, now);
     let p = UserPlan {
         user: c.user.clone(),
-        rotate: false,
-        reason: String::new(),
+        decision: Decision::Keep(String::new()),
         old_serial: c.serial.clone(),
         standing,
         key_type: o.key_type.unwrap_or(c.key_type),
         days,
     };
     let keep = |mut p: UserPlan, why: String| {
-        p.reason = why;
+        p.decision = Decision::Keep(why);
         p
     };
     let rotate = |mut p: UserPlan, why: String| {
-        p.rotate = true;
-        p.reason = why;
+        p.decision = Decision::Rotate(why);
         p
     };
     if c.key.is_none() && ca_plan.rotate {
@@ -392,23 +416,33 @@ mod tests {
         let ix = index(vec![c.clone()], ca(3650));
         let edge = c.not_after - Duration::days(30);
         let before = one(&ix, "30d", edge - Duration::seconds(1));
-        assert!(!before.rotate, "{before:?}");
+        assert!(!before.decision.rotates(), "{before:?}");
         assert!(
-            before.reason.starts_with("not due: 30 days left"),
+            before
+                .decision
+                .reason()
+                .starts_with("not due: 30 days left"),
             "{}",
-            before.reason
+            before.decision.reason()
         );
         let at = one(&ix, "30d", edge);
-        assert!(at.rotate && at.standing == Standing::Due, "{at:?}");
-        assert!(at.reason.contains("inside the 30d window"), "{}", at.reason);
+        assert!(
+            at.decision.rotates() && at.standing == Standing::Due,
+            "{at:?}"
+        );
+        assert!(
+            at.decision.reason().contains("inside the 30d window"),
+            "{}",
+            at.decision.reason()
+        );
         let last = one(&ix, "30d", c.not_after - Duration::seconds(1));
         assert_eq!(last.standing, Standing::Due);
         let gone = one(&ix, "30d", c.not_after);
-        assert!(gone.rotate && gone.standing == Standing::Expired);
+        assert!(gone.decision.rotates() && gone.standing == Standing::Expired);
         assert!(
-            gone.reason.starts_with("expired on 2027-01-01"),
+            gone.decision.reason().starts_with("expired on 2027-01-01"),
             "{}",
-            gone.reason
+            gone.decision.reason()
         );
     }
 
@@ -417,8 +451,10 @@ mod tests {
         let c = cert("a", "1", T0, Duration::days(2));
         let ix = index(vec![c.clone()], ca(3650));
         let edge = c.not_after - Duration::hours(12);
-        assert!(!one(&ix, "12h", edge - Duration::seconds(1)).rotate);
-        assert!(one(&ix, "12h", edge).rotate);
+        assert!(!one(&ix, "12h", edge - Duration::seconds(1))
+            .decision
+            .rotates());
+        assert!(one(&ix, "12h", edge).decision.rotates());
         assert_eq!(one(&ix, "12h", c.not_after).standing, Standing::Expired);
     }
 
@@ -430,14 +466,23 @@ mod tests {
         let life = (c.not_after - c.not_before).whole_seconds();
         let edge = c.not_after - Duration::seconds(life * 33 / 100);
         let before = one(&ix, "33%", edge - Duration::seconds(1));
-        assert!(!before.rotate && before.standing == Standing::Valid);
+        assert!(!before.decision.rotates() && before.standing == Standing::Valid);
         let at = one(&ix, "33%", edge);
-        assert!(at.rotate && at.standing == Standing::Due);
-        assert!(at.reason.contains("33% window"), "{}", at.reason);
-        assert!(one(&ix, "33%", c.not_after).reason.starts_with("expired"));
+        assert!(at.decision.rotates() && at.standing == Standing::Due);
+        assert!(
+            at.decision.reason().contains("33% window"),
+            "{}",
+            at.decision.reason()
+        );
+        assert!(one(&ix, "33%", c.not_after)
+            .decision
+            .reason()
+            .starts_with("expired"));
         // 0% is due only once expired; 100% from the start.
-        assert!(!one(&ix, "0%", c.not_after - Duration::seconds(1)).rotate);
-        assert!(one(&ix, "100%", c.not_before).rotate);
+        assert!(!one(&ix, "0%", c.not_after - Duration::seconds(1))
+            .decision
+            .rotates());
+        assert!(one(&ix, "100%", c.not_before).decision.rotates());
     }
 
     #[test]
@@ -526,11 +571,11 @@ mod tests {
         c.not_after = ca.not_after;
         let ix = index(vec![c], ca.clone());
         let p = one(&ix, "30d", ca.not_after - Duration::days(10));
-        assert!(!p.rotate, "{p:?}");
+        assert!(!p.decision.rotates(), "{p:?}");
         assert!(
-            p.reason.contains("could not outlive the CA"),
+            p.decision.reason().contains("could not outlive the CA"),
             "{}",
-            p.reason
+            p.decision.reason()
         );
         let plan = decide_at(
             &ix,
@@ -556,15 +601,15 @@ mod tests {
         assert!(p.ca.due && p.ca.rotate && !p.ca.expired);
         assert_eq!((p.ca.days, p.ca.key_type), (3650, KeyType::Rsa2048));
         // Every active user is re-issued under the new CA, due or not.
-        assert!(p.users[0].rotate);
-        assert_eq!(p.users[0].reason, "re-issued under the new CA");
+        assert!(p.users[0].decision.rotates());
+        assert_eq!(p.users[0].decision.reason(), "re-issued under the new CA");
         // Without --ca a due CA is reported, not replaced.
         let p = decide_at(&ix, "30d", &Options::default(), edge);
         assert!(p.ca.due && !p.ca.rotate);
         // An expired CA: nothing can be issued, users are kept and told why.
         let p = decide_at(&ix, "30d", &Options::default(), ca_e.not_after);
-        assert!(p.ca.expired && !p.users[0].rotate);
-        assert!(p.users[0].reason.contains("rotate --ca"));
+        assert!(p.ca.expired && !p.users[0].decision.rotates());
+        assert!(p.users[0].decision.reason().contains("rotate --ca"));
         // --force replaces a CA that is not due.
         let o = Options {
             ca: true,
@@ -582,8 +627,13 @@ mod tests {
         csr.key = None;
         let ix = index(vec![old, csr], ca(3650));
         let p = decide_at(&ix, "33%", &Options::default(), T0 + Duration::days(2));
-        assert!(p.users[0].rotate && p.users[0].reason == "signed by an earlier CA");
-        assert!(!p.users[1].rotate && p.users[1].reason.contains("pki sign"));
+        assert!(
+            p.users[0].decision.rotates()
+                && p.users[0].decision.reason() == "signed by an earlier CA"
+        );
+        assert!(
+            !p.users[1].decision.rotates() && p.users[1].decision.reason().contains("pki sign")
+        );
     }
 
     #[test]

@@ -182,8 +182,8 @@ fn apply(ctx: &Ctx, tx: &mut Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> 
             reissued,
         );
         tx.record(ev);
-        for u in plan.users.iter().filter(|u| !u.rotate) {
-            ctx.warn(format!("{}: {}", u.user, u.reason));
+        for u in plan.users.iter().filter(|u| !u.decision.rotates()) {
+            ctx.warn(format!("{}: {}", u.user, u.decision.reason()));
         }
         out.new_ca = Some(entry);
     }
@@ -200,8 +200,8 @@ fn report(ctx: &Ctx, plan: &Plan, out: &Outcome, dry_run: bool) -> Result<()> {
         .iter()
         .map(|u| RotateAction {
             user: u.user.clone(),
-            action: if u.rotate { "rotate" } else { "keep" }.into(),
-            reason: u.reason.clone(),
+            action: u.decision.action().into(),
+            reason: u.decision.reason().to_string(),
             old_serial: u.old_serial.clone(),
             new_serial: out.issued.get(&u.user).cloned(),
         })
