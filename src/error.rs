@@ -64,6 +64,17 @@ pub enum Error {
         entry: String,
         problem: String,
     },
+    /// The store path names something that is not a directory (exit 2).
+    StoreIsFile { dir: PathBuf },
+    /// A file would be overwritten and `--force` was not given (exit 4);
+    /// `instead` names the flag that picks another destination.
+    Exists {
+        path: PathBuf,
+        instead: &'static str,
+    },
+    /// A certificate whose key type pki does not support (exit 2); `what`
+    /// names it ("the CA certificate").
+    UnsupportedKey { what: String },
     /// A document could not be encoded as JSON (exit 1).
     Json {
         what: String,
@@ -123,30 +134,62 @@ impl Error {
             Error::NoUser { .. }
             | Error::BadIndex { .. }
             | Error::CaExpired { .. }
-            | Error::CaNotYetValid { .. } => code::USAGE,
+            | Error::CaNotYetValid { .. }
+            | Error::StoreIsFile { .. }
+            | Error::UnsupportedKey { .. } => code::USAGE,
             Error::Refused { .. }
             | Error::UserHasCert { .. }
             | Error::CaExists { .. }
-            | Error::Locked { .. } => code::REFUSED,
+            | Error::Locked { .. }
+            | Error::Exists { .. } => code::REFUSED,
             Error::Attention { .. } => code::ATTENTION,
             Error::Io { .. } | Error::Failed { .. } | Error::Json { .. } => code::FAILURE,
         }
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+impl Error {
+    /// What went wrong and what to do, for the variants worded in two parts.
+    fn parts(&self) -> Option<(String, String)> {
+        Some(match self {
             Error::Usage { msg, hint }
             | Error::Input { msg, hint }
             | Error::Refused { msg, hint }
-            | Error::Failed { msg, hint } => {
-                if hint.is_empty() {
-                    write!(f, "{msg}")
-                } else {
-                    write!(f, "{msg}; {hint}")
-                }
-            }
+            | Error::Failed { msg, hint } => (msg.clone(), hint.clone()),
+            Error::StoreIsFile { dir } => (
+                format!("{} exists and is not a directory", dir.display()),
+                "choose another --dir (or PKI_DIR), or move that file away".into(),
+            ),
+            Error::Exists { path, instead } => (
+                format!("{} already exists", path.display()),
+                format!("pass --force to replace it, or choose another {instead}"),
+            ),
+            Error::UnsupportedKey { what } => (
+                format!("{what} has a key type pki does not support"),
+                "use RSA, ECDSA P-256/P-384 or Ed25519".into(),
+            ),
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((msg, hint)) = self.parts() {
+            return if hint.is_empty() {
+                write!(f, "{msg}")
+            } else {
+                write!(f, "{msg}; {hint}")
+            };
+        }
+        match self {
+            Error::Usage { .. }
+            | Error::Input { .. }
+            | Error::Refused { .. }
+            | Error::Failed { .. }
+            | Error::StoreIsFile { .. }
+            | Error::Exists { .. }
+            | Error::UnsupportedKey { .. } => unreachable!("worded by parts()"),
             Error::Read { path, source } => write!(
                 f,
                 "cannot read {}: {}; check the path and its permissions",
@@ -209,12 +252,9 @@ impl Error {
     /// What went wrong, without the hint of what to do (for an error that
     /// becomes part of another message).
     pub fn what(&self) -> String {
-        match self {
-            Error::Usage { msg, .. }
-            | Error::Input { msg, .. }
-            | Error::Refused { msg, .. }
-            | Error::Failed { msg, .. } => msg.clone(),
-            e => e.to_string(),
+        match self.parts() {
+            Some((msg, _)) => msg,
+            None => self.to_string(),
         }
     }
 }

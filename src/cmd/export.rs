@@ -436,10 +436,10 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
             .into_iter()
             .find(|p| p.exists())
         {
-            return Err(Error::refused(
-                format!("{} already exists", p.display()),
-                "pass --force to replace it, or choose another --out",
-            ));
+            return Err(Error::Exists {
+                path: p.to_path_buf(),
+                instead: "--out",
+            });
         }
     }
     // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.

@@ -215,10 +215,9 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
         ),
     };
     if ctx.store.dir.exists() && !ctx.store.dir.is_dir() {
-        return Err(Error::input(
-            format!("{} exists and is not a directory", ctx.store.dir.display()),
-            "choose another --dir (or PKI_DIR), or move that file away",
-        ));
+        return Err(Error::StoreIsFile {
+            dir: ctx.store.dir.clone(),
+        });
     }
     // Refuse before creating anything when a CA exists and --force is absent.
     if ctx.store.exists() {

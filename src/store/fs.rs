@@ -289,10 +289,10 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32, replace: Replace) -> Re
 }
 
 fn exists(path: &Path) -> Error {
-    Error::refused(
-        format!("{} already exists", path.display()),
-        "pass --force to replace it, or choose another destination",
-    )
+    Error::Exists {
+        path: path.to_path_buf(),
+        instead: "destination",
+    }
 }
 
 /// Append `data` to `path` (created with `mode` if missing; the mode is

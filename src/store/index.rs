@@ -175,11 +175,8 @@ impl CertEntry {
             serial: info.serial.clone(),
             not_before: info.not_before,
             not_after: info.not_after,
-            key_type: info.key_type.ok_or_else(|| {
-                Error::input(
-                    format!("the certificate for {user} has a key type pki does not support"),
-                    "use RSA, ECDSA P-256/P-384 or Ed25519",
-                )
+            key_type: info.key_type.ok_or_else(|| Error::UnsupportedKey {
+                what: format!("the certificate for {user}"),
             })?,
             fingerprint_sha256: info.fingerprint_sha256.clone(),
             state: CertState::Active,
@@ -205,11 +202,8 @@ impl CaEntry {
             serial: info.serial.clone(),
             not_before: info.not_before,
             not_after: info.not_after,
-            key_type: info.key_type.ok_or_else(|| {
-                Error::input(
-                    "the CA certificate has a key type pki does not support",
-                    "use RSA, ECDSA P-256/P-384 or Ed25519",
-                )
+            key_type: info.key_type.ok_or_else(|| Error::UnsupportedKey {
+                what: "the CA certificate".into(),
             })?,
             fingerprint_sha256: info.fingerprint_sha256.clone(),
             cert,
