@@ -72,6 +72,24 @@ fn usage_line(e: &clap::Error) -> String {
     crate::error::one_line(&format!("{msg}; {hint}"))
 }
 
+/// Keep the decrypted CA key and the passphrase out of core dumps, as
+/// ssh-agent and gpg-agent do: no core file (`RLIMIT_CORE` 0, soft and
+/// hard, so a child cannot raise it back) and not dumpable (which also
+/// keeps other processes of the same user from attaching with ptrace).
+/// Best effort: a platform that refuses either still runs pki.
+pub fn no_core_dumps() {
+    use rustix::process::{setrlimit, Resource, Rlimit};
+    let _ = setrlimit(
+        Resource::Core,
+        Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        },
+    );
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+}
+
 /// Parse `args`, run the command, and return the process exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     let argv: Vec<OsString> = args.into_iter().collect();

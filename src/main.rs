@@ -1,3 +1,4 @@
 fn main() -> std::process::ExitCode {
+    pki::no_core_dumps();
     std::process::ExitCode::from(pki::run(std::env::args_os()))
 }
