@@ -174,7 +174,8 @@ pub fn write_files(
     der: &[u8],
     key: Option<(&PrivateKey, KeyFormat)>,
 ) -> Result<Paths> {
-    let (cert_rel, key_rel) = Store::user_paths(user, &info.serial);
+    let user = crate::x509::names::UserName::new(user)?;
+    let (cert_rel, key_rel) = Store::user_paths(&user, &info.serial);
     if let Some((k, format)) = key {
         store.write_key(committed, &key_rel, k, format)?;
     }

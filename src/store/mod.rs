@@ -493,7 +493,7 @@ impl Store {
         )
     }
 
-    pub fn user_paths(user: &str, serial: &str) -> (PathBuf, PathBuf) {
+    pub fn user_paths(user: &crate::x509::names::UserName, serial: &str) -> (PathBuf, PathBuf) {
         (
             PathBuf::from(format!("users/{user}/{serial}.crt")),
             PathBuf::from(format!("users/{user}/{serial}.key")),

@@ -72,6 +72,29 @@ pub fn validate_user(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// A user name that passed [`validate_user`]. Paths under `users/` are made
+/// only from this type ([`crate::store::Store::user_paths`]), so no name
+/// that was not checked can become a path.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserName(String);
+
+impl UserName {
+    pub fn new(name: &str) -> Result<Self> {
+        validate_user(name)?;
+        Ok(UserName(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for UserName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Every name of a batch valid, and none named twice.
 pub fn validate_users(users: &[String]) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
