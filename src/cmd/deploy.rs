@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::cmd::Ctx;
-use crate::deliver::marathon_api::{self, Auth, Client, Method, Request, Transport};
+use crate::deliver::marathon_api::{self, Client, Config, Method, Request, Settings};
 use crate::deliver::{asp, marathon};
 use crate::deliver::{env_for, pick_user};
 use crate::error::{Error, Result};
@@ -29,9 +29,6 @@ pub enum Target {
     /// Set ASP_EPHEMERAL_STORE of the running marathon-asp-ctlr app, keeping its other variables and users.
     Asp(AspArgs),
 }
-
-/// The environment variable DC/OS's CLI and docs use for an ACS token.
-pub const TOKEN_ENV: &str = "DCOS_ACS_TOKEN";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -153,54 +150,15 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
     }
 }
 
-/// Everything checked before the store is read or a byte is sent.
-struct Config {
-    base: String,
-    app_id: String,
-    auth: Auth,
-    transport: Transport,
-}
-
-fn config(a: &Connection, app_id: &str) -> Result<Config> {
-    let base = marathon_api::base_url(&a.url)?;
-    marathon::validate_app_id(app_id)?;
-    let auth = if let Some(f) = &a.token_file {
-        Auth::token(
-            &crate::store::fs::read_input_text(f)?,
-            &f.display().to_string(),
-        )?
-    } else if let Some(f) = &a.credentials_file {
-        Auth::basic(
-            &crate::store::fs::read_input_text(f)?,
-            &f.display().to_string(),
-        )?
-    } else {
-        match std::env::var(TOKEN_ENV) {
-            Ok(t) if !t.trim().is_empty() => Auth::token(&t, TOKEN_ENV)?,
-            _ => Auth::None,
-        }
+fn config(c: &Connection, app_id: &str) -> Result<Config> {
+    let settings = Settings {
+        url: &c.url,
+        token_file: c.token_file.as_deref(),
+        credentials_file: c.credentials_file.as_deref(),
+        ca_cert: c.ca_cert.as_deref(),
+        timeout: Duration::from_secs(c.timeout),
     };
-    let ca_certs = match &a.ca_cert {
-        Some(p) => {
-            if !base.starts_with("https://") {
-                return Err(Error::usage(
-                    "--ca-cert is for https, but --url is http",
-                    "use an https:// URL, or leave --ca-cert out",
-                ));
-            }
-            Some(marathon_api::read_ca_certs(p)?)
-        }
-        None => None,
-    };
-    Ok(Config {
-        base,
-        app_id: marathon_api::absolute_id(app_id),
-        auth,
-        transport: Transport {
-            timeout: Duration::from_secs(a.timeout),
-            ca_certs,
-        },
-    })
+    marathon_api::config(&settings, app_id)
 }
 
 /// What one deploy sets and records; the rest of the flow is shared.
