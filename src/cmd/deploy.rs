@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::cmd::Ctx;
 use crate::deliver::marathon_api::{self, Client, Config, Method, Request, Settings};
 use crate::deliver::{asp, marathon};
-use crate::deliver::{env_for, pick_user};
+use crate::deliver::{asp_material, env_for, pick_user};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::store::audit::{Appender, Event, SENDING, SEND_FAILED};
@@ -298,12 +298,9 @@ fn deploy_marathon(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
 
 fn deploy_asp(ctx: &Ctx, a: AspArgs) -> Result<()> {
     let cfg = config(&a.conn, &a.app_id)?;
-    if let Some(h) = &a.store_host {
-        asp::validate_host(h)?;
-    }
+    super::check_store_host(a.store_host.as_deref())?;
     let index = ctx.store.read_index()?;
-    let material =
-        asp::Material::read(&ctx.store, &index, &a.users, a.key_format, a.allow_non_rsa)?;
+    let material = asp_material(&ctx.store, &index, &a.users, a.key_format, a.allow_non_rsa)?;
     let payload = AspPayload {
         material,
         host: a.store_host,
