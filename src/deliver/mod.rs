@@ -1,9 +1,11 @@
 //! What leaves the store for an orchestrator: the key material read from
 //! the store ([`material`]), Marathon env blocks, app definitions and
 //! merges ([`marathon`], [`asp`]), the Marathon REST client
-//! ([`marathon_api`]), and Kubernetes objects ([`k8s`]).
+//! ([`marathon_api`]), the deploy flow that uses it ([`deploy`]), and
+//! Kubernetes objects ([`k8s`]).
 
 pub mod asp;
+pub mod deploy;
 pub mod k8s;
 pub mod marathon;
 pub mod marathon_api;
