@@ -297,3 +297,36 @@ pub fn send(
 fn succeeded(r: &Reply) -> bool {
     matches!(r.status, 200 | 201)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_say_what_they_set_and_record() {
+        let m = MarathonPayload {
+            user: "u".into(),
+            env: marathon::env_block("u", "CERT", "KEY"),
+            create: None,
+        };
+        assert_eq!(m.users(), [("u".to_string(), None)]);
+        assert_eq!((m.command(), m.material()), ("deploy marathon", "ca-key"));
+        assert!(m.create("http://m", "/a").is_none());
+        let mut env = Map::new();
+        env.insert("OTHER".into(), "1".into());
+        m.set(&mut env, "the app").unwrap();
+        assert_eq!(env.len(), 1 + marathon::ENV_KEYS.len());
+        let m = MarathonPayload {
+            create: Some("img".into()),
+            ..m
+        };
+        assert_eq!(
+            m.create("http://m", "/a").map(|r| r.method),
+            Some(Method::Post)
+        );
+        assert_eq!(
+            (Action::Create.done(), Action::Update.as_str()),
+            ("created", "update")
+        );
+    }
+}

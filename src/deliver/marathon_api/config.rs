@@ -193,6 +193,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_connection_is_checked_before_any_file_is_read() {
+        let settings = |url| Settings {
+            url,
+            token_file: Some(Path::new("/nonexistent/token")),
+            credentials_file: None,
+            ca_cert: Some(Path::new("/nonexistent/ca.crt")),
+            timeout: Duration::from_secs(1),
+        };
+        let refused = |s: &Settings, id| match config(s, id) {
+            Err(e) => e,
+            Ok(_) => panic!("{} {id} was accepted", s.url),
+        };
+        // A bad URL, then a bad app id, fail before the token file is read.
+        assert!(refused(&settings("ftp://m"), "/a")
+            .to_string()
+            .contains("--url"));
+        assert_eq!(refused(&settings("http://m"), "a b").code(), 2);
+        let mut s = settings("http://m");
+        s.token_file = None;
+        // --ca-cert with http is refused before the CA file is read.
+        let e = refused(&s, "/a");
+        assert!(e.to_string().contains("--ca-cert is for https"), "{e}");
+    }
+
+    #[test]
     fn base_urls_are_checked_and_trimmed() {
         assert_eq!(base_url("http://m:8080/").unwrap(), "http://m:8080");
         assert_eq!(
