@@ -6,8 +6,9 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::cmd::Ctx;
+use crate::deliver::asp::{DEFAULT_MARATHON_URL, ENV_KEY, MARATHON_URL};
 use crate::deliver::{
-    asp, ca_pem, env_for, k8s, marathon, pick_user, trust_bundle, user_pem, Pair,
+    asp, asp_material, ca_pem, env_for, k8s, marathon, pick_user, trust_bundle, user_pem, Pair,
 };
 use crate::error::{Error, Result};
 use crate::json;
@@ -332,14 +333,12 @@ fn read_app(ctx: &Ctx, p: &std::path::Path) -> Result<Value> {
 
 fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
     marathon::validate_app_id(&a.app_id)?;
-    asp::validate_marathon_url(&a.marathon_url)?;
-    if let Some(h) = &a.store_host {
-        asp::validate_host(h)?;
-    }
+    validate_marathon_url(&a.marathon_url)?;
+    super::check_store_host(a.store_host.as_deref())?;
     let settings = a
         .env
         .iter()
-        .map(|s| asp::parse_env_setting(s))
+        .map(|s| parse_env_setting(s))
         .collect::<Result<Vec<_>>>()?;
     let merge_into = match &a.merge {
         Some(p) => {
@@ -366,8 +365,7 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
         crate::ca::policy::Within::default(),
         ctx.now,
     ));
-    let material =
-        asp::Material::read(&ctx.store, &index, &a.users, a.key_format, a.allow_non_rsa)?;
+    let material = asp_material(&ctx.store, &index, &a.users, a.key_format, a.allow_non_rsa)?;
     let update = material.update(a.store_host.as_deref(), a.store_port);
     let doc = match (merge_into, a.format) {
         (Some(mut app), _) => {
@@ -415,6 +413,53 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
         material.names().join(", ")
     ));
     Ok(())
+}
+
+/// Check `--marathon-url`, the controller's `MARATHON_URL`.
+fn validate_marathon_url(url: &str) -> Result<()> {
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() > "https://".len()
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(
+            format!("--marathon-url {url:?} is not an http:// or https:// URL"),
+            format!("give Marathon's URL as the controller reaches it, e.g. --marathon-url {DEFAULT_MARATHON_URL}"),
+        ))
+    }
+}
+
+/// Check one `--env KEY=VALUE` for the controller app; returns the pair.
+fn parse_env_setting(s: &str) -> Result<(String, String)> {
+    let bad = |why: &str| {
+        Error::usage(
+            format!("--env {s:?} {why}"),
+            "give NAME=VALUE with NAME of A-Z a-z 0-9 _, e.g. --env ASP_DEFAULT_LOG_LEVEL=info",
+        )
+    };
+    let (k, v) = s.split_once('=').ok_or_else(|| bad("has no ="))?;
+    let name_ok = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !name_ok {
+        return Err(bad("does not start with a variable name"));
+    }
+    if k == ENV_KEY {
+        return Err(Error::usage(
+            format!("--env cannot set {ENV_KEY}"),
+            "pki writes it from the store: name the users with --user",
+        ));
+    }
+    if k == MARATHON_URL {
+        return Err(Error::usage(
+            format!("--env cannot set {MARATHON_URL}"),
+            "use --marathon-url",
+        ));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(bad("has a control character in its value"));
+    }
+    Ok((k.to_string(), v.to_string()))
 }
 
 fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
@@ -478,4 +523,29 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
         ca_path.display()
     ));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_settings_are_checked() {
+        assert_eq!(
+            parse_env_setting("ASP_DEFAULT_MEM=512").unwrap(),
+            ("ASP_DEFAULT_MEM".into(), "512".into())
+        );
+        assert_eq!(parse_env_setting("X=a=b").unwrap().1, "a=b");
+        for bad in [
+            "X",
+            "=1",
+            "1X=2",
+            "A-B=1",
+            "ASP_EPHEMERAL_STORE={}",
+            "MARATHON_URL=x",
+            "X=a\nb",
+        ] {
+            assert_eq!(parse_env_setting(bad).unwrap_err().code(), 2, "{bad}");
+        }
+    }
 }

@@ -198,3 +198,18 @@ pub fn issued_doc(i: &crate::ca::issue::Issued) -> json::Issued {
         i.replaced_serial.clone(),
     )
 }
+
+/// `--store-host` of `export asp` and `deploy asp`: a DNS name or an IP
+/// address ([`crate::deliver::asp::validate_host`]), worded with its flag.
+pub fn check_store_host(host: Option<&str>) -> Result<()> {
+    use crate::deliver::asp::{validate_host, DEFAULT_HOST};
+    match host {
+        Some(h) if validate_host(h).is_err() => Err(Error::usage(
+            format!("--store-host {h:?} is not a host name or IP address"),
+            format!(
+                "give the store's address as clients reach it, e.g. --store-host {DEFAULT_HOST}"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}

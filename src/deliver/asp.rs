@@ -16,16 +16,15 @@
 //! JSON). It carries users' private keys but never the CA key: the
 //! controller only logs in, it does not mint.
 //!
-//! Everything here is pure: the command layer reads the store, checks
-//! certificates and prints; these functions build, merge and redact values.
+//! Everything here is pure: [`crate::deliver::material::asp_material`]
+//! reads the store, the command layer checks its flags and prints; these
+//! functions build, merge and redact values.
 
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use crate::deliver::{pick_user, require_rsa, trust_bundle, user_pem, Pair};
+use crate::deliver::Pair;
 use crate::error::{Error, Result};
-use crate::store::{Index, Store};
-use crate::x509::keys::KeyFormat;
 
 /// The controller's env variable this module owns; nothing else is touched.
 pub const ENV_KEY: &str = "ASP_EPHEMERAL_STORE";
@@ -89,45 +88,6 @@ pub struct Material {
 }
 
 impl Material {
-    /// Read the named users (each once, in order) with the refusals of
-    /// `export marathon`: unknown, revoked or badly named users, keys not
-    /// in the store (signed from a CSR), and, unless allowed, a CA or user
-    /// key that is not RSA (the Node.js client of the ASP offers RSA cipher
-    /// suites only).
-    pub fn read(
-        store: &Store,
-        index: &Index,
-        names: &[String],
-        format: KeyFormat,
-        allow_non_rsa: bool,
-    ) -> Result<Material> {
-        let ca = index.ca(store)?;
-        require_rsa(ca, allow_non_rsa)?;
-        let mut users = Vec::new();
-        for name in names {
-            if users
-                .iter()
-                .any(|(u, _, _): &(String, String, Pair)| u == name)
-            {
-                continue;
-            }
-            let entry = pick_user(store, index, Some(name))?;
-            if !entry.key_type.is_rsa() && !allow_non_rsa {
-                return Err(Error::input(
-                    format!("user {name:?} has a {} key, but the ASP's store client needs RSA", entry.key_type),
-                    format!("re-issue it with `pki rotate --force --key-type rsa-2048 {name}`, or pass --allow-non-rsa if you know better"),
-                ));
-            }
-            let pair = user_pem(store, entry, format)?;
-            users.push((entry.user.clone(), entry.serial.clone(), pair));
-        }
-        Ok(Material {
-            users,
-            // During a CA rollover both CAs, so clients trust either (docs/rotation.md).
-            root_ca: trust_bundle(store, index)?,
-        })
-    }
-
     /// The names, in order.
     pub fn names(&self) -> Vec<String> {
         self.users.iter().map(|(u, _, _)| u.clone()).collect()
@@ -199,9 +159,14 @@ pub struct Kept {
     pub cert: Option<String>,
 }
 
-/// Check `--store-host`: a DNS name or an IP address, nothing the
+/// A store address the controller could misread: not a DNS name or an IP
+/// address (the command that took it says which flag gave it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadHost;
+
+/// Check a store address: a DNS name or an IP address, nothing the
 /// controller could misread.
-pub fn validate_host(host: &str) -> Result<()> {
+pub fn validate_host(host: &str) -> Result<(), BadHost> {
     let ok = !host.is_empty()
         && host.len() <= 253
         && host
@@ -210,27 +175,7 @@ pub fn validate_host(host: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::usage(
-            format!("--store-host {host:?} is not a host name or IP address"),
-            format!(
-                "give the store's address as clients reach it, e.g. --store-host {DEFAULT_HOST}"
-            ),
-        ))
-    }
-}
-
-/// Check `--marathon-url`, the controller's `MARATHON_URL`.
-pub fn validate_marathon_url(url: &str) -> Result<()> {
-    let ok = (url.starts_with("http://") || url.starts_with("https://"))
-        && url.len() > "https://".len()
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::usage(
-            format!("--marathon-url {url:?} is not an http:// or https:// URL"),
-            format!("give Marathon's URL as the controller reaches it, e.g. --marathon-url {DEFAULT_MARATHON_URL}"),
-        ))
+        Err(BadHost)
     }
 }
 
@@ -385,38 +330,6 @@ pub fn redact(env: &mut Map<String, Value>) {
         Err(_) => "<redacted>".to_string(),
     };
     env.insert(ENV_KEY.into(), Value::String(redacted));
-}
-
-/// Check one `--env KEY=VALUE` for the controller app; returns the pair.
-pub fn parse_env_setting(s: &str) -> Result<(String, String)> {
-    let bad = |why: &str| {
-        Error::usage(
-            format!("--env {s:?} {why}"),
-            "give NAME=VALUE with NAME of A-Z a-z 0-9 _, e.g. --env ASP_DEFAULT_LOG_LEVEL=info",
-        )
-    };
-    let (k, v) = s.split_once('=').ok_or_else(|| bad("has no ="))?;
-    let name_ok = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !name_ok {
-        return Err(bad("does not start with a variable name"));
-    }
-    if k == ENV_KEY {
-        return Err(Error::usage(
-            format!("--env cannot set {ENV_KEY}"),
-            "pki writes it from the store: name the users with --user",
-        ));
-    }
-    if k == MARATHON_URL {
-        return Err(Error::usage(
-            format!("--env cannot set {MARATHON_URL}"),
-            "use --marathon-url",
-        ));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(bad("has a control character in its value"));
-    }
-    Ok((k.to_string(), v.to_string()))
 }
 
 /// What the controller app is made with, beside the value.
@@ -602,23 +515,7 @@ mod tests {
     }
 
     #[test]
-    fn env_settings_and_hosts_are_checked() {
-        assert_eq!(
-            parse_env_setting("ASP_DEFAULT_MEM=512").unwrap(),
-            ("ASP_DEFAULT_MEM".into(), "512".into())
-        );
-        assert_eq!(parse_env_setting("X=a=b").unwrap().1, "a=b");
-        for bad in [
-            "X",
-            "=1",
-            "1X=2",
-            "A-B=1",
-            "ASP_EPHEMERAL_STORE={}",
-            "MARATHON_URL=x",
-            "X=a\nb",
-        ] {
-            assert_eq!(parse_env_setting(bad).unwrap_err().code(), 2, "{bad}");
-        }
+    fn hosts_are_checked() {
         for ok in [DEFAULT_HOST, "10.0.0.1", "[::1]", "store-1"] {
             validate_host(ok).unwrap();
         }

@@ -1,0 +1,332 @@
+//! The one deploy flow of `pki deploy marathon` and `pki deploy asp`, in two
+//! steps the command calls in turn: [`plan`] reads the app (`GET`) and
+//! plans the one mutating request (pure: [`marathon_api::request`]);
+//! [`send`] records the attempt in the audit log before it leaves, sends
+//! it, records its outcome after, and returns Marathon's deployment id and
+//! version. What differs between the two (which variables are set, what is
+//! recorded) is a [`Payload`]. Nothing here prints except `ui::trace`
+//! (`-v`: each request's method and URL); warnings come back in the
+//! [`Plan`], the report is the command's to render.
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::deliver::marathon_api::{self, Client, Config, Method, Reply, Request};
+use crate::deliver::{asp, marathon};
+use crate::error::{Error, Result};
+use crate::store::audit::{Appender, Event, SENDING, SEND_FAILED};
+use crate::store::Store;
+
+/// What one deploy sets and records; the rest of the flow is shared.
+pub trait Payload {
+    /// The command, as the audit log names it.
+    fn command(&self) -> &'static str;
+    /// The env variables pki sets; every other one is sent back as read.
+    fn owned(&self) -> &'static [&'static str];
+    /// Set them in the app's env (`what` names the app for messages).
+    fn set(&self, env: &mut Map<String, Value>, what: &str) -> Result<Set>;
+    /// The POST that creates the app when it is missing, if asked for.
+    fn create(&self, base: &str, app_id: &str) -> Option<Request>;
+    /// The hint when the app is missing.
+    fn missing_hint(&self) -> &'static str;
+    /// Who the material belongs to: (user, serial when one is sent).
+    fn users(&self) -> Vec<(String, Option<String>)>;
+    /// The material's name in audit events: `ca-key` or `key`.
+    fn material(&self) -> &'static str;
+    /// What is sent, for messages: "the env of user myuser".
+    fn describe(&self) -> String;
+}
+
+/// What setting the variables found: users kept, warnings to print.
+#[derive(Default)]
+pub struct Set {
+    pub kept_users: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// `deploy marathon`: the ephemeral store's env for one user, with the CA key.
+pub struct MarathonPayload {
+    pub user: String,
+    /// The env block ([`crate::deliver::env_for`]).
+    pub env: Map<String, Value>,
+    /// `--create`: the image of the app to POST when it is missing.
+    pub create: Option<String>,
+}
+
+impl Payload for MarathonPayload {
+    fn command(&self) -> &'static str {
+        "deploy marathon"
+    }
+    fn owned(&self) -> &'static [&'static str] {
+        &marathon::ENV_KEYS
+    }
+    fn set(&self, env: &mut Map<String, Value>, _what: &str) -> Result<Set> {
+        for (k, v) in &self.env {
+            env.insert(k.clone(), v.clone());
+        }
+        Ok(Set::default())
+    }
+    fn create(&self, base: &str, app_id: &str) -> Option<Request> {
+        let image = self.create.as_deref()?;
+        Some(marathon_api::create_request(
+            base,
+            app_id,
+            image,
+            self.env.clone(),
+        ))
+    }
+    fn missing_hint(&self) -> &'static str {
+        "check --app-id, or pass --create to create the app"
+    }
+    fn users(&self) -> Vec<(String, Option<String>)> {
+        vec![(self.user.clone(), None)]
+    }
+    fn material(&self) -> &'static str {
+        "ca-key"
+    }
+    fn describe(&self) -> String {
+        format!("the env of user {}", self.user)
+    }
+}
+
+/// `deploy asp`: the controller's `ASP_EPHEMERAL_STORE`, merged.
+pub struct AspPayload {
+    /// The users' material ([`crate::deliver::asp_material`]).
+    pub material: asp::Material,
+    /// The store's address to set; `None` keeps the app's.
+    pub host: Option<String>,
+    pub port: Option<u16>,
+}
+
+impl Payload for AspPayload {
+    fn command(&self) -> &'static str {
+        "deploy asp"
+    }
+    fn owned(&self) -> &'static [&'static str] {
+        &[asp::ENV_KEY]
+    }
+    fn set(&self, env: &mut Map<String, Value>, what: &str) -> Result<Set> {
+        let update = self.material.update(self.host.as_deref(), self.port);
+        let kept = asp::merge_env(env, &update, what)?;
+        Ok(Set {
+            warnings: asp::kept_warnings(&kept, &self.material.root_ca),
+            kept_users: kept.into_iter().map(|k| k.name).collect(),
+        })
+    }
+    fn create(&self, _base: &str, _app_id: &str) -> Option<Request> {
+        None
+    }
+    fn missing_hint(&self) -> &'static str {
+        "check --app-id; create the controller first (pki export asp --format app, then POST it to /v2/apps)"
+    }
+    fn users(&self) -> Vec<(String, Option<String>)> {
+        self.material
+            .users
+            .iter()
+            .map(|(u, serial, _)| (u.clone(), Some(serial.clone())))
+            .collect()
+    }
+    fn material(&self) -> &'static str {
+        "key"
+    }
+    fn describe(&self) -> String {
+        format!("{} for {}", asp::ENV_KEY, self.material.names().join(", "))
+    }
+}
+
+/// Whether the request creates the app (`--create`, POST) or updates it (PUT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Update,
+}
+
+impl Action {
+    /// `create` or `update`, as the JSON document and messages say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+        }
+    }
+    /// `created` or `updated`.
+    pub fn done(self) -> &'static str {
+        match self {
+            Action::Create => "created",
+            Action::Update => "updated",
+        }
+    }
+}
+
+/// What the GET and the merge gave: the one request to send, and what to
+/// report about it.
+pub struct Plan {
+    client: Client,
+    /// The app, with its leading slash.
+    pub app_id: String,
+    pub request: Request,
+    pub action: Action,
+    /// The app's other env variables, sent back unchanged.
+    pub kept_env: Vec<String>,
+    /// `deploy asp`: the other users of `ASP_EPHEMERAL_STORE`, kept.
+    pub kept_users: Vec<String>,
+    /// For the command to print before it sends.
+    pub warnings: Vec<String>,
+}
+
+/// Read the app and plan the request: the merged env (PUT), the app to
+/// create when it is missing and the payload makes one (POST), or the
+/// error Marathon's answer calls for. Only the GET is sent.
+pub fn plan(cfg: Config, force: bool, p: &dyn Payload) -> Result<Plan> {
+    let client = Client::new(cfg.auth, cfg.transport);
+    let get = Request::get_app(&cfg.base, &cfg.app_id);
+    crate::ui::trace(format!("GET {}", get.url));
+    let reply = client.send(&get)?;
+    let (request, kept_env, set) = match reply.status {
+        200 => {
+            let app = reply.json().ok_or_else(|| {
+                Error::failed(
+                    format!("GET {} answered 200 but not with JSON", get.url),
+                    "check that --url points at Marathon itself",
+                )
+            })?;
+            marathon_api::update_request_with(
+                &cfg.base,
+                &cfg.app_id,
+                app,
+                force,
+                p.owned(),
+                |env| p.set(env, &format!("the app {} in Marathon", cfg.app_id)),
+            )?
+        }
+        404 => match p.create(&cfg.base, &cfg.app_id) {
+            Some(req) => (req, Vec::new(), Set::default()),
+            None => {
+                return Err(Error::input(
+                    format!("Marathon at {} has no app {}", cfg.base, cfg.app_id),
+                    p.missing_hint(),
+                ))
+            }
+        },
+        _ => return Err(reply.error(&get, &cfg.app_id, client.auth())),
+    };
+    let action = if request.method == Method::Post {
+        Action::Create
+    } else {
+        Action::Update
+    };
+    Ok(Plan {
+        client,
+        app_id: cfg.app_id,
+        request,
+        action,
+        kept_env,
+        kept_users: set.kept_users,
+        warnings: set.warnings,
+    })
+}
+
+/// What Marathon answered to the request sent.
+pub struct Sent {
+    /// 200 updated, 201 created.
+    pub status: u16,
+    pub deployment_id: Option<String>,
+    pub app_version: Option<String>,
+}
+
+/// Send the planned request. Record-or-refuse: the audit log of `store` is
+/// opened (under the lock, `wait` as `--wait`) and the attempt recorded
+/// before any key leaves; the outcome follows, whatever it is.
+pub fn send(
+    store: &Store,
+    wait: bool,
+    now: OffsetDateTime,
+    plan: &Plan,
+    p: &dyn Payload,
+) -> Result<Sent> {
+    let request = &plan.request;
+    let mut audit = Appender::open_locking(store, wait, now)?;
+    let sent = format!("{} {}", request.method.as_str(), request.url);
+    let users = p.users();
+    let events = |event: &str, detail: &str| -> Vec<Event> {
+        users
+            .iter()
+            .map(|(u, serial)| {
+                let e = Event::new(p.command(), &format!("{}{event}", p.material()))
+                    .user(u)
+                    .detail(detail);
+                match serial {
+                    Some(s) => e.serial(s),
+                    None => e,
+                }
+            })
+            .collect()
+    };
+    audit.record(events(SENDING, &format!("{sent}: {}", p.describe())))?;
+    crate::ui::trace(&sent);
+    let result = plan.client.send(request);
+    let outcome = match &result {
+        Ok(r) if succeeded(r) => {
+            let (id, _) = r.deployment();
+            events(
+                "-deployed",
+                &format!(
+                    "{sent} (status {}, deployment {})",
+                    r.status,
+                    id.as_deref().unwrap_or("not reported")
+                ),
+            )
+        }
+        Ok(r) => events(SEND_FAILED, &format!("{sent}: answered {}", r.status)),
+        Err(e) => events(SEND_FAILED, &format!("{sent}: {e}")),
+    };
+    audit.append(outcome)?;
+    let reply = result?;
+    if !succeeded(&reply) {
+        return Err(reply.error(request, &plan.app_id, plan.client.auth()));
+    }
+    let (deployment_id, app_version) = reply.deployment();
+    Ok(Sent {
+        status: reply.status,
+        deployment_id,
+        app_version,
+    })
+}
+
+/// 200 (updated) or 201 (created).
+fn succeeded(r: &Reply) -> bool {
+    matches!(r.status, 200 | 201)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_say_what_they_set_and_record() {
+        let m = MarathonPayload {
+            user: "u".into(),
+            env: marathon::env_block("u", "CERT", "KEY"),
+            create: None,
+        };
+        assert_eq!(m.users(), [("u".to_string(), None)]);
+        assert_eq!((m.command(), m.material()), ("deploy marathon", "ca-key"));
+        assert!(m.create("http://m", "/a").is_none());
+        let mut env = Map::new();
+        env.insert("OTHER".into(), "1".into());
+        m.set(&mut env, "the app").unwrap();
+        assert_eq!(env.len(), 1 + marathon::ENV_KEYS.len());
+        let m = MarathonPayload {
+            create: Some("img".into()),
+            ..m
+        };
+        assert_eq!(
+            m.create("http://m", "/a").map(|r| r.method),
+            Some(Method::Post)
+        );
+        assert_eq!(
+            (Action::Create.done(), Action::Update.as_str()),
+            ("created", "update")
+        );
+    }
+}
