@@ -189,6 +189,9 @@ impl Store {
             Err(Err(source)) => return Err(Error::Read { path, source }),
         };
         let index: Index = serde_json::from_slice(&text).map_err(|e| {
+            if let Some(refusal) = Index::unknown_reason(&text, &path) {
+                return refusal;
+            }
             Error::failed(
                 format!(
                     "{} is damaged: {}",
