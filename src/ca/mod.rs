@@ -2,6 +2,7 @@
 //! plan rotations, revoke. Callers run them inside a store transaction
 //! ([`crate::store::Store::transact`]); nothing here prints.
 
+pub mod checks;
 pub mod issue;
 pub mod plan;
 pub mod policy;

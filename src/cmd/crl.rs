@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use time::Duration;
 
-use crate::ca::issue::check_ca_valid;
+use crate::ca::checks::check_ca_valid;
 use crate::ca::revoke::crl_entry;
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};

@@ -7,9 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use x509_parser::prelude::*;
 use zeroize::Zeroizing;
 
+use crate::ca::checks::{ca_problem, chain_problem};
 use crate::ca::install_ca;
 use crate::ca::issue::{refuse_existing, write_and_record};
 use crate::cmd::{shown, Ctx};
@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::json;
 use crate::store::audit::Event;
 use crate::store::{fs, Index, Store};
-use crate::x509::cert::{chain_problem, rfc3339, CertInfo};
+use crate::x509::cert::{rfc3339, CertInfo};
 use crate::x509::keys::{KeyFormat, PrivateKey};
 use crate::x509::names;
 
@@ -126,55 +126,6 @@ fn read_cert(path: &Path) -> Result<(Vec<u8>, CertInfo)> {
     Ok((der, info))
 }
 
-/// Why a certificate cannot serve as the store's root CA, if it cannot.
-pub fn ca_problem(
-    der: &[u8],
-    info: &CertInfo,
-    now: ::time::OffsetDateTime,
-) -> Option<(String, String)> {
-    let (_, x) = X509Certificate::from_der(der).ok()?;
-    let mut bc = None;
-    for ext in x.extensions() {
-        if let ParsedExtension::BasicConstraints(b) = ext.parsed_extension() {
-            bc = Some(b.ca);
-        }
-    }
-    if info.version >= 3 && bc != Some(true) {
-        return Some((
-            "is not a CA certificate (X.509 v3 without basicConstraints CA:TRUE)".into(),
-            "give the root CA certificate, not a user or server certificate".into(),
-        ));
-    }
-    if !info.key_usage.is_empty() && !info.key_usage.iter().any(|k| k == "keyCertSign") {
-        return Some((
-            format!(
-                "has keyUsage {} without keyCertSign, so it cannot sign certificates",
-                info.key_usage.join(", ")
-            ),
-            "give a CA certificate whose keyUsage includes keyCertSign".into(),
-        ));
-    }
-    if x.subject().as_raw() != x.issuer().as_raw() || x.verify_signature(None).is_err() {
-        return Some((
-            format!("is not self-signed (issued by {})", info.issuer),
-            "the store's CA is the root the ephemeral store trusts: import the root certificate and its key".into(),
-        ));
-    }
-    if info.not_after <= now {
-        return Some((
-            format!("expired on {}", rfc3339(info.not_after)),
-            "create a new CA with `pki init` (or import a valid one)".into(),
-        ));
-    }
-    if info.not_before > now {
-        return Some((
-            format!("is not valid before {}", rfc3339(info.not_before)),
-            "check this machine's clock, or wait until then".into(),
-        ));
-    }
-    None
-}
-
 fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
     let key_path = a.key.as_deref().ok_or_else(|| {
         Error::usage(
@@ -184,7 +135,7 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
     })?;
     let (der, info) = read_cert(&a.cert)?;
     let what = a.cert.display().to_string();
-    if let Some((why, hint)) = ca_problem(&der, &info, ctx.now) {
+    if let Some((why, hint)) = ca_problem(&der, ctx.now) {
         return Err(Error::input(format!("{what} {why}"), hint));
     }
     let key = read_private_key(key_path, &ctx.store.passphrase)?;

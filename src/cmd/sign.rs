@@ -8,8 +8,9 @@
 
 use std::path::PathBuf;
 
+use crate::ca::checks::check_ca_valid;
 use crate::ca::issue::{
-    check_ca_valid, non_rsa_warning, prepare, refuse_existing, sign, write_and_record, Request,
+    non_rsa_warning, prepare, refuse_existing, sign, write_and_record, Request,
 };
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
