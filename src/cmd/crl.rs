@@ -91,7 +91,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             // that a revocation later in the same second is seen as newer.
             let this_update = whole_seconds(tx.now);
             let next_update = this_update + Duration::days(a.days.into());
-            let signer = tx.store.signer(&tx.index)?;
+            let signer = crate::ca::key::signer(tx.store, &tx.index, &ctx.passphrase)?;
             let revoked = tx
                 .index
                 .revoked_by(&ca.serial)

@@ -328,7 +328,14 @@ fn deploy_marathon(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
     let user = pick_user(&ctx.store, &index, a.user.as_deref())?
         .user
         .clone();
-    let (env, warnings) = env_for(&ctx.store, &index, &user, a.key_format, false)?;
+    let (env, warnings) = env_for(
+        &ctx.store,
+        &index,
+        &user,
+        a.key_format,
+        false,
+        &ctx.passphrase,
+    )?;
     ctx.warn_all(&warnings);
     let payload = MarathonPayload {
         user,
@@ -344,8 +351,14 @@ fn deploy_asp(ctx: &Ctx, a: AspArgs) -> Result<()> {
         asp::validate_host(h)?;
     }
     let index = ctx.store.read_index()?;
-    let material =
-        asp::Material::read(&ctx.store, &index, &a.users, a.key_format, a.allow_non_rsa)?;
+    let material = asp::Material::read(
+        &ctx.store,
+        &index,
+        &a.users,
+        a.key_format,
+        a.allow_non_rsa,
+        &ctx.passphrase,
+    )?;
     let payload = AspPayload {
         material,
         host: a.store_host,

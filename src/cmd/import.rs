@@ -7,11 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use zeroize::Zeroizing;
-
 use crate::ca::checks::{ca_problem, chain_problem};
 use crate::ca::install_ca;
 use crate::ca::issue::{refuse_existing, write_and_record};
+use crate::ca::key::{key_pem, read_key_file};
 use crate::cmd::{shown, Ctx};
 use crate::error::{Error, Result};
 use crate::json;
@@ -74,14 +73,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     }
 }
 
-/// Read a private key from a user-given file, decrypting it with the
-/// store's passphrase (--passphrase-file, or the terminal) when it is
-/// encrypted PKCS#8. The error names the file, never its content.
-pub fn read_private_key(path: &Path, pass: &crate::x509::secret::Passphrase) -> Result<PrivateKey> {
-    let text = Zeroizing::new(fs::read_input_text(path)?);
-    crate::x509::secret::read_key(&text, &path.display().to_string(), pass)
-}
-
 /// Refuse a key whose public half is not the certificate's.
 fn check_key_matches(
     key: &PrivateKey,
@@ -138,18 +129,14 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
     if let Some((why, hint)) = ca_problem(&der, ctx.now) {
         return Err(Error::input(format!("{what} {why}"), hint));
     }
-    let key = read_private_key(key_path, &ctx.store.passphrase)?;
+    let key = read_key_file(key_path, &ctx.passphrase)?;
     check_key_matches(&key, &info, key_path, &a.cert)?;
     // An encrypted key stays encrypted, under the passphrase it came with,
     // unless --decrypt says otherwise; a plain one is encrypted with --encrypt.
     let came_encrypted = crate::x509::secret::is_encrypted(&fs::read_input_text(key_path)?);
     let (pass, how) = match (came_encrypted, a.decrypt, a.encrypt) {
         (true, false, _) => (
-            Some(
-                ctx.store
-                    .passphrase
-                    .existing(&key_path.display().to_string())?,
-            ),
+            Some(ctx.passphrase.existing(&key_path.display().to_string())?),
             "the CA key stays encrypted, under the passphrase it came with",
         ),
         (true, true, _) => (
@@ -157,7 +144,7 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
             "the CA key is stored decrypted (--decrypt), mode 0600",
         ),
         (false, _, true) => (
-            ctx.store.passphrase.for_new_key(true)?,
+            ctx.passphrase.for_new_key(true)?,
             "the CA key is stored encrypted (--encrypt)",
         ),
         (false, _, false) => (
@@ -194,15 +181,10 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
                 "the CA's keyUsage lacks cRLSign: `pki crl` cannot sign revocation lists with it",
             );
         }
-        let entry = tx.store.write_ca(
-            &tx.index,
-            &info,
-            &der,
-            &key,
-            a.key_format,
-            pass.as_ref(),
-            tx.now,
-        )?;
+        let pem = key_pem(&key, a.key_format, pass.as_ref())?;
+        let entry = tx
+            .store
+            .write_ca(&tx.index, &info, &der, &pem, pass.is_some(), tx.now)?;
         let (retired, ev) = install_ca(&mut tx.index, entry, "import", "ca-imported", 0);
         tx.record(ev);
         Ok((tx.index.clone(), Some(retired)))
@@ -329,7 +311,7 @@ fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
     }
     let key = match &a.key {
         Some(p) => {
-            let k = read_private_key(p, &ctx.store.passphrase)?;
+            let k = read_key_file(p, &ctx.passphrase)?;
             check_key_matches(&k, &info, p, &a.cert)?;
             Some(k)
         }

@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         if !a.force {
             refuse_existing(&tx.index, [user.as_str()])?;
         }
-        let signer = tx.store.signer(&tx.index)?;
+        let signer = crate::ca::key::signer(tx.store, &tx.index, &ctx.passphrase)?;
         check_ca_valid(signer.not_before, signer.not_after, tx.now)?;
         if a.user.is_some() && csr.common_names.first() != Some(&user) {
             ctx.warn(format!(

@@ -6,7 +6,7 @@
 //! (the CA, each user, a `--cert` file, the history; what each check holds
 //! a certificate to is documented there) and renders their findings.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::ca::checks::{self, Checker, Finding};
 use crate::cmd::Ctx;
@@ -65,7 +65,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             })
             .collect::<Result<_>>()?
     };
-    let read_key = |rel: &std::path::Path| ctx.store.read_key(rel);
+    let read_key = |rel: &Path| crate::ca::key::read_store_key(&ctx.store, rel, &ctx.passphrase);
     let mut c = Checker {
         store: &ctx.store,
         now: ctx.now,

@@ -100,6 +100,7 @@ impl Material {
         names: &[String],
         format: KeyFormat,
         allow_non_rsa: bool,
+        pass: &crate::ca::key::Passphrase,
     ) -> Result<Material> {
         let ca = index.ca(store)?;
         require_rsa(ca, allow_non_rsa)?;
@@ -118,7 +119,7 @@ impl Material {
                     format!("re-issue it with `pki rotate --force --key-type rsa-2048 {name}`, or pass --allow-non-rsa if you know better"),
                 ));
             }
-            let pair = user_pem(store, entry, format)?;
+            let pair = user_pem(store, entry, format, pass)?;
             users.push((entry.user.clone(), entry.serial.clone(), pair));
         }
         Ok(Material {
