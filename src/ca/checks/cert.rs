@@ -376,3 +376,86 @@ pub fn key_matches(key: Result<PrivateKey>, x: &X509Certificate<'_>) -> Outcome 
         Err("the private key does not belong to this certificate".into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ::time::macros::datetime;
+    use ::time::Duration;
+
+    #[test]
+    fn the_window_check_says_expired_first_then_not_yet_then_outliving_the_ca() {
+        let t = datetime!(2026-01-01 00:00 UTC);
+        let day = Duration::days(1);
+        let cases = [
+            // (not_before, not_after, now, CA's not_after, want)
+            (t, t + day, t, None, Window::Valid { not_after: t + day }),
+            (
+                t,
+                t + day,
+                t + day,
+                None,
+                Window::Expired { not_after: t + day },
+            ),
+            (
+                t + day,
+                t + day * 2,
+                t,
+                None,
+                Window::NotYetValid {
+                    not_before: t + day,
+                },
+            ),
+            // An inverted window is expired.
+            (
+                t + day * 2,
+                t + day,
+                t + day,
+                None,
+                Window::Expired { not_after: t + day },
+            ),
+            (
+                t,
+                t + day * 2,
+                t,
+                Some(t + day),
+                Window::OutlivesCa {
+                    not_after: t + day * 2,
+                    ca_not_after: t + day,
+                },
+            ),
+        ];
+        for (i, (nb, na, now, ca, want)) in cases.into_iter().enumerate() {
+            assert_eq!(window(nb, na, now, ca), want, "case {i}");
+        }
+        assert_eq!(check_ca_valid(t, t + day, t + day).unwrap_err().code(), 2);
+        assert!(check_ca_valid(t, t + day, t).is_ok());
+    }
+
+    #[test]
+    fn a_root_made_by_pki_passes_every_root_rule_and_chains_to_itself() {
+        use crate::x509::keys::{KeyType, PrivateKey};
+        use crate::x509::profile;
+        let t = datetime!(2026-01-01 00:00 UTC);
+        let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        let serial = crate::x509::serial::Serial::random().unwrap();
+        let (nb, na) = profile::validity(t, 30);
+        let der = profile::self_sign(&profile::ca_params("rootCA", &serial, nb, na), &key).unwrap();
+        let (_, x) = X509Certificate::from_der(&der).unwrap();
+        let rules = root_ca(&x);
+        assert_eq!(rules.self_signed, SelfSigned::Verifies);
+        assert_eq!(rules.constraints, Constraints::CaTrue);
+        assert_eq!(rules.key_usage, CertSign::Includes);
+        assert!(rules.outcomes().iter().all(Result::is_ok));
+        assert_eq!(ca_problem(&der, t), None);
+        let (why, _) = ca_problem(&der, na + Duration::seconds(1)).unwrap();
+        assert!(why.starts_with("expired on"), "{why}");
+        assert_eq!(
+            chain(&x, &x),
+            Chain::Signed {
+                ca: "CN=rootCA".into()
+            }
+        );
+        assert_eq!(chain_problem(&der, &der), None);
+    }
+}
