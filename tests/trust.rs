@@ -621,6 +621,16 @@ fn a_hostile_index_is_refused_before_anything_is_written() {
             vec!["index.json", "../x"],
         ),
         (
+            "an unknown revocation reason",
+            set(|ix, _| {
+                let i = active_of(ix, "bob");
+                ix["certificates"][i]["state"] = "revoked".into();
+                ix["certificates"][i]["revocation_reason"] = "keyCompromise".into();
+            }),
+            &["crl"],
+            vec!["index.json", "revocation reason", "\"keyCompromise\""],
+        ),
+        (
             "two active certificates for one user",
             set(|ix, _| {
                 let i = ix["certificates"]

@@ -14,6 +14,7 @@ use std::sync::mpsc;
 
 use time::OffsetDateTime;
 
+use crate::ca::checks::check_ca_valid;
 use crate::error::{Error, Result};
 use crate::store::audit::Event;
 use crate::store::{CertEntry, CertState, Index, Store, Tx};
@@ -44,25 +45,6 @@ pub struct Validity {
 pub struct Prepared {
     pub validity: Vec<Validity>,
     pub warnings: Vec<String>,
-}
-
-/// Refuse to sign under a CA (ending at `ca_not_after`) that has expired.
-pub fn check_ca_valid(
-    ca_not_before: OffsetDateTime,
-    ca_not_after: OffsetDateTime,
-    now: OffsetDateTime,
-) -> Result<()> {
-    if now >= ca_not_after {
-        return Err(Error::CaExpired {
-            not_after: rfc3339(ca_not_after),
-        });
-    }
-    if now < ca_not_before {
-        return Err(Error::CaNotYetValid {
-            not_before: rfc3339(ca_not_before),
-        });
-    }
-    Ok(())
 }
 
 /// A certificate never outlives its CA: clamp notAfter, and say so.

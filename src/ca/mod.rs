@@ -1,8 +1,14 @@
 //! The authority's acts on an index: create or replace the CA, issue,
-//! plan rotations, revoke. Callers run them inside a store transaction
-//! ([`crate::store::Store::transact`]); nothing here prints.
+//! plan rotations, revoke, stage a rollover; the checks a certificate is
+//! held to (`checks`); the CA key's passphrase, decryption and signer
+//! (`key`). Callers run the acts inside a store transaction
+//! ([`crate::store::Store::transact`]). Nothing here prints; `key` asks for
+//! a passphrase on the terminal, without echo, when an encrypted key must
+//! be read and no passphrase file was given.
 
+pub mod checks;
 pub mod issue;
+pub mod key;
 pub mod plan;
 pub mod policy;
 pub mod revoke;
@@ -80,7 +86,8 @@ pub fn create_ca(
         &key,
     )?;
     let info = CertInfo::from_der(&der, "the new CA certificate")?;
-    let entry = store.write_ca(index, &info, &der, &key, ca.format, ca.pass, now)?;
+    let pem = key::key_pem(&key, ca.format, ca.pass)?;
+    let entry = store.write_ca(index, &info, &der, &pem, ca.pass.is_some(), now)?;
     Ok((entry, Signer::new(der, key)?))
 }
 
@@ -94,6 +101,7 @@ pub fn create_successor(
     key_type: KeyType,
     days: u32,
     format: Option<KeyFormat>,
+    pass: &key::Passphrase,
     now: OffsetDateTime,
 ) -> Result<(CaEntry, Signer)> {
     let old = index.ca(store)?;
@@ -106,7 +114,7 @@ pub fn create_successor(
         Some(f) => f,
         None => issue::key_format_of(store, &old.key, old.key_type)?,
     };
-    let pass = store.passphrase.for_new_key(old.encrypted)?;
+    let pass = pass.for_new_key(old.encrypted)?;
     let new = NewCa {
         cn: &cn,
         key_type,

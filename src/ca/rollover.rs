@@ -22,6 +22,7 @@
 use time::{Duration, OffsetDateTime};
 
 use crate::ca::issue::{issued_events, reissue, Issued, Renewal};
+use crate::ca::key::{signer_for, Passphrase};
 use crate::ca::plan::lifetime_days;
 use crate::ca::{create_successor, install_ca};
 use crate::error::{Error, Result};
@@ -48,6 +49,7 @@ pub fn start(
     tx: &mut Tx<'_>,
     key_type: Option<KeyType>,
     days: Option<u32>,
+    pass: &Passphrase,
 ) -> Result<Option<CaEntry>> {
     match &tx.index.rollover {
         Some(r) if r.phase == Phase::Trust => return Ok(None),
@@ -56,7 +58,8 @@ pub fn start(
     let ca = tx.index.ca(tx.store)?;
     let key_type = key_type.unwrap_or(ca.key_type);
     let days = days.unwrap_or_else(|| lifetime_days(ca.not_before, ca.not_after));
-    let (entry, _signer) = create_successor(tx.store, &tx.index, key_type, days, None, tx.now)?;
+    let (entry, _signer) =
+        create_successor(tx.store, &tx.index, key_type, days, None, pass, tx.now)?;
     tx.index.rollover = Some(Rollover {
         phase: Phase::Trust,
         other: entry.clone(),
@@ -106,6 +109,7 @@ pub fn advance(
     to: Option<Target>,
     force: bool,
     log: &[audit::Entry],
+    pass: &Passphrase,
 ) -> Result<Option<Advanced>> {
     let phase = tx.index.rollover.as_ref().map(|r| r.phase);
     match (to, phase) {
@@ -136,7 +140,7 @@ pub fn advance(
     match r.phase {
         Phase::Trust => {
             let new = r.other.clone();
-            let signer = tx.store.signer_for(&new)?;
+            let signer = signer_for(tx.store, &new, pass)?;
             let renewals: Vec<Renewal> = tx
                 .index
                 .active_all()

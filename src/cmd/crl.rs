@@ -12,7 +12,8 @@ use std::path::PathBuf;
 
 use time::Duration;
 
-use crate::ca::issue::check_ca_valid;
+use crate::ca::checks::check_ca_valid;
+use crate::ca::revoke::crl_entry;
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json;
@@ -20,7 +21,7 @@ use crate::store::audit::Event;
 use crate::store::fs::{self, Replace, PUBLIC_MODE};
 use crate::store::CrlRecord;
 use crate::x509::cert::{rfc3339, whole_seconds};
-use crate::x509::crl::{crl_pem, holds_crl, make_crl};
+use crate::x509::crl::{crl_pem, holds_crl, make_crl, Reason};
 
 /// 30 days: OpenSSL's `default_crl_days`. Riak refuses a CRL past its
 /// nextUpdate, so `pki crl` must run (from cron) well within this.
@@ -90,14 +91,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             // that a revocation later in the same second is seen as newer.
             let this_update = whole_seconds(tx.now);
             let next_update = this_update + Duration::days(a.days.into());
-            let signer = tx.store.signer(&tx.index)?;
-            let der = make_crl(
-                &signer,
-                tx.index.revoked_by(&ca.serial),
-                number,
-                this_update,
-                next_update,
-            )?;
+            let signer = crate::ca::key::signer(tx.store, &tx.index, &ctx.passphrase)?;
+            let revoked = tx
+                .index
+                .revoked_by(&ca.serial)
+                .map(crl_entry)
+                .collect::<Result<Vec<_>>>()?;
+            let der = make_crl(&signer, &revoked, number, this_update, next_update)?;
             let pem_text = crl_pem(&der);
             let rel = PathBuf::from(format!("crl/{number}.crl"));
             tx.store
@@ -138,16 +138,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     }
     let revoked: Vec<json::Revoked> = index
         .revoked_by(&ca_serial)
-        .map(|c| json::Revoked {
-            user: c.user.clone(),
-            serial: c.serial.clone(),
-            revoked_at: rfc3339(whole_seconds(c.revoked_at.unwrap_or(c.issued_at))),
-            reason: c
-                .revocation_reason
-                .clone()
-                .unwrap_or_else(|| "unspecified".into()),
+        .map(|c| {
+            let e = crl_entry(c)?;
+            Ok(json::Revoked {
+                user: c.user.clone(),
+                serial: c.serial.clone(),
+                revoked_at: rfc3339(e.at),
+                reason: e.reason.unwrap_or(Reason::Unspecified).name().into(),
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let n = revoked.len();
     if ctx.json {
         ctx.emit_json(&json::CrlDoc {

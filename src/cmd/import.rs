@@ -7,17 +7,16 @@
 
 use std::path::{Path, PathBuf};
 
-use x509_parser::prelude::*;
-use zeroize::Zeroizing;
-
+use crate::ca::checks::{ca_problem, chain_problem};
 use crate::ca::install_ca;
 use crate::ca::issue::{refuse_existing, write_and_record};
+use crate::ca::key::{key_pem, read_key_file};
 use crate::cmd::{shown, Ctx};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::store::audit::Event;
 use crate::store::{fs, Index, Store};
-use crate::x509::cert::{chain_problem, rfc3339, CertInfo};
+use crate::x509::cert::{rfc3339, CertInfo};
 use crate::x509::keys::{KeyFormat, PrivateKey};
 use crate::x509::names;
 
@@ -74,14 +73,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     }
 }
 
-/// Read a private key from a user-given file, decrypting it with the
-/// store's passphrase (--passphrase-file, or the terminal) when it is
-/// encrypted PKCS#8. The error names the file, never its content.
-pub fn read_private_key(path: &Path, pass: &crate::x509::secret::Passphrase) -> Result<PrivateKey> {
-    let text = Zeroizing::new(fs::read_input_text(path)?);
-    crate::x509::secret::read_key(&text, &path.display().to_string(), pass)
-}
-
 /// Refuse a key whose public half is not the certificate's.
 fn check_key_matches(
     key: &PrivateKey,
@@ -126,55 +117,6 @@ fn read_cert(path: &Path) -> Result<(Vec<u8>, CertInfo)> {
     Ok((der, info))
 }
 
-/// Why a certificate cannot serve as the store's root CA, if it cannot.
-pub fn ca_problem(
-    der: &[u8],
-    info: &CertInfo,
-    now: ::time::OffsetDateTime,
-) -> Option<(String, String)> {
-    let (_, x) = X509Certificate::from_der(der).ok()?;
-    let mut bc = None;
-    for ext in x.extensions() {
-        if let ParsedExtension::BasicConstraints(b) = ext.parsed_extension() {
-            bc = Some(b.ca);
-        }
-    }
-    if info.version >= 3 && bc != Some(true) {
-        return Some((
-            "is not a CA certificate (X.509 v3 without basicConstraints CA:TRUE)".into(),
-            "give the root CA certificate, not a user or server certificate".into(),
-        ));
-    }
-    if !info.key_usage.is_empty() && !info.key_usage.iter().any(|k| k == "keyCertSign") {
-        return Some((
-            format!(
-                "has keyUsage {} without keyCertSign, so it cannot sign certificates",
-                info.key_usage.join(", ")
-            ),
-            "give a CA certificate whose keyUsage includes keyCertSign".into(),
-        ));
-    }
-    if x.subject().as_raw() != x.issuer().as_raw() || x.verify_signature(None).is_err() {
-        return Some((
-            format!("is not self-signed (issued by {})", info.issuer),
-            "the store's CA is the root the ephemeral store trusts: import the root certificate and its key".into(),
-        ));
-    }
-    if info.not_after <= now {
-        return Some((
-            format!("expired on {}", rfc3339(info.not_after)),
-            "create a new CA with `pki init` (or import a valid one)".into(),
-        ));
-    }
-    if info.not_before > now {
-        return Some((
-            format!("is not valid before {}", rfc3339(info.not_before)),
-            "check this machine's clock, or wait until then".into(),
-        ));
-    }
-    None
-}
-
 fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
     let key_path = a.key.as_deref().ok_or_else(|| {
         Error::usage(
@@ -184,21 +126,17 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
     })?;
     let (der, info) = read_cert(&a.cert)?;
     let what = a.cert.display().to_string();
-    if let Some((why, hint)) = ca_problem(&der, &info, ctx.now) {
+    if let Some((why, hint)) = ca_problem(&der, ctx.now) {
         return Err(Error::input(format!("{what} {why}"), hint));
     }
-    let key = read_private_key(key_path, &ctx.store.passphrase)?;
+    let key = read_key_file(key_path, &ctx.passphrase)?;
     check_key_matches(&key, &info, key_path, &a.cert)?;
     // An encrypted key stays encrypted, under the passphrase it came with,
     // unless --decrypt says otherwise; a plain one is encrypted with --encrypt.
     let came_encrypted = crate::x509::secret::is_encrypted(&fs::read_input_text(key_path)?);
     let (pass, how) = match (came_encrypted, a.decrypt, a.encrypt) {
         (true, false, _) => (
-            Some(
-                ctx.store
-                    .passphrase
-                    .existing(&key_path.display().to_string())?,
-            ),
+            Some(ctx.passphrase.existing(&key_path.display().to_string())?),
             "the CA key stays encrypted, under the passphrase it came with",
         ),
         (true, true, _) => (
@@ -206,7 +144,7 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
             "the CA key is stored decrypted (--decrypt), mode 0600",
         ),
         (false, _, true) => (
-            ctx.store.passphrase.for_new_key(true)?,
+            ctx.passphrase.for_new_key(true)?,
             "the CA key is stored encrypted (--encrypt)",
         ),
         (false, _, false) => (
@@ -242,15 +180,10 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
                 "the CA's keyUsage lacks cRLSign: `pki crl` cannot sign revocation lists with it",
             );
         }
-        let entry = tx.store.write_ca(
-            &tx.index,
-            &info,
-            &der,
-            &key,
-            a.key_format,
-            pass.as_ref(),
-            tx.now,
-        )?;
+        let pem = key_pem(&key, a.key_format, pass.as_ref())?;
+        let entry = tx
+            .store
+            .write_ca(&tx.index, &info, &der, &pem, pass.is_some(), tx.now)?;
         let (retired, ev) = install_ca(&mut tx.index, entry, "import", "ca-imported", 0);
         tx.record(ev);
         Ok((tx.index.clone(), Some(retired)))
@@ -377,7 +310,7 @@ fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
     }
     let key = match &a.key {
         Some(p) => {
-            let k = read_private_key(p, &ctx.store.passphrase)?;
+            let k = read_key_file(p, &ctx.passphrase)?;
             check_key_matches(&k, &info, p, &a.cert)?;
             Some(k)
         }

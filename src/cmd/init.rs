@@ -65,7 +65,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         });
     }
     // Ask for the passphrase before anything is created, so a bad one changes nothing.
-    let pass = ctx.store.passphrase.for_new_key(a.encrypt)?;
+    let pass = ctx.passphrase.for_new_key(a.encrypt)?;
     ctx.store.guard()?;
     if !ctx.store.exists() {
         ctx.store.refuse_foreign_dir()?;

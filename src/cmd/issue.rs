@@ -88,7 +88,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         if !a.force {
             refuse_existing(&tx.index, requests.iter().map(|r| r.user.as_str()))?;
         }
-        let signer = tx.store.signer(&tx.index)?;
+        let signer = crate::ca::key::signer(tx.store, &tx.index, &ctx.passphrase)?;
         ctx.warn_all(non_rsa_warning(None, a.key_type));
         let prepared = prepare(&signer, &requests, tx.now)?;
         // Warnings first, before a progress bar takes the terminal.

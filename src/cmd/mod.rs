@@ -35,6 +35,8 @@ use crate::x509::cert::{days_left, rfc3339};
 /// What every command gets: the store, the output, the lock policy and the clock.
 pub struct Ctx {
     pub store: Store,
+    /// Unlocks an encrypted CA key; asked only when such a key is read.
+    pub passphrase: crate::ca::key::Passphrase,
     pub ui: Ui,
     pub wait: bool,
     /// "Now", read once: from `PKI_NOW` when set (tests, what-if planning).
@@ -56,8 +58,8 @@ impl Ctx {
             .and_then(|k| k.passphrase_file.clone())
             .or_else(|| cli.passphrase_file.clone());
         Ok(Ctx {
-            store: Store::new(cli.dir.clone())
-                .with_passphrase(crate::x509::secret::Passphrase::new(passphrase_file)),
+            store: Store::new(cli.dir.clone()),
+            passphrase: crate::ca::key::Passphrase::new(passphrase_file),
             ui: Ui {
                 json: cli.json,
                 quiet: cli.quiet,

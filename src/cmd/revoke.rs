@@ -3,11 +3,12 @@
 //! Revocation takes effect for Riak only once a new CRL is made (`pki crl`)
 //! and published at the URL the certificates name (docs/revocation.md).
 
-use crate::ca::revoke::{revoke, target, Reason};
+use crate::ca::revoke::{revoke, target};
 use crate::cmd::Ctx;
 use crate::error::Result;
 use crate::json;
 use crate::x509::cert::{rfc3339, whole_seconds};
+use crate::x509::crl::Reason;
 
 #[derive(Debug, clap::Args)]
 #[command(

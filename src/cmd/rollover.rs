@@ -73,7 +73,7 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
         }
         Action::Start(a) => {
             let (index, started) = ctx.store.transact(ctx.wait, ctx.now, |tx| {
-                let started = rollover::start(tx, a.ca_key_type, a.ca_days)?;
+                let started = rollover::start(tx, a.ca_key_type, a.ca_days, &ctx.passphrase)?;
                 Ok((tx.index.clone(), started))
             })?;
             if let Some(new) = &started {
@@ -97,7 +97,7 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
                 Err((e, _)) => e,
             };
             let (index, done) = ctx.store.transact(ctx.wait, ctx.now, |tx| {
-                let done = rollover::advance(tx, a.to, a.force, &entries)?;
+                let done = rollover::advance(tx, a.to, a.force, &entries, &ctx.passphrase)?;
                 Ok((tx.index.clone(), done))
             })?;
             let Some(Advanced {

@@ -156,11 +156,15 @@ fn apply(ctx: &Ctx, tx: &mut Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> 
             plan.ca.key_type,
             plan.ca.days,
             format,
+            &ctx.passphrase,
             tx.now,
         )?;
         (signer, Some(entry))
     } else {
-        (tx.store.signer(&tx.index)?, None)
+        (
+            crate::ca::key::signer(tx.store, &tx.index, &ctx.passphrase)?,
+            None,
+        )
     };
     let renewals: Vec<Renewal> = plan
         .to_rotate()

@@ -8,8 +8,9 @@
 
 use std::path::PathBuf;
 
+use crate::ca::checks::check_ca_valid;
 use crate::ca::issue::{
-    check_ca_valid, non_rsa_warning, prepare, refuse_existing, sign, write_and_record, Request,
+    non_rsa_warning, prepare, refuse_existing, sign, write_and_record, Request,
 };
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
@@ -83,7 +84,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         if !a.force {
             refuse_existing(&tx.index, [user.as_str()])?;
         }
-        let signer = tx.store.signer(&tx.index)?;
+        let signer = crate::ca::key::signer(tx.store, &tx.index, &ctx.passphrase)?;
         check_ca_valid(signer.not_before, signer.not_after, tx.now)?;
         if a.user.is_some() && csr.common_names.first() != Some(&user) {
             ctx.warn(format!(

@@ -135,7 +135,7 @@ pub fn kept_warnings(kept: &[Kept], root_ca: &str) -> Vec<String> {
                 Some(d) => {
                     let mut problems = cas
                         .iter()
-                        .map(|ca| crate::x509::cert::chain_problem(&d, ca));
+                        .map(|ca| crate::ca::checks::chain_problem(&d, ca));
                     // Silent when it chains to one of them (or there is no CA to judge by).
                     let first = problems.next()??;
                     if problems.any(|p| p.is_none()) {

@@ -9,6 +9,7 @@
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use crate::ca::key::{read_store_key, Passphrase};
 use crate::deliver::{asp, marathon};
 use crate::error::{Error, Result};
 use crate::store::{CaEntry, CertEntry, CertState, Index, Store};
@@ -62,8 +63,9 @@ pub fn env_for(
     user: &str,
     format: KeyFormat,
     allow_non_rsa: bool,
+    pass: &Passphrase,
 ) -> Result<(Map<String, Value>, Vec<String>)> {
-    let ca = ca_pem(store, index, format, allow_non_rsa)?;
+    let ca = ca_pem(store, index, format, allow_non_rsa, pass)?;
     Ok((marathon::env_block(user, &ca.cert, &ca.key), ca.warnings))
 }
 
@@ -74,11 +76,12 @@ pub fn ca_pem(
     index: &Index,
     format: KeyFormat,
     allow_non_rsa: bool,
+    pass: &Passphrase,
 ) -> Result<Pair> {
     let ca = index.ca(store)?;
     require_rsa(ca, allow_non_rsa)?;
     let cert = trust_bundle(store, index)?;
-    let key = store.read_key(&ca.key)?.to_pem(format)?;
+    let key = read_store_key(store, &ca.key, pass)?.to_pem(format)?;
     let mut warnings = Vec::new();
     if ca.encrypted {
         warnings.push("the CA key is encrypted in the store, but this output carries it decrypted, in clear: anyone who can read it can mint users".to_string());
@@ -115,7 +118,12 @@ pub fn require_rsa(ca: &CaEntry, allow_non_rsa: bool) -> Result<()> {
 
 /// A user's certificate and key (in `format`) as PEM; refuses when the key
 /// is not in the store.
-pub fn user_pem(store: &Store, entry: &CertEntry, format: KeyFormat) -> Result<Pair> {
+pub fn user_pem(
+    store: &Store,
+    entry: &CertEntry,
+    format: KeyFormat,
+    pass: &Passphrase,
+) -> Result<Pair> {
     let key_rel = entry.key.as_ref().ok_or_else(|| {
         Error::input(
             format!(
@@ -127,7 +135,7 @@ pub fn user_pem(store: &Store, entry: &CertEntry, format: KeyFormat) -> Result<P
     })?;
     Ok(Pair {
         cert: store.read_text(&entry.cert)?,
-        key: store.read_key(key_rel)?.to_pem(format)?,
+        key: read_store_key(store, key_rel, pass)?.to_pem(format)?,
         warnings: Vec::new(),
     })
 }
@@ -143,6 +151,7 @@ pub fn asp_material(
     names: &[String],
     format: KeyFormat,
     allow_non_rsa: bool,
+    pass: &Passphrase,
 ) -> Result<asp::Material> {
     let ca = index.ca(store)?;
     require_rsa(ca, allow_non_rsa)?;
@@ -161,7 +170,7 @@ pub fn asp_material(
                 format!("re-issue it with `pki rotate --force --key-type rsa-2048 {name}`, or pass --allow-non-rsa if you know better"),
             ));
         }
-        let pair = user_pem(store, entry, format)?;
+        let pair = user_pem(store, entry, format, pass)?;
         users.push((entry.user.clone(), entry.serial.clone(), pair));
     }
     Ok(asp::Material {

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::x509::cert::CertInfo;
+use crate::x509::crl::Reason;
 use crate::x509::keys::KeyType;
 
 use super::Store;
@@ -156,9 +157,9 @@ pub struct CertEntry {
         with = "time::serde::rfc3339::option"
     )]
     pub revoked_at: Option<OffsetDateTime>,
-    /// The CRL reason code name given to `pki revoke --reason`.
+    /// The CRL reason given to `pki revoke --reason`, by its name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revocation_reason: Option<String>,
+    pub revocation_reason: Option<Reason>,
 }
 
 impl CertEntry {
@@ -311,6 +312,38 @@ impl Index {
                 .map_err(|p| bad("settings.crl_url".into(), format!("is {p}")))?;
         }
         Ok(())
+    }
+
+    /// When `text` (an index that does not parse as one) names a
+    /// revocation reason pki does not know, the refusal naming that entry,
+    /// as [`Index::validate`] words its refusals. Read only on that failure.
+    pub fn unknown_reason(text: &[u8], path: &std::path::Path) -> Option<Error> {
+        let v: serde_json::Value = serde_json::from_slice(text).ok()?;
+        v.get("certificates")?
+            .as_array()?
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| {
+                let r = c.get("revocation_reason")?;
+                if r.as_str().is_some_and(|s| Reason::from_name(s).is_some()) {
+                    return None;
+                }
+                let known: Vec<&str> = <Reason as clap::ValueEnum>::value_variants()
+                    .iter()
+                    .map(|r| r.name())
+                    .collect();
+                Some(Error::BadIndex {
+                    path: path.to_path_buf(),
+                    entry: format!(
+                        "certificates[{i}] (user {}, serial {})",
+                        c["user"], c["serial"]
+                    ),
+                    problem: format!(
+                        "has revocation reason {r}, which is not one pki writes ({})",
+                        known.join(", ")
+                    ),
+                })
+            })
     }
 
     pub fn new() -> Self {

@@ -26,7 +26,6 @@ use time::OffsetDateTime;
 use crate::error::{Error, Result};
 use crate::x509::cert::CertInfo;
 use crate::x509::keys::{KeyFormat, PrivateKey};
-use crate::x509::profile::Signer;
 use fs::{Replace, PUBLIC_MODE, SECRET_MODE};
 
 pub use index::*;
@@ -40,22 +39,11 @@ pub const LOCK_FILE: &str = ".lock";
 #[derive(Clone, Debug)]
 pub struct Store {
     pub dir: PathBuf,
-    /// Unlocks an encrypted CA key; asked only when such a key is read.
-    pub passphrase: crate::x509::secret::Passphrase,
 }
 
 impl Store {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Store {
-            dir: dir.into(),
-            passphrase: Default::default(),
-        }
-    }
-
-    /// The store, with `--passphrase-file` for an encrypted CA key.
-    pub fn with_passphrase(mut self, p: crate::x509::secret::Passphrase) -> Self {
-        self.passphrase = p;
-        self
+        Store { dir: dir.into() }
     }
 
     pub fn path(&self, rel: &Path) -> PathBuf {
@@ -189,6 +177,9 @@ impl Store {
             Err(Err(source)) => return Err(Error::Read { path, source }),
         };
         let index: Index = serde_json::from_slice(&text).map_err(|e| {
+            if let Some(refusal) = Index::unknown_reason(&text, &path) {
+                return refusal;
+            }
             Error::failed(
                 format!(
                     "{} is damaged: {}",
@@ -377,30 +368,23 @@ impl Store {
         self.write_key_pem(index, rel, &key.to_pem(format)?)
     }
 
-    /// Write a CA's key (encrypted PKCS#8 under `pass` when given, else
-    /// plain in `format`) and certificate, named by serial; returns the
-    /// index entry for the caller to commit.
-    #[allow(clippy::too_many_arguments)]
+    /// Write a CA's key PEM (`encrypted`: encrypted PKCS#8) and
+    /// certificate, named by serial; returns the index entry for the
+    /// caller to commit.
     pub fn write_ca(
         &self,
         index: &Index,
         info: &CertInfo,
         der: &[u8],
-        key: &PrivateKey,
-        format: KeyFormat,
-        pass: Option<&zeroize::Zeroizing<Vec<u8>>>,
+        key_pem: &str,
+        encrypted: bool,
         now: OffsetDateTime,
     ) -> Result<CaEntry> {
         let (cert_rel, key_rel) = Store::ca_paths(&info.serial);
         let mut entry = CaEntry::from_info(info, cert_rel.clone(), key_rel.clone(), now)?;
-        match pass {
-            Some(p) => {
-                self.write_key_pem(index, &key_rel, &crate::x509::secret::encrypt_pem(key, p)?)?
-            }
-            None => self.write_key(index, &key_rel, key, format)?,
-        }
+        self.write_key_pem(index, &key_rel, key_pem)?;
         self.write_cert(index, &cert_rel, der)?;
-        entry.encrypted = pass.is_some();
+        entry.encrypted = encrypted;
         Ok(entry)
     }
 
@@ -455,35 +439,8 @@ impl Store {
         })
     }
 
-    /// Read a key file; an encrypted one is decrypted with the store's
-    /// passphrase (asked for only then).
-    pub fn read_key(&self, rel: &Path) -> Result<PrivateKey> {
-        let text = zeroize::Zeroizing::new(self.read_text(rel)?);
-        crate::x509::secret::read_key(
-            &text,
-            &self.path(rel).display().to_string(),
-            &self.passphrase,
-        )
-    }
-
     pub fn read_cert_der(&self, rel: &Path) -> Result<Vec<u8>> {
         crate::x509::cert::pem_to_der(&self.read_text(rel)?, &self.path(rel).display().to_string())
-    }
-
-    /// The current CA, ready to sign.
-    pub fn signer(&self, index: &Index) -> Result<Signer> {
-        self.signer_for(index.ca(self)?)
-    }
-
-    /// The CA of `ca`, ready to sign.
-    pub fn signer_for(&self, ca: &CaEntry) -> Result<Signer> {
-        let signer = Signer::new(self.read_cert_der(&ca.cert)?, self.read_key(&ca.key)?)?;
-        crate::ui::trace(format!(
-            "read {} and {}: the CA, to sign",
-            self.path(&ca.cert).display(),
-            self.path(&ca.key).display()
-        ));
-        Ok(signer)
     }
 
     pub fn ca_paths(serial: &str) -> (PathBuf, PathBuf) {

@@ -90,24 +90,7 @@ impl CertInfo {
         for ext in x.extensions() {
             match ext.parsed_extension() {
                 ParsedExtension::BasicConstraints(bc) => is_ca = bc.ca,
-                ParsedExtension::KeyUsage(ku) => {
-                    let names = [
-                        (ku.digital_signature(), "digitalSignature"),
-                        (ku.non_repudiation(), "nonRepudiation"),
-                        (ku.key_encipherment(), "keyEncipherment"),
-                        (ku.data_encipherment(), "dataEncipherment"),
-                        (ku.key_agreement(), "keyAgreement"),
-                        (ku.key_cert_sign(), "keyCertSign"),
-                        (ku.crl_sign(), "cRLSign"),
-                        (ku.encipher_only(), "encipherOnly"),
-                        (ku.decipher_only(), "decipherOnly"),
-                    ];
-                    key_usage = names
-                        .iter()
-                        .filter(|(on, _)| *on)
-                        .map(|(_, n)| n.to_string())
-                        .collect();
-                }
+                ParsedExtension::KeyUsage(ku) => key_usage = key_usage_names(ku),
                 ParsedExtension::ExtendedKeyUsage(eku) => {
                     let names = [
                         (eku.any, "anyExtendedKeyUsage"),
@@ -173,25 +156,24 @@ impl CertInfo {
     }
 }
 
-/// Why `der` does not chain to the CA `ca_der`, if it does not: issuer
-/// name and signature must both match.
-pub fn chain_problem(der: &[u8], ca_der: &[u8]) -> Option<String> {
-    let (_, x) = X509Certificate::from_der(der).ok()?;
-    let (_, ca) = X509Certificate::from_der(ca_der).ok()?;
-    if x.issuer().as_raw() != ca.subject().as_raw() {
-        return Some(format!(
-            "was issued by {}, not by the store's CA {}",
-            x.issuer(),
-            ca.subject()
-        ));
-    }
-    if x.verify_signature(Some(ca.public_key())).is_err() {
-        return Some(format!(
-            "names {} as issuer but its signature is not the store's CA's",
-            x.issuer()
-        ));
-    }
-    None
+/// The names of the usages a keyUsage extension allows, as OpenSSL prints them.
+pub fn key_usage_names(ku: &KeyUsage) -> Vec<String> {
+    let names = [
+        (ku.digital_signature(), "digitalSignature"),
+        (ku.non_repudiation(), "nonRepudiation"),
+        (ku.key_encipherment(), "keyEncipherment"),
+        (ku.data_encipherment(), "dataEncipherment"),
+        (ku.key_agreement(), "keyAgreement"),
+        (ku.key_cert_sign(), "keyCertSign"),
+        (ku.crl_sign(), "cRLSign"),
+        (ku.encipher_only(), "encipherOnly"),
+        (ku.decipher_only(), "decipherOnly"),
+    ];
+    names
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| n.to_string())
+        .collect()
 }
 
 fn general_name(n: &GeneralName<'_>) -> String {

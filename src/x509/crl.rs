@@ -1,16 +1,72 @@
-//! Certificate revocation lists (X.509 v2, RFC 5280 5): signing one, and
+//! Certificate revocation lists (X.509 v2, RFC 5280 5): the revocation
+//! reasons, signing a CRL from (serial, time, reason) entries, and
 //! recognising one.
 
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::ca::revoke::Reason;
 use crate::error::{Error, Result};
-use crate::store::CertEntry;
 use crate::x509::cert::whole_seconds;
 use crate::x509::profile::Signer;
 use crate::x509::serial::Serial;
+
+/// CRL reason codes (RFC 5280 5.3.1) that make sense for a client
+/// certificate. The index keeps them by name (`key-compromise`), the names
+/// `pki revoke --reason` takes; an index naming another is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    Unspecified,
+    KeyCompromise,
+    CaCompromise,
+    AffiliationChanged,
+    Superseded,
+    CessationOfOperation,
+    PrivilegeWithdrawn,
+}
+
+impl Reason {
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Unspecified => "unspecified",
+            Reason::KeyCompromise => "key-compromise",
+            Reason::CaCompromise => "ca-compromise",
+            Reason::AffiliationChanged => "affiliation-changed",
+            Reason::Superseded => "superseded",
+            Reason::CessationOfOperation => "cessation-of-operation",
+            Reason::PrivilegeWithdrawn => "privilege-withdrawn",
+        }
+    }
+
+    /// The reason named `s` as the index keeps it, if it is one.
+    pub fn from_name(s: &str) -> Option<Reason> {
+        <Reason as clap::ValueEnum>::from_str(s, false).ok()
+    }
+
+    pub fn code(self) -> rcgen::RevocationReason {
+        match self {
+            Reason::Unspecified => rcgen::RevocationReason::Unspecified,
+            Reason::KeyCompromise => rcgen::RevocationReason::KeyCompromise,
+            Reason::CaCompromise => rcgen::RevocationReason::CaCompromise,
+            Reason::AffiliationChanged => rcgen::RevocationReason::AffiliationChanged,
+            Reason::Superseded => rcgen::RevocationReason::Superseded,
+            Reason::CessationOfOperation => rcgen::RevocationReason::CessationOfOperation,
+            Reason::PrivilegeWithdrawn => rcgen::RevocationReason::PrivilegeWithdrawn,
+        }
+    }
+}
+
+/// One entry of a CRL: which certificate, since when, and why (None: no
+/// reason code in the CRL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revoked {
+    pub serial: Serial,
+    /// Whole seconds, as the CRL carries it.
+    pub at: OffsetDateTime,
+    pub reason: Option<Reason>,
+}
 
 pub fn crl_pem(der: &[u8]) -> String {
     pem::encode_config(
@@ -34,27 +90,22 @@ pub fn holds_crl(path: &Path) -> bool {
 
 /// Sign a CRL: `signer` is the CA, `revoked` every certificate of it that
 /// is revoked (serial, time, reason). Pure: the caller writes the result.
-pub fn make_crl<'a>(
+pub fn make_crl(
     signer: &Signer,
-    revoked: impl IntoIterator<Item = &'a CertEntry>,
+    revoked: &[Revoked],
     number: u64,
     this_update: OffsetDateTime,
     next_update: OffsetDateTime,
 ) -> Result<Vec<u8>> {
     let revoked_certs = revoked
-        .into_iter()
-        .map(|c| {
-            Ok(rcgen::RevokedCertParams {
-                serial_number: Serial::from_index(&c.serial)?.to_rcgen(),
-                revocation_time: whole_seconds(c.revoked_at.unwrap_or(c.issued_at)),
-                reason_code: c
-                    .revocation_reason
-                    .as_deref()
-                    .map(|r| Reason::from_name(r).code()),
-                invalidity_date: None,
-            })
+        .iter()
+        .map(|r| rcgen::RevokedCertParams {
+            serial_number: r.serial.to_rcgen(),
+            revocation_time: whole_seconds(r.at),
+            reason_code: r.reason.map(Reason::code),
+            invalidity_date: None,
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
     let params = rcgen::CertificateRevocationListParams {
         this_update,
         next_update,
@@ -72,4 +123,22 @@ pub fn make_crl<'a>(
         e => Error::crypto("cannot sign the CRL", e),
     })?;
     Ok(crl.der().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_round_trip_through_their_names() {
+        for r in <Reason as clap::ValueEnum>::value_variants() {
+            assert_eq!(Reason::from_name(r.name()), Some(*r));
+            let json = serde_json::to_string(r).unwrap();
+            assert_eq!(json, format!("{:?}", r.name()));
+            assert_eq!(serde_json::from_str::<Reason>(&json).unwrap(), *r);
+        }
+        // An unknown name is no reason: the index refuses it.
+        assert_eq!(Reason::from_name("nonsense"), None);
+        assert!(serde_json::from_str::<Reason>("\"keyCompromise\"").is_err());
+    }
 }

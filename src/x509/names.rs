@@ -73,7 +73,7 @@ pub fn validate_user(name: &str) -> Result<()> {
 }
 
 /// A user name that passed [`validate_user`]. Paths under `users/` are made
-/// only from this type ([`crate::store::Store::user_paths`]), so no name
+/// only from this type (`Store::user_paths`), so no name
 /// that was not checked can become a path.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserName(String);

@@ -1,11 +1,7 @@
-//! Passphrases and the encrypted CA key.
-//!
-//! A passphrase comes from `--passphrase-file FILE` (or `PKI_PASSPHRASE_FILE`):
-//! the file's first line, its line ending stripped. Without a file, and only
-//! when stdin is a terminal, it is asked for without echo. It never comes
-//! from a command-line argument, where `ps` and shell history would show it.
-//! Nothing asks until a key that is actually encrypted must be read, so
-//! commands that do not sign (list, show, export files) never do.
+//! Encrypted private keys, given the bytes and a passphrase: telling an
+//! encrypted key from a plain one, decrypting it, encrypting one; and
+//! [`Redacted`], which keeps secrets out of `Debug` output. Where the
+//! passphrase comes from (a file, the terminal) is `ca::key`'s.
 //!
 //! Encrypted keys are PKCS#8 `ENCRYPTED PRIVATE KEY` with PBES2: scrypt
 //! (N = 2^14, r = 8, p = 1: OpenSSL's own default for `-scrypt`, within its
@@ -13,9 +9,6 @@
 //! The passphrase lives in a zeroizing buffer and is never printed.
 
 use std::fmt;
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use pkcs8::der::Decode;
 use pkcs8::pkcs5::{self, pbes2};
@@ -61,115 +54,8 @@ impl<T> fmt::Debug for Redacted<T> {
     }
 }
 
-/// The one hint for a missing passphrase.
-const HOW: &str = "pass --passphrase-file FILE (or set PKI_PASSPHRASE_FILE) holding the passphrase on its first line, or run pki from a terminal to be asked";
-
 /// Secret bytes: zeroed when dropped, hidden from `Debug`.
 pub type Secret = Redacted<Zeroizing<Vec<u8>>>;
-
-/// Where the passphrase comes from, and the passphrase once read (asked once per run).
-#[derive(Clone, Default)]
-pub struct Passphrase {
-    file: Option<PathBuf>,
-    cache: Arc<Mutex<Option<Secret>>>,
-}
-
-/// Says where the passphrase comes from, never what it is.
-impl fmt::Debug for Passphrase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Passphrase(file: {:?}, redacted)", self.file)
-    }
-}
-
-impl Passphrase {
-    pub fn new(file: Option<PathBuf>) -> Self {
-        Passphrase {
-            file,
-            cache: Arc::default(),
-        }
-    }
-
-    /// The passphrase that unlocks an existing key, read (or asked) once.
-    pub fn existing(&self, what: &str) -> Result<Zeroizing<Vec<u8>>> {
-        let mut slot = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = slot.as_ref() {
-            return Ok(p.expose().clone());
-        }
-        let pass = match &self.file {
-            Some(f) => read_file(f)?,
-            None if std::io::stdin().is_terminal() => prompt(&format!("Passphrase for {what}: "))?,
-            None => {
-                return Err(Error::usage(
-                    format!("{what} is encrypted and no passphrase was given"),
-                    HOW,
-                ))
-            }
-        };
-        *slot = Some(Redacted::new(pass.clone()));
-        Ok(pass)
-    }
-
-    /// [`Passphrase::new_passphrase`] when `encrypt` (the `--encrypt` flag), else none.
-    pub fn for_new_key(&self, encrypt: bool) -> Result<Option<Zeroizing<Vec<u8>>>> {
-        encrypt.then(|| self.new_passphrase()).transpose()
-    }
-
-    /// A new passphrase to encrypt a key with: from the file, or asked twice.
-    /// Empty passphrases are refused.
-    pub fn new_passphrase(&self) -> Result<Zeroizing<Vec<u8>>> {
-        let pass = match &self.file {
-            Some(f) => read_file(f)?,
-            None if std::io::stdin().is_terminal() => {
-                let one = prompt("New passphrase for the CA key: ")?;
-                let two = prompt("Repeat the passphrase: ")?;
-                if one != two {
-                    return Err(Error::usage(
-                        "the two passphrases differ",
-                        "run the command again and type the same passphrase twice",
-                    ));
-                }
-                one
-            }
-            None => {
-                return Err(Error::usage(
-                    "--encrypt needs a passphrase and none was given",
-                    HOW,
-                ))
-            }
-        };
-        if pass.is_empty() {
-            return Err(Error::usage(
-                "the passphrase is empty",
-                "put a passphrase on the first line of the --passphrase-file, or type one",
-            ));
-        }
-        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some(Redacted::new(pass.clone()));
-        Ok(pass)
-    }
-}
-
-/// The first line of `path`, without its line ending.
-fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
-    let bytes = Zeroizing::new(crate::store::fs::read_input(path)?);
-    Ok(Zeroizing::new(first_line(&bytes).to_vec()))
-}
-
-/// Everything before the first `\n` or `\r`: what `echo secret > FILE` writes, or a CRLF file.
-pub fn first_line(bytes: &[u8]) -> &[u8] {
-    let end = bytes
-        .iter()
-        .position(|b| *b == b'\n' || *b == b'\r')
-        .unwrap_or(bytes.len());
-    &bytes[..end]
-}
-
-fn prompt(text: &str) -> Result<Zeroizing<Vec<u8>>> {
-    let s = rpassword::prompt_password(text).map_err(|source| Error::Read {
-        path: "the terminal".into(),
-        source,
-    })?;
-    Ok(Zeroizing::new(s.into_bytes()))
-}
 
 /// `key` as PEM `ENCRYPTED PRIVATE KEY` (PBES2, scrypt, AES-256-CBC) under `pass`.
 pub fn encrypt_pem(key: &PrivateKey, pass: &[u8]) -> Result<Zeroizing<String>> {
@@ -198,10 +84,24 @@ pub fn is_encrypted(text: &str) -> bool {
         .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----")
 }
 
-/// Read a private key from PEM text: plain (PKCS#8, PKCS#1, SEC1) as
-/// [`PrivateKey::from_pem`], or encrypted PKCS#8, asking `pass` only then.
-/// `what` names the file in errors; no error quotes the content.
-pub fn read_key(text: &str, what: &str, pass: &Passphrase) -> Result<PrivateKey> {
+/// A private key's PEM text as read: a plain key, or an encrypted one
+/// still to be decrypted.
+pub enum KeyPem {
+    Plain(PrivateKey),
+    Encrypted(EncryptedKey),
+}
+
+/// An encrypted PKCS#8 key whose key-derivation cost has been checked.
+pub struct EncryptedKey {
+    der: Zeroizing<Vec<u8>>,
+    what: String,
+}
+
+/// Read a private key's PEM text: plain (PKCS#8, PKCS#1, SEC1) as
+/// [`PrivateKey::from_pem`], or encrypted PKCS#8 (refused when its
+/// key-derivation parameters are too costly, or in the legacy OpenSSL
+/// form). `what` names the file in errors; no error quotes the content.
+pub fn parse_key(text: &str, what: &str) -> Result<KeyPem> {
     let block = pem::parse(text.as_bytes()).map_err(|_| {
         crate::error::bad_pem(
             text,
@@ -223,7 +123,7 @@ pub fn read_key(text: &str, what: &str, pass: &Passphrase) -> Result<PrivateKey>
         ));
     }
     if !encrypted {
-        return PrivateKey::from_pem(text, what);
+        return PrivateKey::from_pem(text, what).map(KeyPem::Plain);
     }
     let info = pkcs8::EncryptedPrivateKeyInfo::from_der(&der).map_err(|_| {
         Error::input(
@@ -232,21 +132,22 @@ pub fn read_key(text: &str, what: &str, pass: &Passphrase) -> Result<PrivateKey>
         )
     })?;
     check_cost(&info.encryption_algorithm, what)?;
-    let secret = pass.existing(what)?;
-    let doc = info.decrypt(&secret[..]).map_err(|_| {
-        Error::input(
-            format!("cannot decrypt {what}: wrong passphrase"),
-            match &pass.file {
-                Some(f) => format!(
-                    "check the first line of {} (--passphrase-file or PKI_PASSPHRASE_FILE)",
-                    f.display()
-                ),
-                None => "run the command again and type the passphrase the key was encrypted with"
-                    .to_string(),
-            },
-        )
-    })?;
-    PrivateKey::from_pkcs8_der(Zeroizing::new(doc.as_bytes().to_vec()), what)
+    Ok(KeyPem::Encrypted(EncryptedKey {
+        der,
+        what: what.to_string(),
+    }))
+}
+
+impl EncryptedKey {
+    /// The key, or None when `pass` is not its passphrase.
+    pub fn decrypt(&self, pass: &[u8]) -> Result<Option<PrivateKey>> {
+        let info = pkcs8::EncryptedPrivateKeyInfo::from_der(&self.der)
+            .map_err(|e| Error::crypto("cannot read the encrypted key again", e))?;
+        let Ok(doc) = info.decrypt(pass) else {
+            return Ok(None);
+        };
+        PrivateKey::from_pkcs8_der(Zeroizing::new(doc.as_bytes().to_vec()), &self.what).map(Some)
+    }
 }
 
 /// Refuse key-derivation parameters that would take unreasonable memory or time.
@@ -287,90 +188,21 @@ fn check_cost(scheme: &pkcs5::EncryptionScheme<'_>, what: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::x509::keys::{KeyFormat, KeyType};
-
-    fn file_pass(dir: &Path, text: &str) -> Passphrase {
-        let p = dir.join("pass");
-        std::fs::write(&p, text).unwrap();
-        Passphrase::new(Some(p))
-    }
+    use crate::x509::keys::KeyType;
 
     #[test]
-    fn encrypts_and_decrypts_with_the_first_line_only() {
-        let d = tempfile::tempdir().unwrap();
+    fn encrypted_keys_decrypt_only_with_their_passphrase() {
         let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
         let pem = encrypt_pem(&key, b"s3cret").unwrap();
-        assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
         assert!(is_encrypted(&pem));
-        let back = read_key(&pem, "k", &file_pass(d.path(), "s3cret\r\nignored\n")).unwrap();
+        let Ok(KeyPem::Encrypted(e)) = parse_key(&pem, "k") else {
+            panic!("not read as encrypted");
+        };
+        assert!(e.decrypt(b"wrong").unwrap().is_none());
+        let back = e.decrypt(b"s3cret").unwrap().unwrap();
         assert_eq!(
             back.public_key_der().unwrap(),
             key.public_key_der().unwrap()
-        );
-        let e = read_key(&pem, "k", &file_pass(d.path(), "wrong\n")).unwrap_err();
-        assert_eq!(e.code(), 2);
-        assert!(e.to_string().contains("wrong passphrase"), "{e}");
-    }
-
-    #[test]
-    fn plain_keys_never_ask() {
-        let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-        let pem = key.to_pem(KeyFormat::Native).unwrap();
-        // A passphrase file that does not exist: reading it would fail.
-        let pass = Passphrase::new(Some("/nonexistent/pass".into()));
-        read_key(&pem, "k", &pass).unwrap();
-    }
-
-    /// An encrypted key whose header asks for the given scrypt cost, with
-    /// ciphertext that was never made (deriving the key is the costly part).
-    fn scrypt_key(log_n: u8, r: u32, p: u32) -> String {
-        let cost = pkcs5::scrypt::Params::new(log_n, r, p, 32).unwrap();
-        let params = pbes2::Parameters::scrypt_aes256cbc(cost, &[7; 16], &[9; 16]).unwrap();
-        let info = pkcs8::EncryptedPrivateKeyInfo {
-            encryption_algorithm: pkcs5::EncryptionScheme::Pbes2(params),
-            encrypted_data: &[0; 48],
-        };
-        let der = pkcs8::der::Encode::to_der(&info).unwrap();
-        pem::encode(&pem::Pem::new(ENCRYPTED_LABEL, der))
-    }
-
-    #[test]
-    fn hostile_scrypt_costs_are_refused_before_any_derivation() {
-        let d = tempfile::tempdir().unwrap();
-        let pass = file_pass(d.path(), "s3cret");
-        // 4 GiB (N = 2^20, r = 32); 2^20 · 8 · 16 block mixes; N = 2^40.
-        for (log_n, r, p) in [(20, 32, 1), (20, 8, 16), (40, 8, 1)] {
-            let e = read_key(&scrypt_key(log_n, r, p), "k", &pass).unwrap_err();
-            assert_eq!(e.code(), 2);
-            assert!(e.to_string().contains("too costly"), "{log_n} {r} {p}: {e}");
-        }
-        // OpenSSL's own default (N = 2^14, r = 8, p = 1) is derived and
-        // fails only on the passphrase check of the never-made ciphertext.
-        let e = read_key(&scrypt_key(14, 8, 1), "k", &pass).unwrap_err();
-        assert!(e.to_string().contains("wrong passphrase"), "{e}");
-    }
-
-    #[test]
-    fn empty_passphrases_are_refused_for_new_keys() {
-        let d = tempfile::tempdir().unwrap();
-        let e = file_pass(d.path(), "\nsecond")
-            .new_passphrase()
-            .unwrap_err();
-        assert_eq!(e.code(), 2);
-        assert!(format!("{:?}", file_pass(d.path(), "x")).contains("redacted"));
-    }
-
-    #[test]
-    fn a_cached_passphrase_never_reaches_debug_output() {
-        let d = tempfile::tempdir().unwrap();
-        let f = d.path().join("pass");
-        std::fs::write(&f, "hunter2-SECRET\n").unwrap();
-        let p = Passphrase::new(Some(f));
-        assert_eq!(&p.existing("the CA key").unwrap()[..], b"hunter2-SECRET");
-        let shown = format!("{p:?}");
-        assert!(
-            !shown.contains("SECRET") && shown.contains("redacted"),
-            "{shown}"
         );
     }
 }
