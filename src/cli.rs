@@ -140,6 +140,8 @@ pub enum Command {
     /// Replace the root CA in stages, without an outage (trust, switch, done).
     #[command(subcommand)]
     Rollover(cmd::rollover::Action),
+    /// Log in to the running store (Riak's port 8087) as each user would: TLS, auth, ping.
+    Probe(cmd::probe::Args),
 }
 
 impl Command {
@@ -168,6 +170,8 @@ impl Command {
             Command::Rollover(cmd::rollover::Action::Start(a)) => (Some(&a.lock), Some(&a.pass)),
             Command::Rollover(cmd::rollover::Action::Advance(a)) => (Some(&a.lock), Some(&a.pass)),
             Command::Rollover(cmd::rollover::Action::Abort { lock }) => (Some(lock), None),
+            // Reads the index and the users' keys; takes no lock, needs no CA key.
+            Command::Probe(_) => (None, None),
             _ => (None, None),
         }
     }
@@ -233,6 +237,7 @@ impl Command {
             }
             Command::Rollover(a) => !matches!(a, cmd::rollover::Action::Status),
             Command::Config(a) => !matches!(a, Action::Show),
+            Command::Probe(_) => false,
             _ => false,
         }
     }
@@ -269,6 +274,7 @@ impl Command {
             Command::Config(config::Action::Show) => "config show",
             Command::Audit(audit::Action::Verify) => "audit verify",
             Command::Audit(audit::Action::Show) => "audit show",
+            Command::Probe(_) => "probe",
         }
     }
 }

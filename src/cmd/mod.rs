@@ -12,6 +12,7 @@ pub mod init;
 pub mod issue;
 pub mod list;
 pub mod man;
+pub mod probe;
 pub mod revoke;
 pub mod rollover;
 pub mod rotate;
@@ -134,6 +135,7 @@ pub fn dispatch(cli: Cli, argv: &[std::ffi::OsString]) -> Result<()> {
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Audit(a) => audit::run(&ctx, a),
         Command::Rollover(a) => rollover::run(&ctx, a),
+        Command::Probe(a) => probe::run(&ctx, a),
     }
 }
 
