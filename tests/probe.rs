@@ -257,12 +257,13 @@ fn a_name_that_is_not_the_certificates_cn_is_refused_at_auth() {
             r.stdout
         );
     }
-    let lines = node.lines.lock().unwrap().clone();
-    assert!(
-        lines.contains(&"AUTH FAIL myUser common_name_mismatch".to_string())
-            && lines.contains(&"AUTH FAIL other common_name_mismatch".to_string()),
-        "{lines:?}"
-    );
+    // The node's verdicts (waited for: its stdout is read by another thread).
+    for name in ["myUser", "other"] {
+        assert_eq!(
+            node.said(&format!("AUTH FAIL {name} ")),
+            format!("AUTH FAIL {name} common_name_mismatch")
+        );
+    }
     // And its own name logs in.
     env.run(&["probe", "--user", "myuser", &node.addr()]).ok();
     // --login-as names one user's certificate.

@@ -297,7 +297,8 @@ pub fn probe(node: &Node, login: &Login<'_>, timeout: Duration) -> Result<Outcom
     };
     let stage = if authed { Stage::Ping } else { Stage::Auth };
     match ping {
-        Ok((riak::PING_RESP, _)) => {
+        // Only a ping after a login counts: an RpbPingResp to RpbAuthReq is no login.
+        Ok((riak::PING_RESP, _)) if authed => {
             out.stage = Stage::Done;
             out.elapsed = start.elapsed();
             Ok(out)
