@@ -140,6 +140,8 @@ pub enum Command {
     /// Replace the root CA in stages, without an outage (trust, switch, done).
     #[command(subcommand)]
     Rollover(cmd::rollover::Action),
+    /// Log in to the running store (Riak's port 8087) as each user would: TLS, auth, ping.
+    Probe(cmd::probe::Args),
 }
 
 /// What the rest of pki must know about a command, stated once per command
@@ -238,6 +240,8 @@ impl Command {
             Command::Rollover(rollover::Action::Abort { lock }) => {
                 f("rollover abort", true, Some(lock), None)
             }
+            // Reads the index and the users' keys; takes no lock, needs no CA key.
+            Command::Probe(_) => f("probe", false, None, None),
         }
     }
 }

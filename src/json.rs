@@ -140,7 +140,7 @@ impl CertDetails {
             subject: i.subject.clone(),
             issuer: i.issuer.clone(),
             common_names: i.common_names.clone(),
-            serial: i.serial.clone(),
+            serial: i.serial.to_string(),
             x509_version: i.version,
             not_before: rfc3339(i.not_before),
             not_after: rfc3339(i.not_after),
@@ -237,7 +237,7 @@ impl Issued {
     ) -> Self {
         Issued {
             user: user.to_string(),
-            serial: info.serial.clone(),
+            serial: info.serial.to_string(),
             not_before: rfc3339(info.not_before),
             not_after: rfc3339(info.not_after),
             key_type: info.key_type.map(|t| t.name()).unwrap_or_default().into(),
@@ -529,4 +529,64 @@ pub struct RolloverDoc {
     pub next: Vec<String>,
     /// Users re-issued by this command (entering `switch`).
     pub issued: Vec<Issued>,
+}
+
+/// `pki probe --json`: one row per user and node, in the order probed.
+///
+/// ```json
+/// {"version":1, "within":"33%", "timeout_seconds":5, "ok":false,
+///  "results":[{"user":"alice","node":"10.0.0.5:8087","logged_in":true,"stage":"done",
+///              "failure":null,"tls_alert":null,"riak_error":null,
+///              "protocol":"TLSv1.2","cipher":"ECDHE-RSA-AES128-SHA",
+///              "node_certificate":{"subject":"CN=riak@10.0.0.5","issuer":"CN=rootCA",
+///                "serial":"07","not_after":"2027-12-06T21:00:00Z","days_left":364,"status":"valid"},
+///              "elapsed_ms":41}]}
+/// ```
+/// `stage` is where the login stopped: `connect`, `starttls`, `tls`,
+/// `auth`, `ping`, or `done` (logged in and answered a ping). `failure`
+/// is the one-line reason (null when logged in); `tls_alert` the alert
+/// the node sent (`unknown_ca`, `certificate_revoked`, ...), `riak_error`
+/// the node's `RpbErrorResp` message (`Authentication failed`).
+/// `protocol`, `cipher` and `node_certificate` are null when the
+/// handshake did not get that far (`node_certificate` is set, unverified,
+/// when the node's certificate was what failed). `status` is `valid`,
+/// `due` (within `--within` of its expiry), `expired` or `not-yet-valid`.
+/// `ok` is true when every login succeeded and no node certificate is due.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeDoc {
+    pub version: u32,
+    pub within: String,
+    pub timeout_seconds: u64,
+    pub ok: bool,
+    pub results: Vec<ProbeResult>,
+}
+
+/// One login of `pki probe`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeResult {
+    pub user: String,
+    pub node: String,
+    pub logged_in: bool,
+    pub stage: String,
+    pub failure: Option<String>,
+    pub tls_alert: Option<String>,
+    pub riak_error: Option<String>,
+    pub protocol: Option<String>,
+    pub cipher: Option<String>,
+    pub node_certificate: Option<NodeCertificate>,
+    pub elapsed_ms: u64,
+}
+
+/// The certificate a node presented, as `pki probe` saw it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeCertificate {
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    pub not_after: String,
+    pub days_left: i64,
+    pub status: String,
 }

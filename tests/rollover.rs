@@ -22,6 +22,7 @@ fn bundle_serials(pem: &str) -> Vec<String> {
             pki::x509::cert::CertInfo::from_der(p.contents(), "bundle")
                 .unwrap()
                 .serial
+                .to_string()
         })
         .collect()
 }

@@ -123,14 +123,14 @@ pub fn refuse_existing<'a>(index: &Index, users: impl IntoIterator<Item = &'a st
 /// `serials` (which then holds it). Returns the DER.
 pub fn sign(
     signer: &Signer,
-    serials: &mut HashSet<String>,
+    serials: &mut HashSet<Serial>,
     r: &Request,
     v: Validity,
     crl_url: Option<&str>,
     public_key: &impl rcgen::PublicKeyData,
 ) -> Result<Vec<u8>> {
     let serial = Serial::random_unused(|s| serials.contains(s))?;
-    serials.insert(serial.to_string());
+    serials.insert(serial.clone());
     let params = profile::user_params(&UserProfile {
         user: &r.user,
         serial: &serial,
@@ -204,7 +204,7 @@ pub fn record(
     active: &mut HashMap<String, usize>,
     user: &str,
     info: &CertInfo,
-    ca_serial: &str,
+    ca_serial: &Serial,
     (cert, key): Paths,
 ) -> Result<Issued> {
     let entry = CertEntry::from_info(user, info, ca_serial, cert.clone(), key.clone(), tx.now)?;
@@ -221,7 +221,7 @@ pub fn record(
         info: info.clone(),
         cert_path: tx.store.path(&cert),
         key_path: key.map(|k| tx.store.path(&k)),
-        replaced_serial: replaced,
+        replaced_serial: replaced.map(|s| s.to_string()),
     })
 }
 
@@ -232,7 +232,7 @@ pub fn write_and_record(
     user: &str,
     info: &CertInfo,
     der: &[u8],
-    ca_serial: &str,
+    ca_serial: &Serial,
     key: Option<(&PrivateKey, KeyFormat)>,
 ) -> Result<Issued> {
     let paths = write_files(tx.store, &tx.index, user, info, der, key)?;

@@ -134,7 +134,7 @@ pub fn plan(
         not_yet_valid: ca_standing == Standing::NotYetValid,
         not_before: ca.not_before,
         not_after: ca.not_after,
-        serial: ca.serial.clone(),
+        serial: ca.serial.to_string(),
         rotate: o.ca && (o.force || ca_standing != Standing::Valid),
         key_type: o.ca_key_type.unwrap_or(ca.key_type),
         days: o
@@ -264,7 +264,7 @@ fn decide(
     let p = UserPlan {
         user: c.user.clone(),
         decision: Decision::Keep(String::new()),
-        old_serial: c.serial.clone(),
+        old_serial: c.serial.to_string(),
         standing,
         key_type: o.key_type.unwrap_or(c.key_type),
         days,
@@ -361,7 +361,7 @@ mod tests {
     fn ca(days: i64) -> CaEntry {
         CaEntry {
             subject: "CN=rootCA".into(),
-            serial: "ca1".into(),
+            serial: "ca01".into(),
             not_before: T0 - BACKDATE,
             not_after: T0 + Duration::days(days),
             key_type: KeyType::Rsa2048,
@@ -382,7 +382,7 @@ mod tests {
             key_type: KeyType::EcdsaP256,
             fingerprint_sha256: String::new(),
             state: CertState::Active,
-            ca_serial: "ca1".into(),
+            ca_serial: "ca01".into(),
             cert: format!("users/{user}/{serial}.crt").into(),
             key: Some(format!("users/{user}/{serial}.key").into()),
             issued_at: issued,
@@ -622,7 +622,7 @@ mod tests {
     #[test]
     fn earlier_ca_and_csr_signed_certificates() {
         let mut old = cert("a", "1", T0, Duration::days(365));
-        old.ca_serial = "ca0".into();
+        old.ca_serial = "ca00".into();
         let mut csr = cert("b", "2", T0, Duration::days(1));
         csr.key = None;
         let ix = index(vec![old, csr], ca(3650));
@@ -643,12 +643,12 @@ mod tests {
         let mut r = cert("b", "2", T0, Duration::days(1));
         r.state = CertState::Revoked;
         let ix = index(
-            vec![s, r, cert("a", "3", T0, Duration::days(365))],
+            vec![s, r, cert("a", "03", T0, Duration::days(365))],
             ca(3650),
         );
         let p = decide_at(&ix, "33%", &Options::default(), T0 + Duration::days(2));
         assert_eq!(p.users.len(), 1);
-        assert_eq!(p.users[0].old_serial, "3");
+        assert_eq!(p.users[0].old_serial, "03");
         let o = Options {
             users: vec!["b".into()],
             ..Default::default()

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::json::{self, CheckDoc};
 use crate::store::fs::{self, Replace, PUBLIC_MODE};
 use crate::store::{CaEntry, Index};
+use crate::ui::prometheus::{self, label};
 use crate::x509::cert::rfc3339;
 
 const AFTER_HELP: &str = "\
@@ -81,7 +82,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         }
     }
     if let Some(path) = &a.prometheus {
-        check_prometheus_path(path)?;
+        prometheus::check_path(path)?;
         let text = prometheus(&index, ca, a.within, crl_due, ctx.now);
         fs::write_atomic(path, text.as_bytes(), PUBLIC_MODE, Replace::Allow)?;
         ctx.detail(format!("wrote {}", path.display()));
@@ -223,26 +224,6 @@ fn fix(doc: &CheckDoc, ca: Standing, from_csr: &[String]) -> String {
     fix
 }
 
-/// Refuse a --prometheus path whose directory does not exist, before
-/// writing (the textfile collector's directory is node_exporter's).
-fn check_prometheus_path(path: &std::path::Path) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    if !dir.is_dir() {
-        return Err(Error::failed(
-            format!(
-                "--prometheus {}: the directory {} does not exist",
-                path.display(),
-                dir.display()
-            ),
-            "create it (node_exporter's --collector.textfile.directory), or give a path in an existing directory",
-        ));
-    }
-    Ok(())
-}
-
 /// The node_exporter textfile: one gauge per current certificate, the CA,
 /// and the CRL (`crl_due`: the CRL is an attention result of `check`).
 pub fn prometheus(
@@ -316,22 +297,4 @@ pub fn prometheus(
         u8::from(crl_due)
     );
     s
-}
-
-/// Escape a label value as the text exposition format requires.
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-        assert_eq!(label("alice"), "alice");
-    }
 }

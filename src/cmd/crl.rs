@@ -142,7 +142,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             let e = crl_entry(c)?;
             Ok(json::Revoked {
                 user: c.user.clone(),
-                serial: c.serial.clone(),
+                serial: c.serial.to_string(),
                 revoked_at: rfc3339(e.at),
                 reason: e.reason.unwrap_or(Reason::Unspecified).name().into(),
             })

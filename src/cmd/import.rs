@@ -19,6 +19,7 @@ use crate::store::{fs, Index, Store};
 use crate::x509::cert::{rfc3339, CertInfo};
 use crate::x509::keys::{KeyFormat, PrivateKey};
 use crate::x509::names;
+use crate::x509::serial::Serial;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -108,7 +109,7 @@ fn read_cert(path: &Path) -> Result<(Vec<u8>, CertInfo)> {
             ));
         }
     }
-    if info.serial().is_zero() {
+    if info.serial.is_zero() {
         return Err(Error::input(
             format!("{what} has serial number 0, which RFC 5280 forbids"),
             "re-issue it with a positive serial number",
@@ -241,7 +242,7 @@ fn check_ca_replaceable(
 }
 
 /// Refuse (exit 4) a serial the store already knows: the certificate is in already.
-fn serial_free(index: &Index, serial: &str) -> Result<()> {
+fn serial_free(index: &Index, serial: &Serial) -> Result<()> {
     if index.serial_in_use(serial) {
         return Err(Error::refused(
             format!("the store already has a certificate with serial {serial}"),

@@ -14,6 +14,7 @@ pub mod init;
 pub mod issue;
 pub mod list;
 pub mod man;
+pub mod probe;
 pub mod revoke;
 pub mod rollover;
 pub mod rotate;
@@ -142,6 +143,7 @@ pub fn dispatch(cli: Cli, argv: &[std::ffi::OsString]) -> Result<()> {
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Audit(a) => audit::run(&ctx, a),
         Command::Rollover(a) => rollover::run(&ctx, a),
+        Command::Probe(a) => probe::run(&ctx, a),
     }
 }
 
@@ -166,7 +168,7 @@ fn completer(argv: &[std::ffi::OsString]) -> String {
 pub fn ca_summary(ca: &crate::store::CaEntry, now: OffsetDateTime) -> json::CaSummary {
     json::CaSummary {
         subject: ca.subject.clone(),
-        serial: ca.serial.clone(),
+        serial: ca.serial.to_string(),
         not_before: rfc3339(ca.not_before),
         not_after: rfc3339(ca.not_after),
         days_left: days_left(ca.not_after, now),
@@ -179,7 +181,7 @@ pub fn ca_summary(ca: &crate::store::CaEntry, now: OffsetDateTime) -> json::CaSu
 pub fn list_row(c: &crate::store::CertEntry, status: &str, now: OffsetDateTime) -> json::ListRow {
     json::ListRow {
         user: c.user.clone(),
-        serial: c.serial.clone(),
+        serial: c.serial.to_string(),
         not_before: rfc3339(c.not_before),
         not_after: rfc3339(c.not_after),
         days_left: days_left(c.not_after, now),

@@ -94,7 +94,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             version: json::VERSION,
             revoked: Some(json::Revoked {
                 user: c.user.clone(),
-                serial: c.serial.clone(),
+                serial: c.serial.to_string(),
                 revoked_at: rfc3339(now),
                 reason: a.reason.name().into(),
             }),

@@ -141,8 +141,12 @@ fn report(
 ) -> Result<()> {
     let ca = index.ca(&ctx.store)?;
     let r = index.rollover.as_ref();
-    let trusted: Vec<String> = index.trusted().iter().map(|c| c.serial.clone()).collect();
-    let users_signed_by = ca.serial.clone();
+    let trusted: Vec<String> = index
+        .trusted()
+        .iter()
+        .map(|c| c.serial.to_string())
+        .collect();
+    let users_signed_by = ca.serial.to_string();
     let next: Vec<String> = match r.map(|r| r.phase) {
         None => vec!["nothing: no rollover is in progress (start one with `pki rollover start`)".into()],
         Some(p) => vec![
@@ -174,7 +178,7 @@ fn report(
         current_ca: crate::cmd::ca_summary(ca, ctx.now),
         other_ca: r.map(|r| crate::cmd::ca_summary(&r.other, ctx.now)),
         store_ca_certs: trusted.clone(),
-        store_ca_key: ca.serial.clone(),
+        store_ca_key: ca.serial.to_string(),
         client_root_ca: trusted,
         users_signed_by,
         next,

@@ -193,7 +193,7 @@ fn apply(ctx: &Ctx, tx: &mut Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> 
     }
     tx.record_all(crate::ca::issue::issued_events("rotate", &issued));
     for i in issued {
-        out.issued.insert(i.user, i.info.serial);
+        out.issued.insert(i.user, i.info.serial.to_string());
     }
     Ok(out)
 }
@@ -220,7 +220,7 @@ fn report(ctx: &Ctx, plan: &Plan, out: &Outcome, dry_run: bool) -> Result<()> {
                 not_after: rfc3339(plan.ca.not_after),
                 serial: plan.ca.serial.clone(),
                 rotated: out.new_ca.is_some(),
-                new_serial: out.new_ca.as_ref().map(|c| c.serial.clone()),
+                new_serial: out.new_ca.as_ref().map(|c| c.serial.to_string()),
             },
         })?;
     } else {

@@ -171,7 +171,7 @@ pub fn asp_material(
             ));
         }
         let pair = user_pem(store, entry, format, pass)?;
-        users.push((entry.user.clone(), entry.serial.clone(), pair));
+        users.push((entry.user.clone(), entry.serial.to_string(), pair));
     }
     Ok(asp::Material {
         users,

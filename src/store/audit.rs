@@ -115,8 +115,8 @@ impl Event {
         self.user = Some(user.into());
         self
     }
-    pub fn serial(mut self, serial: &str) -> Self {
-        self.serial = Some(serial.into());
+    pub fn serial(mut self, serial: impl std::fmt::Display) -> Self {
+        self.serial = Some(serial.to_string());
         self
     }
     pub fn detail(mut self, detail: impl Into<String>) -> Self {

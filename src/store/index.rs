@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::x509::cert::CertInfo;
 use crate::x509::crl::Reason;
 use crate::x509::keys::KeyType;
+use crate::x509::serial::Serial;
 
 use super::Store;
 
@@ -81,7 +82,7 @@ pub struct Rollover {
 pub struct CrlRecord {
     pub number: u64,
     /// Serial of the CA that signed it.
-    pub ca_serial: String,
+    pub ca_serial: Serial,
     #[serde(with = "time::serde::rfc3339")]
     pub this_update: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -103,7 +104,7 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct CaEntry {
     pub subject: String,
-    pub serial: String,
+    pub serial: Serial,
     #[serde(with = "time::serde::rfc3339")]
     pub not_before: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -135,7 +136,7 @@ pub enum CertState {
 #[serde(deny_unknown_fields)]
 pub struct CertEntry {
     pub user: String,
-    pub serial: String,
+    pub serial: Serial,
     #[serde(with = "time::serde::rfc3339")]
     pub not_before: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -144,7 +145,7 @@ pub struct CertEntry {
     pub fingerprint_sha256: String,
     pub state: CertState,
     /// Serial of the CA that signed it.
-    pub ca_serial: String,
+    pub ca_serial: Serial,
     pub cert: PathBuf,
     /// None when the key never entered the store (a signed CSR).
     pub key: Option<PathBuf>,
@@ -166,7 +167,7 @@ impl CertEntry {
     pub fn from_info(
         user: &str,
         info: &CertInfo,
-        ca_serial: &str,
+        ca_serial: &Serial,
         cert: PathBuf,
         key: Option<PathBuf>,
         now: OffsetDateTime,
@@ -181,7 +182,7 @@ impl CertEntry {
             })?,
             fingerprint_sha256: info.fingerprint_sha256.clone(),
             state: CertState::Active,
-            ca_serial: ca_serial.to_string(),
+            ca_serial: ca_serial.clone(),
             cert,
             key,
             issued_at: now,
@@ -230,8 +231,8 @@ impl Index {
             problem,
         };
         let mut serials = std::collections::HashSet::new();
-        let mut serial_once = |entry: &str, serial: &str| {
-            if serials.insert(serial.to_string()) {
+        let mut serial_once = |entry: &str, serial: &Serial| {
+            if serials.insert(serial.clone()) {
                 Ok(())
             } else {
                 Err(bad(
@@ -255,9 +256,7 @@ impl Index {
             )
             .chain(other.map(|c| ("rollover.other".to_string(), c)));
         for (entry, ca) in cas {
-            let entry = format!("{entry} (serial {:?})", ca.serial);
-            hex_field(&ca.serial, false)
-                .map_err(|p| bad(entry.clone(), format!("has serial {p}")))?;
+            let entry = format!("{entry} (serial {:?})", ca.serial.to_string());
             hex_field(&ca.fingerprint_sha256, true)
                 .map_err(|p| bad(entry.clone(), format!("has fingerprint {p}")))?;
             if let Some(c) = crate::x509::names::control_char(&ca.subject) {
@@ -277,14 +276,11 @@ impl Index {
         for (i, c) in self.certificates.iter().enumerate() {
             let entry = format!(
                 "certificates[{i}] (user {:?}, serial {:?})",
-                c.user, c.serial
+                c.user,
+                c.serial.to_string()
             );
             crate::x509::names::validate_user(&c.user)
                 .map_err(|e| bad(entry.clone(), format!("has a bad name: {}", e.what())))?;
-            hex_field(&c.serial, false)
-                .map_err(|p| bad(entry.clone(), format!("has serial {p}")))?;
-            hex_field(&c.ca_serial, false)
-                .map_err(|p| bad(entry.clone(), format!("has CA serial {p}")))?;
             hex_field(&c.fingerprint_sha256, true)
                 .map_err(|p| bad(entry.clone(), format!("has fingerprint {p}")))?;
             let dir = ["users", c.user.as_str()];
@@ -303,8 +299,6 @@ impl Index {
         }
         if let Some(crl) = &self.crl {
             let entry = format!("crl (number {})", crl.number);
-            hex_field(&crl.ca_serial, false)
-                .map_err(|p| bad(entry.clone(), format!("has CA serial {p}")))?;
             placed(&crl.path, &["crl"]).map_err(|p| bad(entry, format!("names its file {p}")))?;
         }
         if let Some(url) = &self.settings.crl_url {
@@ -399,14 +393,14 @@ impl Index {
 
     /// Every revoked certificate signed by the CA with serial `ca_serial`:
     /// what that CA's CRL lists.
-    pub fn revoked_by<'a>(&'a self, ca_serial: &'a str) -> impl Iterator<Item = &'a CertEntry> {
+    pub fn revoked_by<'a>(&'a self, ca_serial: &'a Serial) -> impl Iterator<Item = &'a CertEntry> {
         self.certificates
             .iter()
-            .filter(move |c| c.state == CertState::Revoked && c.ca_serial == ca_serial)
+            .filter(move |c| c.state == CertState::Revoked && c.ca_serial == *ca_serial)
     }
 
     /// Mark the user's active certificate superseded; returns its serial.
-    pub fn supersede(&mut self, user: &str) -> Option<String> {
+    pub fn supersede(&mut self, user: &str) -> Option<Serial> {
         let e = self
             .certificates
             .iter_mut()
@@ -452,7 +446,7 @@ impl Index {
 
     /// Every serial in the store (certificates and CAs), built in one pass:
     /// for batches, where `serial_in_use()` per certificate would be O(n^2).
-    pub fn serials(&self) -> std::collections::HashSet<String> {
+    pub fn serials(&self) -> std::collections::HashSet<Serial> {
         let cas = self
             .ca
             .iter()
@@ -486,14 +480,14 @@ impl Index {
             .any(|p| p == rel)
     }
 
-    pub fn serial_in_use(&self, serial: &str) -> bool {
-        self.certificates.iter().any(|c| c.serial == serial)
+    pub fn serial_in_use(&self, serial: &Serial) -> bool {
+        self.certificates.iter().any(|c| c.serial == *serial)
             || self
                 .ca
                 .iter()
                 .chain(&self.ca_history)
                 .chain(self.rollover.as_ref().map(|r| &r.other))
-                .any(|c| c.serial == serial)
+                .any(|c| c.serial == *serial)
     }
 }
 
@@ -550,7 +544,7 @@ mod tests {
             key_type: KeyType::Rsa2048,
             fingerprint_sha256: String::new(),
             state,
-            ca_serial: "c".into(),
+            ca_serial: "0c".into(),
             cert: "c".into(),
             key: None,
             issued_at: t,
@@ -587,19 +581,19 @@ mod tests {
     fn current_is_the_newest_non_superseded_per_user() {
         let mut i = Index::new();
         i.certificates = vec![
-            entry("a", "1", CertState::Superseded),
-            entry("b", "2", CertState::Revoked),
-            entry("a", "3", CertState::Active),
-            entry("b", "4", CertState::Active),
+            entry("a", "01", CertState::Superseded),
+            entry("b", "02", CertState::Revoked),
+            entry("a", "03", CertState::Active),
+            entry("b", "04", CertState::Active),
         ];
-        let cur: Vec<_> = i.current().iter().map(|c| c.serial.as_str()).collect();
-        assert_eq!(cur, ["3", "4"]);
-        assert_eq!(i.supersede("a").as_deref(), Some("3"));
+        let cur: Vec<_> = i.current().iter().map(|c| c.serial.to_string()).collect();
+        assert_eq!(cur, ["03", "04"]);
+        assert_eq!(i.supersede("a"), Some("03".into()));
         assert!(i.active("a").is_none());
-        assert!(i.serial_in_use("1") && !i.serial_in_use("9"));
+        assert!(i.serial_in_use(&"01".into()) && !i.serial_in_use(&"09".into()));
         let pos = i.active_positions();
         assert_eq!(pos.len(), 1);
-        assert_eq!(i.certificates[pos["b"]].serial, "4");
-        assert!(i.serials().contains("2") && !i.serials().contains("9"));
+        assert_eq!(i.certificates[pos["b"]].serial, "04");
+        assert!(i.serials().contains(&"02".into()) && !i.serials().contains(&"09".into()));
     }
 }

@@ -26,6 +26,7 @@ use time::OffsetDateTime;
 use crate::error::{Error, Result};
 use crate::x509::cert::CertInfo;
 use crate::x509::keys::{KeyFormat, PrivateKey};
+use crate::x509::serial::Serial;
 use fs::{Replace, PUBLIC_MODE, SECRET_MODE};
 
 pub use index::*;
@@ -176,10 +177,27 @@ impl Store {
             }
             Err(Err(source)) => return Err(Error::Read { path, source }),
         };
-        let index: Index = serde_json::from_slice(&text).map_err(|e| {
+        let mut de = serde_json::Deserializer::from_slice(&text);
+        let index: Index = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             if let Some(refusal) = Index::unknown_reason(&text, &path) {
                 return refusal;
             }
+            // A serial not in the form pki writes: the entry is named by
+            // where it stands ("certificates[3].serial"), like every other
+            // bad entry (Serial's reader words the problem).
+            let at = e.path().to_string();
+            if at.ends_with("serial") && e.inner().classify() == serde_json::error::Category::Data {
+                return Error::BadIndex {
+                    path: path.clone(),
+                    entry: at,
+                    problem: crate::error::one_line(&e.into_inner())
+                        .split(" at line ")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                };
+            }
+            let e = e.into_inner();
             Error::failed(
                 format!(
                     "{} is damaged: {}",
@@ -443,14 +461,14 @@ impl Store {
         crate::x509::cert::pem_to_der(&self.read_text(rel)?, &self.path(rel).display().to_string())
     }
 
-    pub fn ca_paths(serial: &str) -> (PathBuf, PathBuf) {
+    pub fn ca_paths(serial: &Serial) -> (PathBuf, PathBuf) {
         (
             PathBuf::from(format!("ca/{serial}.crt")),
             PathBuf::from(format!("ca/{serial}.key")),
         )
     }
 
-    pub fn user_paths(user: &crate::x509::names::UserName, serial: &str) -> (PathBuf, PathBuf) {
+    pub fn user_paths(user: &crate::x509::names::UserName, serial: &Serial) -> (PathBuf, PathBuf) {
         (
             PathBuf::from(format!("users/{user}/{serial}.crt")),
             PathBuf::from(format!("users/{user}/{serial}.key")),

@@ -2,6 +2,7 @@
 //! the progress bar.
 
 pub mod progress;
+pub mod prometheus;
 
 use std::borrow::Cow;
 use std::io::Write;

@@ -14,7 +14,7 @@ pub struct CertInfo {
     pub issuer: String,
     /// Every Common Name of the subject (Riak wants exactly one).
     pub common_names: Vec<String>,
-    pub serial: String,
+    pub serial: Serial,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub key_type: Option<KeyType>,
@@ -130,7 +130,7 @@ impl CertInfo {
             subject: x.subject().to_string(),
             issuer: x.issuer().to_string(),
             common_names,
-            serial: Serial::from_der(x.raw_serial()).to_string(),
+            serial: Serial::from_der(x.raw_serial()),
             not_before: x.validity().not_before.to_datetime(),
             not_after: x.validity().not_after.to_datetime(),
             key_type: key_type_of(spki),
@@ -144,11 +144,6 @@ impl CertInfo {
             signature_algorithm: signature_name(&x.signature_algorithm.algorithm.to_id_string()),
             spki_der: spki.raw.to_vec(),
         })
-    }
-
-    /// The serial as a number (it is read from DER, so always well formed).
-    pub fn serial(&self) -> Serial {
-        Serial::parse(&self.serial).expect("made from a DER serial")
     }
 
     pub fn from_pem(text: &str, what: &str) -> Result<Self> {

@@ -176,8 +176,8 @@ pub struct Signer {
     key_pair: KeyPair,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
-    /// The CA's serial (hex), recorded in what it signs.
-    pub serial: String,
+    /// The CA's serial, recorded in what it signs.
+    pub serial: Serial,
     /// The CA's subject key identifier. X.509 v1 CAs (the documented
     /// openssl procedure makes them) have none.
     pub ski: Option<Vec<u8>>,
@@ -198,7 +198,7 @@ impl Signer {
                 }
                 _ => None,
             });
-        let serial = Serial::from_der(x.raw_serial()).to_string();
+        let serial = Serial::from_der(x.raw_serial());
         Ok(Signer {
             cert_der,
             key,

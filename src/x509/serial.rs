@@ -30,11 +30,11 @@ impl Serial {
         Ok(Serial(b.to_vec()))
     }
 
-    /// A fresh serial that `taken` does not hold yet (it is checked with the hex form).
-    pub fn random_unused(taken: impl Fn(&str) -> bool) -> Result<Self> {
+    /// A fresh serial that `taken` does not hold yet.
+    pub fn random_unused(taken: impl Fn(&Serial) -> bool) -> Result<Self> {
         loop {
             let s = Serial::random()?;
-            if !taken(&s.to_string()) {
+            if !taken(&s) {
                 return Ok(s);
             }
         }
@@ -78,7 +78,7 @@ impl Serial {
     /// one means a damaged index.
     pub fn from_index(s: &str) -> Result<Self> {
         match Serial::parse(s) {
-            Ok(v) if v.to_string() == s => Ok(v),
+            Ok(v) if v == *s => Ok(v),
             _ => Err(Error::failed(
                 format!("the index holds a malformed serial {s:?}"),
                 "restore index.json from a backup",
@@ -104,6 +104,58 @@ impl Serial {
 impl fmt::Display for Serial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&hex(&self.0))
+    }
+}
+
+/// In `index.json` a serial is its lower-case hex string; reading refuses
+/// any other form (the error quotes it, and the index reader names the
+/// entry), so an entry's serial is always one pki could have written.
+impl serde::Serialize for Serial {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Serial {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        match Serial::parse(&s) {
+            Ok(v) if v == *s => Ok(v),
+            _ => Err(serde::de::Error::custom(format_args!(
+                "is {s:?}, which is not the lower-case hex pki writes"
+            ))),
+        }
+    }
+}
+
+/// Test fixtures name serials in short hex ("3" is serial 03).
+#[cfg(test)]
+impl From<&str> for Serial {
+    fn from(s: &str) -> Self {
+        Serial::parse(s).expect("a hex serial")
+    }
+}
+
+/// Serials compare with their hex form, as people and documents write it.
+impl PartialEq<str> for Serial {
+    fn eq(&self, other: &str) -> bool {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        other.len() == 2 * self.0.len()
+            && self.0.iter().zip(other.as_bytes().chunks(2)).all(|(b, d)| {
+                d[0] == DIGITS[usize::from(b >> 4)] && d[1] == DIGITS[usize::from(b & 15)]
+            })
+    }
+}
+
+impl PartialEq<&str> for Serial {
+    fn eq(&self, other: &&str) -> bool {
+        *self == **other
+    }
+}
+
+impl PartialEq<String> for Serial {
+    fn eq(&self, other: &String) -> bool {
+        *self == *other.as_str()
     }
 }
 

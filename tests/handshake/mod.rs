@@ -75,6 +75,31 @@ pub fn erlang_or_skip() -> bool {
     crate::common::tool_or_skip("escript", "apt-get install erlang-base erlang-ssl")
 }
 
+/// Spawn an escript server (stdout piped, stderr dropped) and read its
+/// first line, `PORT <n>`: the child, the rest of its stdout, and the port.
+pub fn start_escript(
+    mut cmd: Command,
+) -> (
+    std::process::Child,
+    BufReader<std::process::ChildStdout>,
+    u16,
+) {
+    let mut srv = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start escript");
+    let mut out = BufReader::new(srv.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let port = first
+        .trim()
+        .strip_prefix("PORT ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no PORT line: {first:?}"));
+    (srv, out, port)
+}
+
 /// Start the Erlang server, run `openssl s_client` with the given client pair; returns the server's verdict line.
 pub fn erlang_handshake(ca: &Path, server: (&Path, &Path), client: (&Path, &Path)) -> String {
     erlang_handshake_with(ca, server, client, None)
@@ -90,22 +115,11 @@ pub fn erlang_handshake_with(
 ) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/erlang_server.escript");
     // Riak's R16 stack speaks CBC suites only: hold the server to that.
-    let mut srv = Command::new("escript")
-        .arg(&script)
+    let mut cmd = Command::new("escript");
+    cmd.arg(&script)
         .args([ca, server.0, server.1])
-        .env("ERL_TLS_CBC_ONLY", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start escript");
-    let mut out = BufReader::new(srv.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let port = first
-        .trim()
-        .strip_prefix("PORT ")
-        .unwrap_or_else(|| panic!("no PORT line: {first:?}"))
-        .to_string();
+        .env("ERL_TLS_CBC_ONLY", "1");
+    let (mut srv, mut out, port) = start_escript(cmd);
     let client_out = Command::new("openssl")
         .args([
             "s_client",

@@ -137,7 +137,8 @@ impl Checker<'_> {
 
     /// The CA's checks; returns its DER when it could be read, for chaining.
     pub fn ca(&mut self, ca: &CaEntry) -> Option<Vec<u8>> {
-        let s = Some(ca.serial.as_str());
+        let serial = ca.serial.to_string();
+        let s = Some(serial.as_str());
         let der = match self.store.read_cert_der(&ca.cert) {
             Ok(d) => d,
             Err(e) => {
@@ -173,7 +174,8 @@ impl Checker<'_> {
 
     /// A user's current certificate in the store.
     pub fn user(&mut self, e: &CertEntry, ca_der: Option<&[u8]>) {
-        let (u, s) = (Some(e.user.as_str()), Some(e.serial.as_str()));
+        let serial = e.serial.to_string();
+        let (u, s) = (Some(e.user.as_str()), Some(serial.as_str()));
         let der = match self.store.read_cert_der(&e.cert) {
             Ok(d) => d,
             Err(err) => return self.add(u, s, Check::File, Err(err.to_string())),
@@ -285,11 +287,16 @@ impl Checker<'_> {
             .filter(|c| c.state != CertState::Active)
         {
             let res = files(&c.cert, c.key.as_deref(), &c.fingerprint_sha256);
-            self.add(Some(&c.user), Some(&c.serial), Check::History, res);
+            self.add(
+                Some(&c.user),
+                Some(&c.serial.to_string()),
+                Check::History,
+                res,
+            );
         }
         for ca in &index.ca_history {
             let res = files(&ca.cert, Some(&ca.key), &ca.fingerprint_sha256);
-            self.add(None, Some(&ca.serial), Check::History, res);
+            self.add(None, Some(&ca.serial.to_string()), Check::History, res);
         }
     }
 }
