@@ -4,7 +4,8 @@
 //! are linked once after a change, not once per file.
 //!
 //! The kill sweeps (`kill_sweeps`) take minutes and are ignored by default;
-//! `cargo test --test it -- --ignored` runs them (`.ci/run` does).
+//! `cargo test --test it -- --ignored` runs them alone, `.ci/run` runs them
+//! with the rest (`--include-ignored`).
 
 mod support;
 
