@@ -8,8 +8,11 @@
 //! lower-case hex. Fields may be added in a later version 1; none is ever
 //! renamed or removed without raising `version`.
 //!
-//! Tests read output back into these types with `deny_unknown_fields`, so
-//! an undocumented field cannot slip in.
+//! The tests read output back into their own copies of these types
+//! (tests/it/support/docs.rs, `deny_unknown_fields`), so a field renamed
+//! or added here without the documentation and the tests fails a test.
+//! This module builds documents from plain values and imports no layer:
+//! `cmd/` converts the layers' types.
 
 use serde::{Deserialize, Serialize};
 

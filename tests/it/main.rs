@@ -1,0 +1,35 @@
+//! The integration tests, as one test binary: each module drives the real
+//! `pki` binary (or, for `props`, the library) over one area, and shares
+//! the helpers of `support`. One binary means the crate and the helpers
+//! are linked once after a change, not once per file.
+//!
+//! The kill sweeps (`kill_sweeps`) take minutes and are ignored by default;
+//! `cargo test --test it -- --ignored` runs them alone, `.ci/run` runs them
+//! with the rest (`--include-ignored`).
+
+mod support;
+
+mod asp;
+mod audit;
+mod batch_issue;
+mod ca_replacement;
+mod check;
+mod clock;
+mod core;
+mod deploy_marathon;
+mod docs_as_printed;
+mod encrypted_key;
+mod export_k8s;
+mod hostile_input;
+mod import_sign_revoke;
+mod kill_sweeps;
+mod marathon_schema;
+mod probe;
+mod props;
+mod redirects;
+mod rollover;
+mod rotate;
+mod store_trust;
+mod tls_handshake;
+mod verify;
+mod wording;

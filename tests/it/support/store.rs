@@ -1,0 +1,18 @@
+//! The one place the tests read the store's own files through pki's types
+//! (`index.json` as `pki::store::Index`, audit log lines as
+//! `pki::store::audit::Entry`). The store's types are changing; keep every
+//! such use behind this module so there is one place to adapt.
+#![allow(dead_code)]
+
+use crate::support::common::Env;
+
+pub use pki::store::audit::Entry as AuditLine;
+pub use pki::store::{Index, Phase};
+
+impl Env {
+    /// The store's index, read through pki's own type (every field checked).
+    pub fn index(&self) -> Index {
+        serde_json::from_slice(&std::fs::read(self.store().join("index.json")).unwrap())
+            .expect("index.json parses as pki::store::Index")
+    }
+}
