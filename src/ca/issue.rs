@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::ca::checks::check_ca_valid;
 use crate::error::{Error, Result};
-use crate::store::audit::Event;
+use crate::store::audit::{Event, Kind};
 use crate::store::{CertEntry, CertState, Index, Store, Tx};
 use crate::x509::cert::{rfc3339, CertInfo};
 use crate::x509::keys::{KeyFormat, KeyType, PrivateKey};
@@ -184,7 +184,7 @@ pub fn issued_events(command: &str, issued: &[Issued]) -> Vec<Event> {
     issued
         .iter()
         .map(|i| {
-            let e = Event::new(command, "issued")
+            let e = Event::new(command, Kind::Issued)
                 .user(&i.user)
                 .serial(&i.info.serial);
             match &i.replaced_serial {

@@ -17,7 +17,7 @@ pub mod rollover;
 use time::OffsetDateTime;
 
 use crate::error::Result;
-use crate::store::audit::Event;
+use crate::store::audit::{Event, Kind};
 use crate::store::{CaEntry, Index, Store};
 use crate::x509::cert::CertInfo;
 use crate::x509::keys::{KeyFormat, KeyType, PrivateKey};
@@ -135,7 +135,7 @@ pub fn install_ca(
     index: &mut Index,
     ca: CaEntry,
     command: &str,
-    event: &str,
+    event: Kind,
     reissued: usize,
 ) -> (usize, Event) {
     let retired = index.replace_ca(ca);
@@ -150,7 +150,7 @@ pub fn retired_note(retired: usize) -> Option<String> {
 }
 
 /// The audit event of a new current CA.
-fn ca_event(command: &str, event: &str, index: &Index, retired: usize) -> Event {
+fn ca_event(command: &str, event: Kind, index: &Index, retired: usize) -> Event {
     let ca = index.ca.as_ref().expect("the CA was just set");
     let mut detail = format!("{}, {}", ca.subject, ca.key_type);
     if ca.encrypted {

@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::store::audit::Event;
+use crate::store::audit::{Event, Kind};
 use crate::store::{CertEntry, CertState, Index};
 use crate::x509::cert::{rfc3339, whole_seconds};
 use crate::x509::crl::{Reason, Revoked};
@@ -127,7 +127,7 @@ pub fn revoke(
     c.state = CertState::Revoked;
     c.revoked_at = Some(now);
     c.revocation_reason = Some(reason);
-    let ev = Event::new("revoke", "revoked")
+    let ev = Event::new("revoke", Kind::Revoked)
         .user(&c.user)
         .serial(&c.serial)
         .detail(format!("reason {}", reason.name()));

@@ -26,7 +26,7 @@ use crate::ca::key::{signer_for, Passphrase};
 use crate::ca::plan::lifetime_days;
 use crate::ca::{create_successor, install_ca};
 use crate::error::{Error, Result};
-use crate::store::audit::{self, Event};
+use crate::store::audit::{self, Event, Kind};
 use crate::store::{CaEntry, Index, Phase, Rollover, Tx};
 use crate::x509::cert::rfc3339;
 use crate::x509::keys::KeyType;
@@ -67,7 +67,7 @@ pub fn start(
         phase_since: tx.now,
     });
     tx.record(
-        Event::new("rollover", "rollover-started")
+        Event::new("rollover", Kind::RolloverStarted)
             .serial(&entry.serial)
             .detail(format!(
                 "new CA {} ({}), trusted beside CA serial {}; phase trust",
@@ -159,7 +159,13 @@ pub fn advance(
                 .collect();
             let (issued, mut warnings) = reissue(tx, &signer, &renewals, None)?;
             let old = tx.index.ca(tx.store)?.clone();
-            let (_, ev) = install_ca(&mut tx.index, new, "rollover", "ca-switched", issued.len());
+            let (_, ev) = install_ca(
+                &mut tx.index,
+                new,
+                "rollover",
+                Kind::CaSwitched,
+                issued.len(),
+            );
             tx.record(ev);
             tx.record_all(issued_events("rollover", &issued));
             for u in &superseded {
@@ -183,7 +189,7 @@ pub fn advance(
         Phase::Switch => {
             tx.index.rollover = None;
             tx.record(
-                Event::new("rollover", "rollover-done")
+                Event::new("rollover", Kind::RolloverDone)
                     .serial(&tx.index.ca(tx.store)?.serial)
                     .detail(format!("CA serial {} is no longer trusted", r.other.serial)),
             );
@@ -214,7 +220,7 @@ pub fn abort(tx: &mut Tx<'_>) -> Result<Option<CaEntry>> {
     }
     tx.index.rollover = None;
     tx.record(
-        Event::new("rollover", "rollover-aborted")
+        Event::new("rollover", Kind::RolloverAborted)
             .serial(&r.other.serial)
             .detail("the new CA was dropped; the current CA stays".to_string()),
     );
@@ -227,7 +233,7 @@ pub fn undeployed(r: &Rollover, log: &[audit::Entry]) -> Option<&'static str> {
     let since = |cmds: &[&str]| {
         log.iter().any(|e| {
             cmds.contains(&e.command.as_str())
-                && audit::delivered(e)
+                && e.delivered()
                 && OffsetDateTime::parse(&e.time, &time::format_description::well_known::Rfc3339)
                     .is_ok_and(|t| t >= r.phase_since)
         })

@@ -57,10 +57,11 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
         }
         tx.index.settings.crl_url = new.clone();
         tx.record(
-            crate::store::audit::Event::new("config", "config-changed").detail(match &new {
-                Some(url) => format!("crl-url set to {url}"),
-                None => "crl-url removed".to_string(),
-            }),
+            crate::store::audit::Event::new("config", crate::store::audit::Kind::ConfigChanged)
+                .detail(match &new {
+                    Some(url) => format!("crl-url set to {url}"),
+                    None => "crl-url removed".to_string(),
+                }),
         );
         Ok(Some(tx.index.active_all().count()))
     })?;

@@ -17,7 +17,7 @@ use crate::ca::revoke::crl_entry;
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json;
-use crate::store::audit::Event;
+use crate::store::audit::{Event, Kind};
 use crate::store::fs::{self, Replace, PUBLIC_MODE};
 use crate::store::CrlRecord;
 use crate::x509::cert::{rfc3339, whole_seconds};
@@ -110,7 +110,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
                 path: rel.clone(),
             });
             tx.record(
-                Event::new("crl", "crl-signed")
+                Event::new("crl", Kind::CrlSigned)
                     .serial(&ca.serial)
                     .detail(format!(
                         "CRL number {number}, next update {}",

@@ -12,6 +12,7 @@ use crate::deliver::{
 };
 use crate::error::{Error, Result};
 use crate::json;
+use crate::store::audit::{Kind, Material};
 use crate::store::fs::{self, Replace, PUBLIC_MODE, SECRET_MODE};
 use crate::x509::keys::KeyFormat;
 
@@ -244,7 +245,7 @@ fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
     ctx.data(&text)?;
     audit.append(vec![crate::store::audit::Event::new(
         "export k8s",
-        "ca-key-exported",
+        Kind::Exported(Material::CaKey),
     )
     .user(&entry.user)
     .serial(&entry.serial)
@@ -305,7 +306,7 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
     ctx.data(&text)?;
     audit.append(vec![crate::store::audit::Event::new(
         "export marathon",
-        "ca-key-exported",
+        Kind::Exported(Material::CaKey),
     )
     .user(&user)
     .detail(match &a.merge {
@@ -420,7 +421,7 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
             .users
             .iter()
             .map(|(user, serial, _)| {
-                crate::store::audit::Event::new("export asp", "key-exported")
+                crate::store::audit::Event::new("export asp", Kind::Exported(Material::Key))
                     .user(user)
                     .serial(serial)
                     .detail(&detail)
@@ -522,7 +523,7 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
     fs::write_atomic(&ca_path, ca_cert.as_bytes(), PUBLIC_MODE, replace)?;
     audit.append(vec![crate::store::audit::Event::new(
         "export files",
-        "key-exported",
+        Kind::Exported(Material::Key),
     )
     .user(&a.user)
     .serial(&entry.serial)

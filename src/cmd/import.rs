@@ -14,7 +14,7 @@ use crate::ca::key::{key_pem, read_key_file};
 use crate::cmd::{shown, Ctx};
 use crate::error::{Error, Result};
 use crate::json;
-use crate::store::audit::Event;
+use crate::store::audit::{Event, Kind};
 use crate::store::{fs, Index, Store};
 use crate::x509::cert::{rfc3339, CertInfo};
 use crate::x509::keys::{KeyFormat, PrivateKey};
@@ -185,7 +185,7 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
         let entry = tx
             .store
             .write_ca(&tx.index, &info, &der, &pem, pass.is_some(), tx.now)?;
-        let (retired, ev) = install_ca(&mut tx.index, entry, "import", "ca-imported", 0);
+        let (retired, ev) = install_ca(&mut tx.index, entry, "import", Kind::CaImported, 0);
         tx.record(ev);
         Ok((tx.index.clone(), Some(retired)))
     })?;
@@ -351,7 +351,7 @@ fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
             "certificate only"
         };
         tx.record(
-            Event::new("import", "imported")
+            Event::new("import", Kind::Imported)
                 .user(user)
                 .serial(&info.serial)
                 .detail(match &issued.replaced_serial {

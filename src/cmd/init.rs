@@ -4,6 +4,7 @@ use crate::ca::{create_ca, install_ca, NewCa};
 use crate::cmd::{shown, Ctx};
 use crate::error::{Error, Result};
 use crate::json;
+use crate::store::audit::Kind;
 use crate::x509::keys::{KeyFormat, KeyType};
 use crate::x509::names;
 use crate::x509::profile::DEFAULT_CA_DAYS;
@@ -90,7 +91,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         if let Some(url) = &a.crl_url {
             tx.index.settings.crl_url = Some(url.clone());
         }
-        let (retired, ev) = install_ca(&mut tx.index, entry, "init", "ca-created", 0);
+        let (retired, ev) = install_ca(&mut tx.index, entry, "init", Kind::CaCreated, 0);
         tx.record(ev);
         Ok((tx.index.clone(), retired))
     })?;

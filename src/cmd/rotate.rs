@@ -20,6 +20,7 @@ use crate::ca::{create_successor, install_ca};
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json::{self, RotateAction, RotateCa, RotateDoc};
+use crate::store::audit::Kind;
 use crate::store::{CaEntry, Tx};
 use crate::x509::cert::rfc3339;
 use crate::x509::keys::{KeyFormat, KeyType};
@@ -182,7 +183,7 @@ fn apply(ctx: &Ctx, tx: &mut Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> 
             &mut tx.index,
             entry.clone(),
             "rotate",
-            "ca-rotated",
+            Kind::CaRotated,
             reissued,
         );
         tx.record(ev);

@@ -15,7 +15,7 @@ use crate::ca::issue::{
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json;
-use crate::store::audit::Event;
+use crate::store::audit::{Event, Kind};
 use crate::store::fs;
 use crate::x509::cert::CertInfo;
 use crate::x509::csr::{parse_csr, CsrKey};
@@ -118,7 +118,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         let info = CertInfo::from_der(&der, "the new certificate")?;
         let issued = write_and_record(tx, &user, &info, &der, &signer.serial, None)?;
         tx.record(
-            Event::new("sign", "signed")
+            Event::new("sign", Kind::Signed)
                 .user(&user)
                 .serial(&info.serial)
                 .detail(match &issued.replaced_serial {

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use crate::deliver::marathon_api::{self, Client, Config, Method, Reply, Request};
 use crate::deliver::{asp, marathon};
 use crate::error::{Error, Result};
-use crate::store::audit::{Appender, Event, SENDING, SEND_FAILED};
+use crate::store::audit::{Appender, Event, Kind, Material, SendStage};
 use crate::store::Store;
 
 /// What one deploy sets and records; the rest of the flow is shared.
@@ -32,7 +32,7 @@ pub trait Payload {
     /// Who the material belongs to: (user, serial when one is sent).
     fn users(&self) -> Vec<(String, Option<String>)>;
     /// The material's name in audit events: `ca-key` or `key`.
-    fn material(&self) -> &'static str;
+    fn material(&self) -> Material;
     /// What is sent, for messages: "the env of user myuser".
     fn describe(&self) -> String;
 }
@@ -81,8 +81,8 @@ impl Payload for MarathonPayload {
     fn users(&self) -> Vec<(String, Option<String>)> {
         vec![(self.user.clone(), None)]
     }
-    fn material(&self) -> &'static str {
-        "ca-key"
+    fn material(&self) -> Material {
+        Material::CaKey
     }
     fn describe(&self) -> String {
         format!("the env of user {}", self.user)
@@ -126,8 +126,8 @@ impl Payload for AspPayload {
             .map(|(u, serial, _)| (u.clone(), Some(serial.clone())))
             .collect()
     }
-    fn material(&self) -> &'static str {
-        "key"
+    fn material(&self) -> Material {
+        Material::Key
     }
     fn describe(&self) -> String {
         format!("{} for {}", asp::ENV_KEY, self.material.names().join(", "))
@@ -248,11 +248,11 @@ pub fn send(
     let mut audit = Appender::open_locking(store, wait, now)?;
     let sent = format!("{} {}", request.method.as_str(), request.url);
     let users = p.users();
-    let events = |event: &str, detail: &str| -> Vec<Event> {
+    let events = |stage: SendStage, detail: &str| -> Vec<Event> {
         users
             .iter()
             .map(|(u, serial)| {
-                let e = Event::new(p.command(), &format!("{}{event}", p.material()))
+                let e = Event::new(p.command(), Kind::Deploy(p.material(), stage))
                     .user(u)
                     .detail(detail);
                 match serial {
@@ -262,14 +262,17 @@ pub fn send(
             })
             .collect()
     };
-    audit.record(events(SENDING, &format!("{sent}: {}", p.describe())))?;
+    audit.record(events(
+        SendStage::Sending,
+        &format!("{sent}: {}", p.describe()),
+    ))?;
     crate::ui::trace(&sent);
     let result = plan.client.send(request);
     let outcome = match &result {
         Ok(r) if succeeded(r) => {
             let (id, _) = r.deployment();
             events(
-                "-deployed",
+                SendStage::Deployed,
                 &format!(
                     "{sent} (status {}, deployment {})",
                     r.status,
@@ -277,8 +280,8 @@ pub fn send(
                 ),
             )
         }
-        Ok(r) => events(SEND_FAILED, &format!("{sent}: answered {}", r.status)),
-        Err(e) => events(SEND_FAILED, &format!("{sent}: {e}")),
+        Ok(r) => events(SendStage::Failed, &format!("{sent}: answered {}", r.status)),
+        Err(e) => events(SendStage::Failed, &format!("{sent}: {e}")),
     };
     audit.append(outcome)?;
     let reply = result?;
@@ -310,7 +313,10 @@ mod tests {
             create: None,
         };
         assert_eq!(m.users(), [("u".to_string(), None)]);
-        assert_eq!((m.command(), m.material()), ("deploy marathon", "ca-key"));
+        assert_eq!(
+            (m.command(), m.material()),
+            ("deploy marathon", Material::CaKey)
+        );
         assert!(m.create("http://m", "/a").is_none());
         let mut env = Map::new();
         env.insert("OTHER".into(), "1".into());

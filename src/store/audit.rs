@@ -93,6 +93,120 @@ impl Serialize for Canonical<'_> {
     }
 }
 
+/// Whose key material a send carries: the CA key (the store's half) or
+/// users' keys (the clients' half).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Material {
+    CaKey,
+    Key,
+}
+
+/// Where a deploy's send stood when it was recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendStage {
+    /// Recorded before the request leaves.
+    Sending,
+    /// Marathon took it.
+    Deployed,
+    /// Marathon refused it, or it never arrived.
+    Failed,
+}
+
+/// Every kind of event pki records; the log holds its name
+/// ([`Kind::name`]), the same words as before the type existed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    CaCreated,
+    CaImported,
+    CaRotated,
+    CaSwitched,
+    Issued,
+    Signed,
+    Imported,
+    Revoked,
+    CrlSigned,
+    ConfigChanged,
+    RolloverStarted,
+    RolloverDone,
+    RolloverAborted,
+    /// Material written to stdout or files (an export).
+    Exported(Material),
+    /// Material sent to Marathon (a deploy), at one stage of the send.
+    Deploy(Material, SendStage),
+}
+
+impl Kind {
+    const PLAIN: [Kind; 13] = [
+        Kind::CaCreated,
+        Kind::CaImported,
+        Kind::CaRotated,
+        Kind::CaSwitched,
+        Kind::Issued,
+        Kind::Signed,
+        Kind::Imported,
+        Kind::Revoked,
+        Kind::CrlSigned,
+        Kind::ConfigChanged,
+        Kind::RolloverStarted,
+        Kind::RolloverDone,
+        Kind::RolloverAborted,
+    ];
+
+    /// The event's name in `audit.jsonl`.
+    pub fn name(self) -> &'static str {
+        use {Material::*, SendStage::*};
+        match self {
+            Kind::CaCreated => "ca-created",
+            Kind::CaImported => "ca-imported",
+            Kind::CaRotated => "ca-rotated",
+            Kind::CaSwitched => "ca-switched",
+            Kind::Issued => "issued",
+            Kind::Signed => "signed",
+            Kind::Imported => "imported",
+            Kind::Revoked => "revoked",
+            Kind::CrlSigned => "crl-signed",
+            Kind::ConfigChanged => "config-changed",
+            Kind::RolloverStarted => "rollover-started",
+            Kind::RolloverDone => "rollover-done",
+            Kind::RolloverAborted => "rollover-aborted",
+            Kind::Exported(CaKey) => "ca-key-exported",
+            Kind::Exported(Key) => "key-exported",
+            Kind::Deploy(CaKey, Sending) => "ca-key-sending",
+            Kind::Deploy(CaKey, Deployed) => "ca-key-deployed",
+            Kind::Deploy(CaKey, Failed) => "ca-key-send-failed",
+            Kind::Deploy(Key, Sending) => "key-sending",
+            Kind::Deploy(Key, Deployed) => "key-deployed",
+            Kind::Deploy(Key, Failed) => "key-send-failed",
+        }
+    }
+
+    /// Every kind there is.
+    pub fn all() -> impl Iterator<Item = Kind> {
+        use {Material::*, SendStage::*};
+        let sends = [CaKey, Key].into_iter().flat_map(|m| {
+            [Kind::Exported(m)]
+                .into_iter()
+                .chain([Sending, Deployed, Failed].map(move |s| Kind::Deploy(m, s)))
+        });
+        Kind::PLAIN.into_iter().chain(sends)
+    }
+
+    /// The kind a log line names; None for a name pki does not write.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::all().find(|k| k.name() == name)
+    }
+
+    /// Whether the event records material that reached its consumer (an
+    /// export, or a deploy Marathon took), not a deploy's attempt or its
+    /// failure.
+    pub fn delivered(self) -> bool {
+        !matches!(
+            self,
+            Kind::Deploy(_, SendStage::Sending | SendStage::Failed)
+        )
+    }
+}
+
 /// What a command records: built with [`Event::new`] and the setters.
 #[derive(Clone, Debug, Default)]
 pub struct Event {
@@ -104,10 +218,10 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(command: &str, event: &str) -> Self {
+    pub fn new(command: &str, kind: Kind) -> Self {
         Event {
             command: command.into(),
-            event: event.into(),
+            event: kind.name().into(),
             ..Default::default()
         }
     }
@@ -125,15 +239,18 @@ impl Event {
     }
 }
 
-/// Event suffixes of a deploy's attempt and of its failure: the line
-/// before a key is sent, and the outcome when it was not taken.
-pub const SENDING: &str = "-sending";
-pub const SEND_FAILED: &str = "-send-failed";
+impl Entry {
+    /// The line's kind; None for an event name pki does not write.
+    pub fn kind(&self) -> Option<Kind> {
+        Kind::parse(&self.event)
+    }
 
-/// Whether `e` records material that reached its consumer (an export, or a
-/// deploy Marathon took), not a deploy's attempt or its failure.
-pub fn delivered(e: &Entry) -> bool {
-    !e.event.ends_with(SENDING) && !e.event.ends_with(SEND_FAILED)
+    /// Whether the line records material that reached its consumer (an
+    /// export, or a deploy Marathon took). A name pki does not write is
+    /// not taken as a delivery.
+    pub fn delivered(&self) -> bool {
+        self.kind().is_some_and(Kind::delivered)
+    }
 }
 
 pub fn path(store: &Store) -> PathBuf {
@@ -363,6 +480,32 @@ pub fn read(store: &Store) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_reads_back_from_its_name_and_only_sends_that_arrived_deliver() {
+        let all: Vec<Kind> = Kind::all().collect();
+        assert_eq!(all.len(), 21);
+        for k in &all {
+            assert_eq!(Kind::parse(k.name()), Some(*k), "{k:?}");
+        }
+        let names: std::collections::HashSet<_> = all.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), all.len(), "two kinds share a name");
+        assert!(Kind::parse("issued-x").is_none() && Kind::parse("").is_none());
+        let undelivered: Vec<&str> = all
+            .iter()
+            .filter(|k| !k.delivered())
+            .map(|k| k.name())
+            .collect();
+        assert_eq!(
+            undelivered,
+            [
+                "ca-key-sending",
+                "ca-key-send-failed",
+                "key-sending",
+                "key-send-failed"
+            ]
+        );
+    }
 
     fn chain(n: u64) -> String {
         let mut prev = GENESIS.to_string();

@@ -537,7 +537,7 @@ mod tests {
         store
             .transact(false, now(), |tx| {
                 tx.index.settings.crl_url = Some("http://x/c.crl".into());
-                tx.record(audit::Event::new("test", "changed"));
+                tx.record(audit::Event::new("test", audit::Kind::ConfigChanged));
                 Ok(())
             })
             .unwrap();
@@ -554,7 +554,7 @@ mod tests {
         let e = store
             .transact(false, now(), |tx| {
                 tx.index.settings.crl_url = None;
-                tx.record(audit::Event::new("test", "changed"));
+                tx.record(audit::Event::new("test", audit::Kind::ConfigChanged));
                 Ok(())
             })
             .unwrap_err();
@@ -569,7 +569,7 @@ mod tests {
         let e = store
             .transact(false, now(), |tx| -> Result<()> {
                 tx.index.settings.crl_url = Some("http://x/c.crl".into());
-                tx.record(audit::Event::new("test", "changed"));
+                tx.record(audit::Event::new("test", audit::Kind::ConfigChanged));
                 Err(Error::input("refused", "on purpose"))
             })
             .unwrap_err();
@@ -588,7 +588,10 @@ mod tests {
         let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).unwrap());
         store
             .transact(false, now(), |tx| {
-                tx.record(audit::Event::new("export", "ca-key-exported"));
+                tx.record(audit::Event::new(
+                    "export",
+                    audit::Kind::Exported(audit::Material::CaKey),
+                ));
                 Ok(())
             })
             .unwrap();
