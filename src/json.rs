@@ -11,8 +11,8 @@
 //! The tests read output back into their own copies of these types
 //! (tests/it/support/docs.rs, `deny_unknown_fields`), so a field renamed
 //! or added here without the documentation and the tests fails a test.
-//! This module builds documents from plain values and imports no layer:
-//! `cmd/` converts the layers' types.
+//! This module builds documents from plain values and x509 data, and
+//! imports nothing above x509/: `cmd/` converts the layers' types.
 
 use serde::{Deserialize, Serialize};
 
