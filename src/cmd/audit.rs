@@ -1,4 +1,4 @@
-//! `pki audit verify|show`: the store's hash-chained audit log (src/audit.rs).
+//! `pki audit verify|show`: the store's hash-chained audit log (src/store/audit.rs).
 
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};

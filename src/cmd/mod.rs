@@ -1,6 +1,6 @@
 //! One module per command. Each has an `Args` (clap) and a `run`. This
 //! module holds what they share: [`Ctx`], the dispatch, and the `--json`
-//! documents built from the layers' types (`json.rs` knows no layer).
+//! documents built from the layers' types (`json.rs` imports nothing above x509/).
 
 pub mod audit;
 pub mod check;
