@@ -580,3 +580,48 @@ fn a_closed_stdout_is_not_an_error() {
     );
     assert!(out.stderr.is_empty());
 }
+
+/// No core file can hold the decrypted CA key or the passphrase: a running
+/// pki has a core size limit of 0, soft and hard (so nothing it starts can
+/// raise it), whatever the shell's `ulimit -c` was. Read from
+/// /proc/PID/limits while pki waits for the store lock.
+#[test]
+fn a_running_pki_can_dump_no_core() {
+    // Let children dump as much as the hard limit allows (`ulimit -c
+    // unlimited` where that is allowed), so the soft limit tells too.
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut core = getrlimit(Resource::Core);
+    core.current = core.maximum;
+    setrlimit(Resource::Core, core).unwrap();
+    let env = Env::with_users(&[]);
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(env.store().join(".lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let mut child = env
+        .command(&["--wait", "issue", "u", "--key-type", "ecdsa-p256"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("waiting for the store lock") {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "pki ended: {said}"
+        );
+        said.push_str(&line);
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    drop(lock);
+    assert!(child.wait().unwrap().success(), "{said}");
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap_or_else(|| panic!("no core line in {limits}"));
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], ["0", "0"], "{core}");
+}
