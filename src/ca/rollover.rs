@@ -220,21 +220,26 @@ pub fn abort(tx: &mut Tx<'_>) -> Result<Option<CaEntry>> {
 /// The half of the current phase that has not been exported or deployed
 /// since it began, if any: "store export" or "client export".
 pub fn undeployed(r: &Rollover, log: &[audit::Entry]) -> Option<&'static str> {
-    let since = |cmds: &[&str]| {
+    // `export k8s --clients-only` carries no CA key: only the clients' half.
+    let since = |cmds: &[&str], event: &str| {
         log.iter().any(|e| {
-            cmds.contains(&e.command.as_str())
-                && audit::delivered(e)
-                && OffsetDateTime::parse(&e.time, &time::format_description::well_known::Rfc3339)
-                    .is_ok_and(|t| t >= r.phase_since)
+            cmds.contains(&e.command.as_str()) && e.event.starts_with(event) && in_phase(r, e)
         })
     };
-    if !since(&STORE_EXPORTS) {
+    if !since(&STORE_EXPORTS, "ca-key") {
         Some("store export (export marathon, deploy marathon or export k8s)")
-    } else if !since(&CLIENT_EXPORTS) {
+    } else if !since(&CLIENT_EXPORTS, "") {
         Some("client export (export asp, deploy asp, export k8s or export files)")
     } else {
         None
     }
+}
+
+/// Whether `e` delivered something since the rollover's phase began.
+fn in_phase(r: &Rollover, e: &audit::Entry) -> bool {
+    audit::delivered(e)
+        && OffsetDateTime::parse(&e.time, &time::format_description::well_known::Rfc3339)
+            .is_ok_and(|t| t >= r.phase_since)
 }
 
 /// A rollover left in one phase for longer than [`STALE_AFTER`], for `pki check`.

@@ -107,18 +107,24 @@ pub enum K8sFormat {
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  pki export k8s --user myuser | kubectl apply -f -\n  pki export k8s --user myuser --namespace asp --store-namespace ephemeral-store\n  pki export k8s --user myuser --format json > ephemeral-store-secrets.json\n\nObjects: Secret ephemeral-store-root (kubernetes.io/tls, CA certificate and key),\nSecret ephemeral-store-user-USER (kubernetes.io/tls, user certificate and key),\nSecret ephemeral-store-user-rootca-cert (Opaque, rootCA.crt and ca.crt: the CA\ncertificate only), ConfigMap ephemeral-store-users (key user, as the StatefulSet reads it).\n\nThe output carries the root CA private key: treat it as a secret."
+    after_help = "Examples:\n  pki export k8s --user myuser | kubectl apply -f -          # first deployment: store and clients\n  pki export k8s --clients-only --user bob carl | kubectl apply -f -   # after a rotation\n  pki export k8s --user myuser --namespace asp --store-namespace ephemeral-store\n  pki export k8s --user myuser --format json > ephemeral-store-secrets.json\n\nObjects: Secret ephemeral-store-root (kubernetes.io/tls, CA certificate and key),\nSecret ephemeral-store-user-USER (kubernetes.io/tls, user certificate and key),\nSecret ephemeral-store-user-rootca-cert (Opaque, rootCA.crt and ca.crt: the CA\ncertificate only), ConfigMap ephemeral-store-users (key user, as the StatefulSet reads it).\nWith --clients-only: the user Secrets and the CA-certificate Secret only.\n\nWithout --clients-only the output carries the root CA private key: treat it as a secret."
 )]
 pub struct K8sArgs {
-    /// The ephemeral-store user; may be left out when the store has exactly one.
+    /// The users whose Secrets to export (several after one --user); may be left out when the store has exactly one.
+    #[arg(long = "user", value_name = "USER", num_args = 1.., add = crate::cli::user_names())]
+    pub users: Vec<String>,
+    /// The user the store itself creates (the ConfigMap's EPHEMERAL_STORE_USER); default: the one --user.
     #[arg(long, value_name = "USER", add = crate::cli::user_names())]
-    pub user: Option<String>,
+    pub store_user: Option<String>,
+    /// Only the clients' objects: no CA key, no ConfigMap, the store's user left as it is.
+    #[arg(long, conflicts_with = "store_user")]
+    pub clients_only: bool,
     /// Namespace of the ASP DaemonSet: the user and CA-certificate Secrets go there.
     #[arg(long, default_value = k8s::DEFAULT_NAMESPACE, value_name = "NS")]
     pub namespace: String,
-    /// Namespace of the ephemeral store itself (root Secret, users ConfigMap); default: --namespace.
-    #[arg(long, value_name = "NS")]
-    pub store_namespace: Option<String>,
+    /// Namespace of the ephemeral store itself (root Secret, users ConfigMap).
+    #[arg(long, default_value = k8s::DEFAULT_STORE_NAMESPACE, value_name = "NS")]
+    pub store_namespace: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = K8sFormat::Yaml)]
     pub format: K8sFormat,
@@ -208,48 +214,129 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
 }
 
 fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
-    let store_ns = a.store_namespace.as_deref().unwrap_or(&a.namespace);
     k8s::validate_namespace(&a.namespace)?;
-    k8s::validate_namespace(store_ns)?;
+    k8s::validate_namespace(&a.store_namespace)?;
     let index = ctx.store.read_index()?;
-    let entry = pick_user(&ctx.store, &index, a.user.as_deref())?;
-    k8s::user_secret_name(&entry.user)?;
-    let ca = ca_pem(&ctx.store, &index, a.key_format, a.allow_non_rsa)?;
+    let entries = match a.users.as_slice() {
+        [] => vec![pick_user(&ctx.store, &index, None)?],
+        names => {
+            let mut picked: Vec<&crate::store::CertEntry> = Vec::new();
+            for n in names {
+                let e = pick_user(&ctx.store, &index, Some(n))?;
+                if !picked.iter().any(|p| p.user == e.user) {
+                    picked.push(e);
+                }
+            }
+            picked
+        }
+    };
+    for e in &entries {
+        k8s::user_secret_name(&e.user)?;
+    }
+    // The store's user is never guessed among several: it is named, or the one --user.
+    let store_user = match (&a.store_user, a.clients_only, entries.as_slice()) {
+        (_, true, _) => None,
+        (Some(u), false, _) => Some(pick_user(&ctx.store, &index, Some(u))?),
+        (None, false, [one]) => Some(*one),
+        (None, false, _) => {
+            return Err(Error::usage(
+                format!(
+                    "{} users given, but the store's ConfigMap names one user",
+                    entries.len()
+                ),
+                "add --clients-only to export only their Secrets (the store's user left as it is), or name the store's user with --store-user USER",
+            ))
+        }
+    };
+    let ca = match store_user {
+        Some(_) => ca_pem(&ctx.store, &index, a.key_format, a.allow_non_rsa)?,
+        None => {
+            crate::deliver::require_rsa(index.ca(&ctx.store)?, a.allow_non_rsa)?;
+            Pair {
+                cert: trust_bundle(&ctx.store, &index)?,
+                key: Zeroizing::new(String::new()),
+                warnings: Vec::new(),
+            }
+        }
+    };
     ctx.warn_all(&ca.warnings);
-    let user = user_pem(&ctx.store, entry, a.key_format)?;
+    let pems = entries
+        .iter()
+        .map(|e| user_pem(&ctx.store, e, a.key_format))
+        .collect::<Result<Vec<_>>>()?;
     let items = k8s::manifests(
         &k8s::Material {
-            user: &entry.user,
-            user_cert: &user.cert,
-            user_key: &user.key,
+            clients: entries
+                .iter()
+                .zip(&pems)
+                .map(|(e, p)| k8s::Client {
+                    user: &e.user,
+                    cert: &p.cert,
+                    key: &p.key,
+                })
+                .collect(),
             ca_cert: &ca.cert,
-            ca_key: &ca.key,
+            store: store_user.map(|s| k8s::StoreHalf {
+                user: &s.user,
+                ca_key: &ca.key,
+            }),
         },
         &a.namespace,
-        store_ns,
+        &a.store_namespace,
     )?;
     let text = Zeroizing::new(if ctx.json || a.format == K8sFormat::Json {
         crate::json::to_text(&k8s::to_list(items), "the Kubernetes objects")?
     } else {
         k8s::to_yaml(&items)?
     });
+    let names = entries
+        .iter()
+        .map(|e| e.user.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    // One event per user: ca-key-exported for the store's user (its
+    // Secret, when exported, rides along), key-exported for the others.
+    let mut events = Vec::new();
+    if let Some(s) = store_user {
+        events.push(
+            crate::store::audit::Event::new("export k8s", "ca-key-exported")
+                .user(&s.user)
+                .serial(&s.serial)
+                .detail(format!(
+                    "Kubernetes Secrets with the CA key (namespace {}) and the keys of {names} (namespace {})",
+                    a.store_namespace, a.namespace
+                )),
+        );
+    }
+    for e in entries
+        .iter()
+        .filter(|e| store_user.is_none_or(|s| s.user != e.user))
+    {
+        events.push(
+            crate::store::audit::Event::new("export k8s", "key-exported")
+                .user(&e.user)
+                .serial(&e.serial)
+                .detail(format!("Kubernetes Secret in namespace {}", a.namespace)),
+        );
+    }
     // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
     let audit = crate::store::audit::Appender::open_locking(&ctx.store, ctx.wait, ctx.now)?;
     ctx.data(&text)?;
-    audit.append(vec![crate::store::audit::Event::new(
-        "export k8s",
-        "ca-key-exported",
-    )
-    .user(&entry.user)
-    .serial(&entry.serial)
-    .detail(format!(
-        "Kubernetes Secrets with the CA key and the user's key, namespaces {} and {store_ns}",
-        a.namespace
-    ))])?;
-    ctx.say(format!(
-        "Kubernetes objects for user {}: they carry the root CA private key; apply them with kubectl apply -f - and keep the text nowhere else",
-        entry.user
-    ));
+    audit.append(events)?;
+    ctx.say(match store_user {
+        Some(s) if names == s.user => format!(
+            "Kubernetes objects for user {}: they carry the root CA private key; apply them with kubectl apply -f - and keep the text nowhere else",
+            s.user
+        ),
+        Some(s) => format!(
+            "Kubernetes objects for the store (user {}, namespace {}) and for {names} (namespace {}): they carry the root CA private key; apply them with kubectl apply -f - and keep the text nowhere else",
+            s.user, a.store_namespace, a.namespace
+        ),
+        None => format!(
+            "Kubernetes Secrets for {names} (namespace {}): they carry their private keys; apply them with kubectl apply -f - and keep the text nowhere else",
+            a.namespace
+        ),
+    });
     Ok(())
 }
 
