@@ -800,3 +800,65 @@ fn during_a_ca_rollover_root_ca_is_the_trust_bundle_and_users_of_either_ca_are_g
     let run = merge_alice(&env, "ctlr.json", &[]);
     assert_eq!(warned(&run.ok().stderr, "does not chain"), ["bob"]);
 }
+
+#[test]
+fn the_vendors_controller_example_merges_as_the_vendor_writes_it() {
+    let env = Env::with_users(&["alice"]);
+    // The vendor's file with only its `//` comment lines removed: the value
+    // still spans several lines, raw line breaks inside a JSON string.
+    let raw = vendor::text("f5-marathon-asp-ctlr-example.json");
+    let uncommented: String = raw
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        uncommented.contains(&format!("\"{KEY}\": \"{{\n")),
+        "the example's value spans lines"
+    );
+    assert!(serde_json::from_str::<Value>(&uncommented).is_err());
+    write(&env, "example.json", &uncommented);
+    let run = merge_alice(&env, "example.json", &[]);
+    run.ok();
+    assert!(run.stderr.contains("line breaks"), "{}", run.stderr);
+    let merged = run.json();
+    common::assert_app_valid("1.3.9", &merged);
+    assert_only_the_value_changed(&merged, &vendor::controller_example(), &["alice"], &env);
+    assert_eq!(
+        keys(&store_value(&merged["env"])["users"]),
+        ["myUser", "alice"]
+    );
+
+    // With its comments the error says what to do, --format app among it.
+    write(&env, "commented.json", &raw);
+    let r = merge_alice(&env, "commented.json", &[]);
+    r.code(2)
+        .one_line_error(&["is not JSON", "// comments", "--format app"]);
+    assert!(r.stdout.is_empty());
+
+    // The app's own fields are not set by a merge: asking for it is refused,
+    // not silently ignored.
+    let before = audit_text(&env);
+    for (target, flag, value) in [
+        ("asp", "--image", "registry.local/ctlr:1.2"),
+        ("asp", "--app-id", "/other"),
+        ("asp", "--marathon-url", "http://m:8080"),
+        ("asp", "--env", "A=1"),
+        ("marathon", "--image", "registry.local/es:2.1"),
+        ("marathon", "--app-id", "/other"),
+    ] {
+        let r = env.run(&[
+            "export",
+            target,
+            "--user",
+            "alice",
+            "--merge",
+            "example.json",
+            flag,
+            value,
+        ]);
+        r.code(2).one_line_error(&[flag, "--merge"]);
+        assert!(r.stdout.is_empty());
+    }
+    assert_eq!(audit_text(&env), before);
+}

@@ -58,11 +58,11 @@ pub struct MarathonArgs {
     /// An existing app definition (file, or - for stdin) to print with its env updated; all else is kept.
     #[arg(long, value_name = "APP.json", conflicts_with = "format")]
     pub merge: Option<PathBuf>,
-    /// Docker image for --format app.
-    #[arg(long, default_value = marathon::DEFAULT_IMAGE, requires = "format")]
+    /// Docker image for --format app (refused with --merge, whose app keeps its own).
+    #[arg(long, default_value = marathon::DEFAULT_IMAGE, requires = "format", conflicts_with = "merge")]
     pub image: String,
     /// App id for --format app.
-    #[arg(long, default_value = marathon::DEFAULT_APP_ID, requires = "format")]
+    #[arg(long, default_value = marathon::DEFAULT_APP_ID, requires = "format", conflicts_with = "merge")]
     pub app_id: String,
     /// Form of the CA key in the env: native (PKCS#1, as the store documents) or pkcs8.
     #[arg(long, value_enum, default_value_t = KeyFormat::Native)]
@@ -180,17 +180,22 @@ pub struct AspArgs {
     /// The store's client port (default: kept by --merge, else 8087).
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub store_port: Option<u16>,
-    /// Docker image of the controller, for --format app.
-    #[arg(long, default_value = asp::DEFAULT_IMAGE, value_name = "IMAGE", requires = "format")]
+    /// Docker image of the controller, for --format app (refused with --merge, whose app keeps its own).
+    #[arg(long, default_value = asp::DEFAULT_IMAGE, value_name = "IMAGE", requires = "format", conflicts_with = "merge")]
     pub image: String,
     /// App id of the controller, for --format app.
-    #[arg(long, default_value = asp::DEFAULT_APP_ID, value_name = "ID", requires = "format")]
+    #[arg(long, default_value = asp::DEFAULT_APP_ID, value_name = "ID", requires = "format", conflicts_with = "merge")]
     pub app_id: String,
     /// MARATHON_URL of the controller (Marathon as the controller reaches it), for --format app.
-    #[arg(long, default_value = asp::DEFAULT_MARATHON_URL, value_name = "URL", requires = "format")]
+    #[arg(long, default_value = asp::DEFAULT_MARATHON_URL, value_name = "URL", requires = "format", conflicts_with = "merge")]
     pub marathon_url: String,
     /// Set or replace one env variable of the controller (e.g. ASP_DEFAULT_STATS_URL=...), for --format app.
-    #[arg(long = "env", value_name = "NAME=VALUE", requires = "format")]
+    #[arg(
+        long = "env",
+        value_name = "NAME=VALUE",
+        requires = "format",
+        conflicts_with = "merge"
+    )]
     pub env: Vec<String>,
     /// Form of the users' keys: native (PKCS#1 for RSA, as the store documents) or pkcs8.
     #[arg(long, value_enum, default_value_t = KeyFormat::Native)]
@@ -397,16 +402,27 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
 /// dropped, which is said on stderr.
 fn read_app(ctx: &Ctx, p: &std::path::Path) -> Result<Value> {
     let text = fs::read_input_text(p)?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| {
+    let (v, relaxed) = marathon::parse_app_text(&text).map_err(|e| {
         Error::input(
             format!(
                 "{} is not JSON: {}",
                 p.display(),
                 crate::error::one_line(&e)
             ),
-            "give a Marathon app definition in JSON (without comments)",
+            if text.contains(ENV_KEY) {
+                // The vendor's controller example: comments, placeholders.
+                "remove its // comments, or let pki write the whole controller app: pki export asp --user USER --format app (the vendor's settings are its defaults; --env for others)"
+            } else {
+                "give a Marathon app definition in JSON (without comments)"
+            },
         )
     })?;
+    if relaxed {
+        ctx.say(format!(
+            "{}: read the line breaks inside its strings as \\n (as the vendor's controller example writes {ENV_KEY})",
+            p.display()
+        ));
+    }
     let (app, dropped) = marathon::for_put(v);
     if !dropped.is_empty() {
         ctx.say(format!(
