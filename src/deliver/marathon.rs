@@ -254,7 +254,7 @@ mod tests {
         assert_eq!(v["a"], "b");
         // What is still no JSON gets the strict parse's error.
         let e = parse_app_text("{\"a\": \"b\n\", // c\n}").unwrap_err();
-        assert_eq!(e.line(), 1);
+        assert!(e.to_string().contains("control character"), "{e}");
         assert!(parse_app_text("{\"a\": 1,}").is_err());
     }
 
