@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use crate::cmd::Ctx;
 use crate::deliver::asp::{DEFAULT_MARATHON_URL, ENV_KEY, MARATHON_URL};
 use crate::deliver::{
-    asp, asp_material, ca_pem, env_for, k8s, marathon, pick_user, trust_bundle, user_pem, Pair,
+    asp, ca_pem, env_for, k8s, marathon, pick_user, trust_bundle, user_pem, Pair,
 };
 use crate::error::{Error, Result};
 use crate::json;
@@ -155,19 +155,20 @@ Examples:
   pki export asp --user alice --user bob --store-host 10.0.0.5 --store-port 8087
   pki export asp --user alice bob --format app > marathon-asp-ctlr.json
   pki export asp --user myuser --merge ctlr.json > ctlr.new.json
+  pki export asp --all-users --remove legacy --merge ctlr.json > ctlr.new.json
   curl -fsS http://marathon.mesos:8080/v2/apps/marathon-asp-ctlr \\
       | pki export asp --user myuser --merge - > ctlr.json
 
 ASP_EPHEMERAL_STORE is a JSON object in a string:
   {\"host\", \"port\", \"users\": {USER: {\"key\", \"cert\"}}, \"root-ca\"}
---merge sets the named users and root-ca and keeps every other user, every other
-variable and field as they are (a GET /v2/apps/ID answer is unwrapped and its
+--merge sets the named users and root-ca, drops the users of --remove and those
+the store revoked or superseded (with a warning naming them), and keeps every other
+user, every other variable and field as they are (a GET /v2/apps/ID answer is unwrapped and its
 read-only fields dropped). The output carries the users' private keys in clear
 (never the CA key): treat it as a secret.")]
 pub struct AspArgs {
-    /// A user whose key and certificate go in (repeat --user, or name several after one).
-    #[arg(long = "user", value_name = "USER", required = true, num_args = 1..)]
-    pub users: Vec<String>,
+    #[command(flatten)]
+    pub who: crate::cli::AspUsers,
     /// What to print.
     #[arg(long, value_enum, default_value_t = AspFormat::Env)]
     pub format: AspFormat,
@@ -443,6 +444,12 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
         .iter()
         .map(|s| parse_env_setting(s))
         .collect::<Result<Vec<_>>>()?;
+    if !a.who.remove.is_empty() && a.merge.is_none() {
+        return Err(Error::usage(
+            "--remove drops users from an existing ASP_EPHEMERAL_STORE, and there is none without --merge",
+            "give the controller app with --merge FILE (or use pki deploy asp --remove), or leave the user out of --user",
+        ));
+    }
     let merge_into = match &a.merge {
         Some(p) => {
             let v = read_app(ctx, p)?;
@@ -453,6 +460,7 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
                 root_ca: "",
                 host: a.store_host.as_deref(),
                 port: a.store_port,
+                retire: &[],
             };
             marathon::merge_with(&mut v.clone(), &what, |env| {
                 asp::merge_env(env, &none, &what)
@@ -468,14 +476,19 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
         crate::ca::policy::Within::default(),
         ctx.now,
     ));
-    let material = asp_material(&ctx.store, &index, &a.users, a.key_format, a.allow_non_rsa)?;
+    let material = a
+        .who
+        .material(&ctx.store, &index, a.key_format, a.allow_non_rsa)?;
     let update = material.update(a.store_host.as_deref(), a.store_port);
+    let mut held = material.names();
     let doc = match (merge_into, a.format) {
         (Some(mut app), _) => {
             let what = a.merge.as_ref().expect("merge given").display().to_string();
-            let kept =
+            let merged =
                 marathon::merge_with(&mut app, &what, |env| asp::merge_env(env, &update, &what))?;
-            ctx.warn_all(asp::kept_warnings(&kept, &material.root_ca));
+            ctx.warn_all(merged.warnings(&material.retire));
+            ctx.warn_all(asp::kept_warnings(&merged.kept, &material.root_ca));
+            held = merged.held(&held);
             app
         }
         (None, AspFormat::Env) => Value::Object(asp::env_block(&update)),
@@ -498,23 +511,43 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
         None if a.format == AspFormat::App => "marathon-asp-ctlr app definition on stdout".into(),
         None => format!("{} on stdout", asp::ENV_KEY),
     };
-    audit.append(
-        material
-            .users
-            .iter()
-            .map(|(user, serial, _)| {
-                crate::store::audit::Event::new("export asp", "key-exported")
-                    .user(user)
-                    .serial(serial)
-                    .detail(&detail)
-            })
-            .collect(),
-    )?;
-    ctx.say(format!(
-        "{} for {}: it carries their private keys in clear; anyone who can read the controller app can log in to the store as them",
-        asp::ENV_KEY,
-        material.names().join(", ")
-    ));
+    // The users the controller holds now, for `rollover advance`.
+    let detail = format!(
+        "{detail}{}",
+        crate::ca::rollover::controller_users_detail(&held)
+    );
+    let mut events: Vec<_> = material
+        .users
+        .iter()
+        .map(|(user, serial, _)| {
+            crate::store::audit::Event::new("export asp", "key-exported")
+                .user(user)
+                .serial(serial)
+                .detail(&detail)
+        })
+        .collect();
+    if events.is_empty() {
+        // Only --remove: no key left, but the controller changed.
+        events.push(crate::store::audit::Event::new("export asp", "users-removed").detail(&detail));
+    }
+    audit.append(events)?;
+    if material.users.is_empty() {
+        ctx.say(format!(
+            "{} with no user set: it holds {}",
+            asp::ENV_KEY,
+            if held.is_empty() {
+                "no user".to_string()
+            } else {
+                held.join(", ")
+            }
+        ));
+    } else {
+        ctx.say(format!(
+            "{} for {}: it carries their private keys in clear; anyone who can read the controller app can log in to the store as them",
+            asp::ENV_KEY,
+            material.names().join(", ")
+        ));
+    }
     Ok(())
 }
 

@@ -110,9 +110,8 @@ pub struct AspArgs {
     /// The controller app to update.
     #[arg(long, default_value = asp::DEFAULT_APP_ID, value_name = "ID")]
     pub app_id: String,
-    /// A user whose key and certificate go in (repeat --user, or name several after one).
-    #[arg(long = "user", value_name = "USER", required = true, num_args = 1..)]
-    pub users: Vec<String>,
+    #[command(flatten)]
+    pub who: crate::cli::AspUsers,
     /// The store's address as the ASP instances reach it (default: the one the app has).
     #[arg(long, value_name = "HOST")]
     pub store_host: Option<String>,
