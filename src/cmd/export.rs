@@ -8,7 +8,8 @@ use zeroize::Zeroizing;
 use crate::cmd::Ctx;
 use crate::deliver::asp::{DEFAULT_MARATHON_URL, ENV_KEY, MARATHON_URL};
 use crate::deliver::{
-    asp, ca_pem, env_for, k8s, marathon, pick_user, trust_bundle, user_pem, Pair,
+    asp, ca_pem, env_for, k8s, marathon, pick_user, pick_users, require_rsa, trust_bundle,
+    user_pem, Pair,
 };
 use crate::error::{Error, Result};
 use crate::json;
@@ -225,16 +226,7 @@ fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
     let index = ctx.store.read_index()?;
     let entries = match a.users.as_slice() {
         [] => vec![pick_user(&ctx.store, &index, None)?],
-        names => {
-            let mut picked: Vec<&crate::store::CertEntry> = Vec::new();
-            for n in names {
-                let e = pick_user(&ctx.store, &index, Some(n))?;
-                if !picked.iter().any(|p| p.user == e.user) {
-                    picked.push(e);
-                }
-            }
-            picked
-        }
+        names => pick_users(&ctx.store, &index, names)?,
     };
     for e in &entries {
         k8s::user_secret_name(&e.user)?;
@@ -254,18 +246,21 @@ fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
             ))
         }
     };
+    // The CA key only with the store's objects: --clients-only needs no passphrase.
     let ca = match store_user {
-        Some(_) => ca_pem(&ctx.store, &index, a.key_format, a.allow_non_rsa)?,
+        Some(_) => Some(ca_pem(&ctx.store, &index, a.key_format, a.allow_non_rsa)?),
         None => {
-            crate::deliver::require_rsa(index.ca(&ctx.store)?, a.allow_non_rsa)?;
-            Pair {
-                cert: trust_bundle(&ctx.store, &index)?,
-                key: Zeroizing::new(String::new()),
-                warnings: Vec::new(),
-            }
+            require_rsa(index.ca(&ctx.store)?, a.allow_non_rsa)?;
+            None
         }
     };
-    ctx.warn_all(&ca.warnings);
+    let ca_cert = match &ca {
+        Some(p) => {
+            ctx.warn_all(&p.warnings);
+            p.cert.clone()
+        }
+        None => trust_bundle(&ctx.store, &index)?,
+    };
     let pems = entries
         .iter()
         .map(|e| user_pem(&ctx.store, e, a.key_format))
@@ -281,10 +276,10 @@ fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
                     key: &p.key,
                 })
                 .collect(),
-            ca_cert: &ca.cert,
-            store: store_user.map(|s| k8s::StoreHalf {
+            ca_cert: &ca_cert,
+            store: store_user.zip(ca.as_ref()).map(|(s, p)| k8s::StoreHalf {
                 user: &s.user,
-                ca_key: &ca.key,
+                ca_key: &p.key,
             }),
         },
         &a.namespace,

@@ -54,6 +54,22 @@ pub fn pick_user<'a>(store: &Store, index: &'a Index, user: Option<&str>) -> Res
     }
 }
 
+/// The users named, each once, in order, with [`pick_user`]'s refusals.
+pub fn pick_users<'a>(
+    store: &Store,
+    index: &'a Index,
+    names: &[String],
+) -> Result<Vec<&'a CertEntry>> {
+    let mut picked: Vec<&CertEntry> = Vec::new();
+    for name in names {
+        let entry = pick_user(store, index, Some(name))?;
+        if !picked.iter().any(|p| p.user == entry.user) {
+            picked.push(entry);
+        }
+    }
+    Ok(picked)
+}
+
 /// The Marathon env block for `user`, with the CA key in `format`, and
 /// the warnings to print.
 pub fn env_for(
@@ -157,14 +173,8 @@ pub fn asp_material(
     let ca = index.ca(store)?;
     require_rsa(ca, allow_non_rsa)?;
     let mut users = Vec::new();
-    for name in names {
-        if users
-            .iter()
-            .any(|(u, _, _): &(String, String, Pair)| u == name)
-        {
-            continue;
-        }
-        let entry = pick_user(store, index, Some(name))?;
+    for entry in pick_users(store, index, names)? {
+        let name = &entry.user;
         if !entry.key_type.is_rsa() && !allow_non_rsa {
             return Err(Error::input(
                 format!("user {name:?} has a {} key, but the ASP's store client needs RSA", entry.key_type),
