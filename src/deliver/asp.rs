@@ -159,7 +159,7 @@ pub fn kept_warnings(kept: &[Kept], root_ca: &str) -> Vec<String> {
                 }
             };
             Some(format!(
-                "user {name} in {ENV_KEY} was kept as it was, but {why}, so it cannot log in; deploy it from this store with --user, or remove it"
+                "user {name} in {ENV_KEY} was kept as it was, but {why}, so it cannot log in; deploy it from this store with --user, or drop it with --remove {name}"
             ))
         })
         .collect()
