@@ -86,6 +86,48 @@ pub struct Wait {
     pub wait: bool,
 }
 
+/// Which users `export asp` and `deploy asp` set in `ASP_EPHEMERAL_STORE`, and drop.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct AspUsers {
+    /// A user whose key and certificate go in (repeat --user, or name several after one).
+    #[arg(long = "user", value_name = "USER", num_args = 1.., add = user_names(),
+          required_unless_present_any = ["all_users", "remove"], conflicts_with = "all_users")]
+    pub users: Vec<String>,
+    /// Every user with a current certificate whose key the store holds.
+    #[arg(long)]
+    pub all_users: bool,
+    /// Drop a user from the controller's value (repeat, or name several after one); revoked and superseded users are dropped anyway.
+    #[arg(long, value_name = "USER", num_args = 1.., add = user_names())]
+    pub remove: Vec<String>,
+}
+
+impl AspUsers {
+    /// The material these flags name: `--user` or `--all-users`, and `--remove`.
+    pub fn material(
+        &self,
+        store: &crate::store::Store,
+        index: &crate::store::Index,
+        format: crate::x509::keys::KeyFormat,
+        allow_non_rsa: bool,
+        pass: &crate::ca::key::Passphrase,
+    ) -> crate::error::Result<crate::deliver::asp::Material> {
+        let names = if self.all_users {
+            crate::deliver::all_users(index)
+        } else {
+            self.users.clone()
+        };
+        crate::deliver::asp_material(
+            store,
+            index,
+            &names,
+            &self.remove,
+            format,
+            allow_non_rsa,
+            pass,
+        )
+    }
+}
+
 /// `--passphrase-file`, on every command that may need the CA key (and only there).
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct PassphraseFile {

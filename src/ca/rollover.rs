@@ -36,6 +36,9 @@ pub const STORE_EXPORTS: [&str; 3] = ["export marathon", "deploy marathon", "exp
 /// Audit commands that carry the clients' half (user keys and the root CA).
 pub const CLIENT_EXPORTS: [&str; 4] = ["export asp", "deploy asp", "export k8s", "export files"];
 
+/// Audit commands that set the ASP controller's `ASP_EPHEMERAL_STORE`.
+pub const CONTROLLER_EXPORTS: [&str; 2] = ["export asp", "deploy asp"];
+
 /// How long a rollover may sit in one phase before `pki check` calls it
 /// half-done: a week is enough for any redeploy; longer is forgotten.
 pub const STALE_AFTER: Duration = Duration::days(7);
@@ -136,6 +139,22 @@ pub fn advance(
                 "deploy what `pki rollover status` lists, wait until every task is healthy, then advance (or pass --force if it was deployed another way)",
             ));
         }
+        let missing = left_out(&r, log);
+        if !missing.is_empty() {
+            return Err(Error::refused(
+                format!(
+                    "the ASP controller held {} at its last export or deploy, but no export or deploy of the controller carried {} since phase {} began: {} the old CA's certificates, which done stops trusting",
+                    missing.join(", "),
+                    if missing.len() == 1 { "it" } else { "them" },
+                    r.phase.name(),
+                    if missing.len() == 1 { "it keeps" } else { "they keep" },
+                ),
+                format!(
+                    "deploy them too (pki deploy asp --user {} or --all-users), drop the ones that should go with --remove, then advance (or pass --force if they were delivered another way)",
+                    missing.join(" ")
+                ),
+            ));
+        }
     }
     match r.phase {
         Phase::Trust => {
@@ -230,21 +249,75 @@ pub fn abort(tx: &mut Tx<'_>) -> Result<Option<CaEntry>> {
 /// The half of the current phase that has not been exported or deployed
 /// since it began, if any: "store export" or "client export".
 pub fn undeployed(r: &Rollover, log: &[audit::Entry]) -> Option<&'static str> {
-    let since = |cmds: &[&str]| {
+    // `export k8s --clients-only` carries no CA key: only the clients' half.
+    let since = |cmds: &[&str], ca_key: bool| {
         log.iter().any(|e| {
             cmds.contains(&e.command.as_str())
-                && e.delivered()
-                && OffsetDateTime::parse(&e.time, &time::format_description::well_known::Rfc3339)
-                    .is_ok_and(|t| t >= r.phase_since)
+                && (!ca_key || e.kind().is_some_and(Kind::carries_ca_key))
+                && in_phase(r, e)
         })
     };
-    if !since(&STORE_EXPORTS) {
+    if !since(&STORE_EXPORTS, true) {
         Some("store export (export marathon, deploy marathon or export k8s)")
-    } else if !since(&CLIENT_EXPORTS) {
+    } else if !since(&CLIENT_EXPORTS, false) {
         Some("client export (export asp, deploy asp, export k8s or export files)")
     } else {
         None
     }
+}
+
+/// The users the ASP controller held at its last export or deploy (as its
+/// audit detail records them) that no export or deploy of the controller
+/// carried since the phase began. Only in `switch`: there the users are
+/// re-issued under the new CA, and one left out keeps a certificate of the
+/// old CA, which `done` stops trusting. (In `trust` a controller deploy
+/// sets the trust bundle for every user it holds, and their certificates
+/// are still the current CA's.)
+pub fn left_out(r: &Rollover, log: &[audit::Entry]) -> Vec<String> {
+    if r.phase != Phase::Switch {
+        return Vec::new();
+    }
+    let controller =
+        |e: &audit::Entry| CONTROLLER_EXPORTS.contains(&e.command.as_str()) && e.delivered();
+    let Some(held) = log
+        .iter()
+        .rev()
+        .filter(|e| controller(e))
+        .find_map(|e| e.detail.as_deref().and_then(controller_users))
+    else {
+        return Vec::new();
+    };
+    held.into_iter()
+        .filter(|u| {
+            !log.iter()
+                .any(|e| controller(e) && in_phase(r, e) && e.user.as_deref() == Some(u.as_str()))
+        })
+        .collect()
+}
+
+/// Whether `e` delivered something since the rollover's phase began.
+fn in_phase(r: &Rollover, e: &audit::Entry) -> bool {
+    e.delivered()
+        && OffsetDateTime::parse(&e.time, &time::format_description::well_known::Rfc3339)
+            .is_ok_and(|t| t >= r.phase_since)
+}
+
+/// How an export or deploy of the ASP controller records, at the end of
+/// its audit detail, the users the controller holds after it.
+const CONTROLLER_USERS: &str = "; controller users: ";
+
+/// The audit-detail suffix naming the users a controller holds (a JSON list).
+pub fn controller_users_detail(users: &[String]) -> String {
+    format!(
+        "{CONTROLLER_USERS}{}",
+        serde_json::to_string(users).expect("strings encode")
+    )
+}
+
+/// The users an audit detail says the controller holds, if it says so.
+fn controller_users(detail: &str) -> Option<Vec<String>> {
+    let (_, list) = detail.rsplit_once(CONTROLLER_USERS)?;
+    serde_json::from_str(list).ok()
 }
 
 /// A rollover left in one phase for longer than [`STALE_AFTER`], for `pki check`.

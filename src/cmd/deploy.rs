@@ -16,7 +16,7 @@ pub use args::{AspArgs, Connection, MarathonArgs, Target};
 use crate::cmd::Ctx;
 use crate::deliver::deploy::{plan, send, AspPayload, MarathonPayload, Payload, Plan};
 use crate::deliver::marathon_api::{self, Config, Settings};
-use crate::deliver::{asp_material, env_for, pick_user};
+use crate::deliver::{env_for, pick_user};
 use crate::error::Result;
 use crate::json;
 
@@ -45,10 +45,9 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
             let cfg = config(&a.conn, &a.app_id)?;
             super::check_store_host(a.store_host.as_deref())?;
             let index = ctx.store.read_index()?;
-            let material = asp_material(
+            let material = a.who.material(
                 &ctx.store,
                 &index,
-                &a.users,
                 a.key_format,
                 a.allow_non_rsa,
                 &ctx.passphrase,

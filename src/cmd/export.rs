@@ -8,7 +8,8 @@ use zeroize::Zeroizing;
 use crate::cmd::Ctx;
 use crate::deliver::asp::{DEFAULT_MARATHON_URL, ENV_KEY, MARATHON_URL};
 use crate::deliver::{
-    asp, asp_material, ca_pem, env_for, k8s, marathon, pick_user, trust_bundle, user_pem, Pair,
+    asp, ca_pem, env_for, k8s, marathon, pick_user, pick_users, require_rsa, trust_bundle,
+    user_pem, Pair,
 };
 use crate::error::{Error, Result};
 use crate::json;
@@ -59,11 +60,11 @@ pub struct MarathonArgs {
     /// An existing app definition (file, or - for stdin) to print with its env updated; all else is kept.
     #[arg(long, value_name = "APP.json", conflicts_with = "format")]
     pub merge: Option<PathBuf>,
-    /// Docker image for --format app.
-    #[arg(long, default_value = marathon::DEFAULT_IMAGE, requires = "format")]
+    /// Docker image for --format app (refused with --merge, whose app keeps its own).
+    #[arg(long, default_value = marathon::DEFAULT_IMAGE, requires = "format", conflicts_with = "merge")]
     pub image: String,
     /// App id for --format app.
-    #[arg(long, default_value = marathon::DEFAULT_APP_ID, requires = "format")]
+    #[arg(long, default_value = marathon::DEFAULT_APP_ID, requires = "format", conflicts_with = "merge")]
     pub app_id: String,
     /// Form of the CA key in the env: native (PKCS#1, as the store documents) or pkcs8.
     #[arg(long, value_enum, default_value_t = KeyFormat::Native)]
@@ -108,18 +109,24 @@ pub enum K8sFormat {
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  pki export k8s --user myuser | kubectl apply -f -\n  pki export k8s --user myuser --namespace asp --store-namespace ephemeral-store\n  pki export k8s --user myuser --format json > ephemeral-store-secrets.json\n\nObjects: Secret ephemeral-store-root (kubernetes.io/tls, CA certificate and key),\nSecret ephemeral-store-user-USER (kubernetes.io/tls, user certificate and key),\nSecret ephemeral-store-user-rootca-cert (Opaque, rootCA.crt and ca.crt: the CA\ncertificate only), ConfigMap ephemeral-store-users (key user, as the StatefulSet reads it).\n\nThe output carries the root CA private key: treat it as a secret."
+    after_help = "Examples:\n  pki export k8s --user myuser | kubectl apply -f -          # first deployment: store and clients\n  pki export k8s --clients-only --user bob carl | kubectl apply -f -   # after a rotation\n  pki export k8s --user myuser --namespace asp --store-namespace ephemeral-store\n  pki export k8s --user myuser --format json > ephemeral-store-secrets.json\n\nObjects: Secret ephemeral-store-root (kubernetes.io/tls, CA certificate and key),\nSecret ephemeral-store-user-USER (kubernetes.io/tls, user certificate and key),\nSecret ephemeral-store-user-rootca-cert (Opaque, rootCA.crt and ca.crt: the CA\ncertificate only), ConfigMap ephemeral-store-users (key user, as the StatefulSet reads it).\nWith --clients-only: the user Secrets and the CA-certificate Secret only.\n\nWithout --clients-only the output carries the root CA private key: treat it as a secret."
 )]
 pub struct K8sArgs {
-    /// The ephemeral-store user; may be left out when the store has exactly one.
+    /// The users whose Secrets to export (several after one --user); may be left out when the store has exactly one.
+    #[arg(long = "user", value_name = "USER", num_args = 1.., add = crate::cli::user_names())]
+    pub users: Vec<String>,
+    /// The user the store itself creates (the ConfigMap's EPHEMERAL_STORE_USER); default: the one --user.
     #[arg(long, value_name = "USER", add = crate::cli::user_names())]
-    pub user: Option<String>,
+    pub store_user: Option<String>,
+    /// Only the clients' objects: no CA key, no ConfigMap, the store's user left as it is.
+    #[arg(long, conflicts_with = "store_user")]
+    pub clients_only: bool,
     /// Namespace of the ASP DaemonSet: the user and CA-certificate Secrets go there.
     #[arg(long, default_value = k8s::DEFAULT_NAMESPACE, value_name = "NS")]
     pub namespace: String,
-    /// Namespace of the ephemeral store itself (root Secret, users ConfigMap); default: --namespace.
-    #[arg(long, value_name = "NS")]
-    pub store_namespace: Option<String>,
+    /// Namespace of the ephemeral store itself (root Secret, users ConfigMap).
+    #[arg(long, default_value = k8s::DEFAULT_STORE_NAMESPACE, value_name = "NS")]
+    pub store_namespace: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = K8sFormat::Yaml)]
     pub format: K8sFormat,
@@ -150,19 +157,20 @@ Examples:
   pki export asp --user alice --user bob --store-host 10.0.0.5 --store-port 8087
   pki export asp --user alice bob --format app > marathon-asp-ctlr.json
   pki export asp --user myuser --merge ctlr.json > ctlr.new.json
+  pki export asp --all-users --remove legacy --merge ctlr.json > ctlr.new.json
   curl -fsS http://marathon.mesos:8080/v2/apps/marathon-asp-ctlr \\
       | pki export asp --user myuser --merge - > ctlr.json
 
 ASP_EPHEMERAL_STORE is a JSON object in a string:
   {\"host\", \"port\", \"users\": {USER: {\"key\", \"cert\"}}, \"root-ca\"}
---merge sets the named users and root-ca and keeps every other user, every other
-variable and field as they are (a GET /v2/apps/ID answer is unwrapped and its
+--merge sets the named users and root-ca, drops the users of --remove and those
+the store revoked or superseded (with a warning naming them), and keeps every other
+user, every other variable and field as they are (a GET /v2/apps/ID answer is unwrapped and its
 read-only fields dropped). The output carries the users' private keys in clear
 (never the CA key): treat it as a secret.")]
 pub struct AspArgs {
-    /// A user whose key and certificate go in (repeat --user, or name several after one).
-    #[arg(long = "user", value_name = "USER", required = true, num_args = 1..)]
-    pub users: Vec<String>,
+    #[command(flatten)]
+    pub who: crate::cli::AspUsers,
     /// What to print.
     #[arg(long, value_enum, default_value_t = AspFormat::Env)]
     pub format: AspFormat,
@@ -175,17 +183,22 @@ pub struct AspArgs {
     /// The store's client port (default: kept by --merge, else 8087).
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub store_port: Option<u16>,
-    /// Docker image of the controller, for --format app.
-    #[arg(long, default_value = asp::DEFAULT_IMAGE, value_name = "IMAGE", requires = "format")]
+    /// Docker image of the controller, for --format app (refused with --merge, whose app keeps its own).
+    #[arg(long, default_value = asp::DEFAULT_IMAGE, value_name = "IMAGE", requires = "format", conflicts_with = "merge")]
     pub image: String,
     /// App id of the controller, for --format app.
-    #[arg(long, default_value = asp::DEFAULT_APP_ID, value_name = "ID", requires = "format")]
+    #[arg(long, default_value = asp::DEFAULT_APP_ID, value_name = "ID", requires = "format", conflicts_with = "merge")]
     pub app_id: String,
     /// MARATHON_URL of the controller (Marathon as the controller reaches it), for --format app.
-    #[arg(long, default_value = asp::DEFAULT_MARATHON_URL, value_name = "URL", requires = "format")]
+    #[arg(long, default_value = asp::DEFAULT_MARATHON_URL, value_name = "URL", requires = "format", conflicts_with = "merge")]
     pub marathon_url: String,
     /// Set or replace one env variable of the controller (e.g. ASP_DEFAULT_STATS_URL=...), for --format app.
-    #[arg(long = "env", value_name = "NAME=VALUE", requires = "format")]
+    #[arg(
+        long = "env",
+        value_name = "NAME=VALUE",
+        requires = "format",
+        conflicts_with = "merge"
+    )]
     pub env: Vec<String>,
     /// Form of the users' keys: native (PKCS#1 for RSA, as the store documents) or pkcs8.
     #[arg(long, value_enum, default_value_t = KeyFormat::Native)]
@@ -209,54 +222,129 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
 }
 
 fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
-    let store_ns = a.store_namespace.as_deref().unwrap_or(&a.namespace);
     k8s::validate_namespace(&a.namespace)?;
-    k8s::validate_namespace(store_ns)?;
+    k8s::validate_namespace(&a.store_namespace)?;
     let index = ctx.store.read_index()?;
-    let entry = pick_user(&ctx.store, &index, a.user.as_deref())?;
-    k8s::user_secret_name(&entry.user)?;
-    let ca = ca_pem(
-        &ctx.store,
-        &index,
-        a.key_format,
-        a.allow_non_rsa,
-        &ctx.passphrase,
-    )?;
-    ctx.warn_all(&ca.warnings);
-    let user = user_pem(&ctx.store, entry, a.key_format, &ctx.passphrase)?;
+    let entries = match a.users.as_slice() {
+        [] => vec![pick_user(&ctx.store, &index, None)?],
+        names => pick_users(&ctx.store, &index, names)?,
+    };
+    for e in &entries {
+        k8s::user_secret_name(&e.user)?;
+    }
+    // The store's user is never guessed among several: it is named, or the one --user.
+    let store_user = match (&a.store_user, a.clients_only, entries.as_slice()) {
+        (_, true, _) => None,
+        (Some(u), false, _) => Some(pick_user(&ctx.store, &index, Some(u))?),
+        (None, false, [one]) => Some(*one),
+        (None, false, _) => {
+            return Err(Error::usage(
+                format!(
+                    "{} users given, but the store's ConfigMap names one user",
+                    entries.len()
+                ),
+                "add --clients-only to export only their Secrets (the store's user left as it is), or name the store's user with --store-user USER",
+            ))
+        }
+    };
+    // The CA key only with the store's objects: --clients-only needs no passphrase.
+    let ca = match store_user {
+        Some(_) => Some(ca_pem(
+            &ctx.store,
+            &index,
+            a.key_format,
+            a.allow_non_rsa,
+            &ctx.passphrase,
+        )?),
+        None => {
+            require_rsa(index.ca(&ctx.store)?, a.allow_non_rsa)?;
+            None
+        }
+    };
+    let ca_cert = match &ca {
+        Some(p) => {
+            ctx.warn_all(&p.warnings);
+            p.cert.clone()
+        }
+        None => trust_bundle(&ctx.store, &index)?,
+    };
+    let pems = entries
+        .iter()
+        .map(|e| user_pem(&ctx.store, e, a.key_format, &ctx.passphrase))
+        .collect::<Result<Vec<_>>>()?;
     let items = k8s::manifests(
         &k8s::Material {
-            user: &entry.user,
-            user_cert: &user.cert,
-            user_key: &user.key,
-            ca_cert: &ca.cert,
-            ca_key: &ca.key,
+            clients: entries
+                .iter()
+                .zip(&pems)
+                .map(|(e, p)| k8s::Client {
+                    user: &e.user,
+                    cert: &p.cert,
+                    key: &p.key,
+                })
+                .collect(),
+            ca_cert: &ca_cert,
+            store: store_user.zip(ca.as_ref()).map(|(s, p)| k8s::StoreHalf {
+                user: &s.user,
+                ca_key: &p.key,
+            }),
         },
         &a.namespace,
-        store_ns,
+        &a.store_namespace,
     )?;
     let text = Zeroizing::new(if ctx.json || a.format == K8sFormat::Json {
         crate::json::to_text(&k8s::to_list(items), "the Kubernetes objects")?
     } else {
         k8s::to_yaml(&items)?
     });
+    let names = entries
+        .iter()
+        .map(|e| e.user.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    // One event per user: ca-key-exported for the store's user (its
+    // Secret, when exported, rides along), key-exported for the others.
+    let mut events = Vec::new();
+    if let Some(s) = store_user {
+        events.push(
+            crate::store::audit::Event::new("export k8s", Kind::Exported(Material::CaKey))
+                .user(&s.user)
+                .serial(&s.serial)
+                .detail(format!(
+                    "Kubernetes Secrets with the CA key (namespace {}) and the keys of {names} (namespace {})",
+                    a.store_namespace, a.namespace
+                )),
+        );
+    }
+    for e in entries
+        .iter()
+        .filter(|e| store_user.is_none_or(|s| s.user != e.user))
+    {
+        events.push(
+            crate::store::audit::Event::new("export k8s", Kind::Exported(Material::Key))
+                .user(&e.user)
+                .serial(&e.serial)
+                .detail(format!("Kubernetes Secret in namespace {}", a.namespace)),
+        );
+    }
     // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
     let audit = crate::store::audit::Appender::open_locking(&ctx.store, ctx.wait, ctx.now)?;
     ctx.data(&text)?;
-    audit.append(vec![crate::store::audit::Event::new(
-        "export k8s",
-        Kind::Exported(Material::CaKey),
-    )
-    .user(&entry.user)
-    .serial(&entry.serial)
-    .detail(format!(
-        "Kubernetes Secrets with the CA key and the user's key, namespaces {} and {store_ns}",
-        a.namespace
-    ))])?;
-    ctx.say(format!(
-        "Kubernetes objects for user {}: they carry the root CA private key; apply them with kubectl apply -f - and keep the text nowhere else",
-        entry.user
-    ));
+    audit.append(events)?;
+    ctx.say(match store_user {
+        Some(s) if names == s.user => format!(
+            "Kubernetes objects for user {}: they carry the root CA private key; apply them with kubectl apply -f - and keep the text nowhere else",
+            s.user
+        ),
+        Some(s) => format!(
+            "Kubernetes objects for the store (user {}, namespace {}) and for {names} (namespace {}): they carry the root CA private key; apply them with kubectl apply -f - and keep the text nowhere else",
+            s.user, a.store_namespace, a.namespace
+        ),
+        None => format!(
+            "Kubernetes Secrets for {names} (namespace {}): they carry their private keys; apply them with kubectl apply -f - and keep the text nowhere else",
+            a.namespace
+        ),
+    });
     Ok(())
 }
 
@@ -324,16 +412,27 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
 /// dropped, which is said on stderr.
 fn read_app(ctx: &Ctx, p: &std::path::Path) -> Result<Value> {
     let text = fs::read_input_text(p)?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| {
+    let (v, relaxed) = marathon::parse_app_text(&text).map_err(|e| {
         Error::input(
             format!(
                 "{} is not JSON: {}",
                 p.display(),
                 crate::error::one_line(&e)
             ),
-            "give a Marathon app definition in JSON (without comments)",
+            if text.contains(ENV_KEY) {
+                // The vendor's controller example: comments, placeholders.
+                "remove its // comments, or let pki write the whole controller app: pki export asp --user USER --format app (the vendor's settings are its defaults; --env for others)"
+            } else {
+                "give a Marathon app definition in JSON (without comments)"
+            },
         )
     })?;
+    if relaxed {
+        ctx.say(format!(
+            "{}: read the line breaks inside its strings as \\n (as the vendor's controller example writes {ENV_KEY})",
+            p.display()
+        ));
+    }
     let (app, dropped) = marathon::for_put(v);
     if !dropped.is_empty() {
         ctx.say(format!(
@@ -354,6 +453,12 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
         .iter()
         .map(|s| parse_env_setting(s))
         .collect::<Result<Vec<_>>>()?;
+    if !a.who.remove.is_empty() && a.merge.is_none() {
+        return Err(Error::usage(
+            "--remove drops users from an existing ASP_EPHEMERAL_STORE, and there is none without --merge",
+            "give the controller app with --merge FILE (or use pki deploy asp --remove), or leave the user out of --user",
+        ));
+    }
     let merge_into = match &a.merge {
         Some(p) => {
             let v = read_app(ctx, p)?;
@@ -364,6 +469,7 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
                 root_ca: "",
                 host: a.store_host.as_deref(),
                 port: a.store_port,
+                retire: &[],
             };
             marathon::merge_with(&mut v.clone(), &what, |env| {
                 asp::merge_env(env, &none, &what)
@@ -379,21 +485,23 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
         crate::ca::policy::Within::default(),
         ctx.now,
     ));
-    let material = asp_material(
+    let material = a.who.material(
         &ctx.store,
         &index,
-        &a.users,
         a.key_format,
         a.allow_non_rsa,
         &ctx.passphrase,
     )?;
     let update = material.update(a.store_host.as_deref(), a.store_port);
+    let mut held = material.names();
     let doc = match (merge_into, a.format) {
         (Some(mut app), _) => {
             let what = a.merge.as_ref().expect("merge given").display().to_string();
-            let kept =
+            let merged =
                 marathon::merge_with(&mut app, &what, |env| asp::merge_env(env, &update, &what))?;
-            ctx.warn_all(asp::kept_warnings(&kept, &material.root_ca));
+            ctx.warn_all(merged.warnings(&material.retire));
+            ctx.warn_all(asp::kept_warnings(&merged.kept, &material.root_ca));
+            held = merged.held(&held);
             app
         }
         (None, AspFormat::Env) => Value::Object(asp::env_block(&update)),
@@ -416,23 +524,45 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
         None if a.format == AspFormat::App => "marathon-asp-ctlr app definition on stdout".into(),
         None => format!("{} on stdout", asp::ENV_KEY),
     };
-    audit.append(
-        material
-            .users
-            .iter()
-            .map(|(user, serial, _)| {
-                crate::store::audit::Event::new("export asp", Kind::Exported(Material::Key))
-                    .user(user)
-                    .serial(serial)
-                    .detail(&detail)
-            })
-            .collect(),
-    )?;
-    ctx.say(format!(
-        "{} for {}: it carries their private keys in clear; anyone who can read the controller app can log in to the store as them",
-        asp::ENV_KEY,
-        material.names().join(", ")
-    ));
+    // The users the controller holds now, for `rollover advance`.
+    let detail = format!(
+        "{detail}{}",
+        crate::ca::rollover::controller_users_detail(&held)
+    );
+    let mut events: Vec<_> = material
+        .users
+        .iter()
+        .map(|(user, serial, _)| {
+            crate::store::audit::Event::new("export asp", Kind::Exported(Material::Key))
+                .user(user)
+                .serial(serial)
+                .detail(&detail)
+        })
+        .collect();
+    if events.is_empty() {
+        // Only --remove: no key left, but the controller changed.
+        events.push(
+            crate::store::audit::Event::new("export asp", Kind::UsersRemoved).detail(&detail),
+        );
+    }
+    audit.append(events)?;
+    if material.users.is_empty() {
+        ctx.say(format!(
+            "{} with no user set: it holds {}",
+            asp::ENV_KEY,
+            if held.is_empty() {
+                "no user".to_string()
+            } else {
+                held.join(", ")
+            }
+        ));
+    } else {
+        ctx.say(format!(
+            "{} for {}: it carries their private keys in clear; anyone who can read the controller app can log in to the store as them",
+            asp::ENV_KEY,
+            material.names().join(", ")
+        ));
+    }
     Ok(())
 }
 

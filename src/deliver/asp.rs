@@ -77,6 +77,17 @@ pub struct Update<'a> {
     pub host: Option<&'a str>,
     /// `--store-port`; `None` keeps the existing port (or the default).
     pub port: Option<u16>,
+    /// Users a merge drops from the value when it holds them (unless named).
+    pub retire: &'a [Retire],
+}
+
+/// A user a merge drops: asked for (`--remove`), or one the store no
+/// longer has a current certificate for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retire {
+    pub name: String,
+    /// Why the store dropped it ("it is revoked"); `None`: `--remove`.
+    pub why: Option<String>,
 }
 
 /// What the store gives for `export asp` / `deploy asp`: each named user's
@@ -85,6 +96,8 @@ pub struct Material {
     /// (user, serial, key and certificate), in the order named.
     pub users: Vec<(String, String, Pair)>,
     pub root_ca: String,
+    /// The users a merge drops ([`Retire`]).
+    pub retire: Vec<Retire>,
 }
 
 impl Material {
@@ -108,6 +121,7 @@ impl Material {
             root_ca: &self.root_ca,
             host,
             port,
+            retire: &self.retire,
         }
     }
 }
@@ -145,7 +159,7 @@ pub fn kept_warnings(kept: &[Kept], root_ca: &str) -> Vec<String> {
                 }
             };
             Some(format!(
-                "user {name} in {ENV_KEY} was kept as it was, but {why}, so it cannot log in; deploy it from this store with --user, or remove it"
+                "user {name} in {ENV_KEY} was kept as it was, but {why}, so it cannot log in; deploy it from this store with --user, or drop it with --remove {name}"
             ))
         })
         .collect()
@@ -228,13 +242,14 @@ fn parse(existing: &str, what: &str) -> Result<Map<String, Value>> {
 
 /// Merge into an existing value: the named users' entries and `root-ca`
 /// set, `host`/`port` kept unless `u` gives them (the defaults when
-/// missing), every other user and field kept exactly, in order. Returns
-/// the new value and the users kept.
+/// missing), the users of `u.retire` it holds dropped, every other user
+/// and field kept exactly, in order. Returns the new value, the users kept
+/// and the users dropped.
 pub fn merge_value(
     existing: &str,
     u: &Update,
     what: &str,
-) -> Result<(Zeroizing<String>, Vec<Kept>)> {
+) -> Result<(Zeroizing<String>, Vec<Kept>, Vec<Retire>)> {
     let mut v = parse(existing, what)?;
     let bad_field = |field: &str, want: &str, flag: &str| {
         Error::input(
@@ -272,6 +287,16 @@ pub fn merge_value(
         ));
     };
     let named: Vec<&str> = u.users.iter().map(|x| x.name).collect();
+    let dropped: Vec<Retire> = u
+        .retire
+        .iter()
+        .filter(|r| !named.contains(&r.name.as_str()) && users.contains_key(&r.name))
+        .cloned()
+        .collect();
+    for r in &dropped {
+        // shift_remove: the others keep their order.
+        users.shift_remove(&r.name);
+    }
     let kept = users
         .iter()
         .filter(|(name, _)| !named.contains(&name.as_str()))
@@ -288,15 +313,15 @@ pub fn merge_value(
         users.insert(user.name.to_string(), user_entry(user));
     }
     v.insert("root-ca".into(), u.root_ca.into());
-    Ok((encode(&Value::Object(v)), kept))
+    Ok((encode(&Value::Object(v)), kept, dropped))
 }
 
 /// Set `ASP_EPHEMERAL_STORE` in an app's env: merged into the value there,
 /// or a fresh one when the app has none. Every other variable is left
-/// exactly as it was. Returns the users kept.
-pub fn merge_env(env: &mut Map<String, Value>, u: &Update, what: &str) -> Result<Vec<Kept>> {
-    let (value, kept) = match env.get(ENV_KEY) {
-        None => (store_value(u), Vec::new()),
+/// exactly as it was. Returns the users kept and dropped.
+pub fn merge_env(env: &mut Map<String, Value>, u: &Update, what: &str) -> Result<Merged> {
+    let (value, kept, dropped) = match env.get(ENV_KEY) {
+        None => (store_value(u), Vec::new(), Vec::new()),
         Some(Value::String(s)) => merge_value(s, u, what)?,
         Some(_) => {
             return Err(Error::input(
@@ -306,7 +331,48 @@ pub fn merge_env(env: &mut Map<String, Value>, u: &Update, what: &str) -> Result
         }
     };
     env.insert(ENV_KEY.into(), Value::String(value.to_string()));
-    Ok(kept)
+    Ok(Merged { kept, dropped })
+}
+
+/// What a merge found in the value beside the users it set.
+#[derive(Debug, Default)]
+pub struct Merged {
+    /// Users kept as they were.
+    pub kept: Vec<Kept>,
+    /// Users dropped ([`Update::retire`]).
+    pub dropped: Vec<Retire>,
+}
+
+impl Merged {
+    /// The users the value holds after the merge: `set` (the users the
+    /// update set), then the kept ones.
+    pub fn held(&self, set: &[String]) -> Vec<String> {
+        set.iter()
+            .cloned()
+            .chain(self.kept.iter().map(|k| k.name.clone()))
+            .collect()
+    }
+
+    /// One warning per user the store dropped (revoked, superseded) and per
+    /// `--remove` the value did not hold.
+    pub fn warnings(&self, retire: &[Retire]) -> Vec<String> {
+        retire
+            .iter()
+            .filter_map(|r| {
+                let name = crate::error::one_line(&format!("{:?}", r.name));
+                let dropped = self.dropped.iter().any(|d| d.name == r.name);
+                match (&r.why, dropped) {
+                    (Some(why), true) => Some(format!(
+                        "user {name} was dropped from {ENV_KEY}: {why} in this store, so it cannot log in"
+                    )),
+                    (None, false) => Some(format!(
+                        "--remove {name}: {ENV_KEY} holds no such user; nothing removed"
+                    )),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
 }
 
 /// Replace every user's `key` in the env's `ASP_EPHEMERAL_STORE` (ours and
@@ -387,6 +453,7 @@ mod tests {
             root_ca: "CA\n",
             host: None,
             port: None,
+            retire: &[],
         }
     }
 
@@ -410,7 +477,7 @@ mod tests {
     fn merge_sets_named_users_keeps_others_and_host_port() {
         let old = r#"{"host":"h.example","port":9000,"users":{"bob":{"cert":"B","key":"BK","extra":1},"alice":{"key":"old","cert":"old"}},"root-ca":"old","x":[1]}"#;
         let mut u = update(&[("alice", "K", "C"), ("carol", "K2", "C2")]);
-        let (v, kept) = merge_value(old, &u, "app.json").unwrap();
+        let (v, kept, _) = merge_value(old, &u, "app.json").unwrap();
         let v = parsed(&v);
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["host", "port", "users", "root-ca", "x"]);
@@ -437,7 +504,7 @@ mod tests {
 
         u.host = Some("store.local");
         u.port = Some(18087);
-        let (v, _) = merge_value(old, &u, "app.json").unwrap();
+        let (v, _, _) = merge_value(old, &u, "app.json").unwrap();
         let v = parsed(&v);
         assert_eq!(
             (v["host"].as_str(), v["port"].as_u64()),
@@ -445,11 +512,54 @@ mod tests {
         );
 
         // Missing host, port and users get the defaults.
-        let (v, kept) = merge_value("{}", &update(&[("a", "k", "c")]), "f").unwrap();
+        let (v, kept, _) = merge_value("{}", &update(&[("a", "k", "c")]), "f").unwrap();
         let v = parsed(&v);
         assert_eq!(v["host"], DEFAULT_HOST);
         assert_eq!(v["port"], 8087);
         assert!(kept.is_empty());
+    }
+
+    #[test]
+    fn merge_drops_retired_users_it_holds_unless_named() {
+        let old = r#"{"users":{"a":{"key":"k","cert":"c"},"rev":{"key":"k","cert":"c"},"b":{"key":"k","cert":"c"},"gone":{}}}"#;
+        let retire = [
+            Retire {
+                name: "rev".into(),
+                why: Some("it is revoked".into()),
+            },
+            Retire {
+                name: "gone".into(),
+                why: None,
+            },
+            Retire {
+                name: "absent".into(),
+                why: None,
+            },
+            Retire {
+                name: "n".into(),
+                why: Some("it is revoked".into()),
+            },
+        ];
+        let mut u = update(&[("n", "K", "C")]);
+        u.retire = &retire;
+        let mut env: Map<String, Value> = Map::new();
+        env.insert(ENV_KEY.into(), Value::String(old.into()));
+        let m = merge_env(&mut env, &u, "f").unwrap();
+        let v = parsed(env[ENV_KEY].as_str().unwrap());
+        let users: Vec<_> = v["users"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(users, ["a", "b", "n"]);
+        assert_eq!(
+            m.dropped
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect::<Vec<_>>(),
+            ["rev", "gone"]
+        );
+        assert_eq!(m.held(&["n".into()]), ["n", "a", "b"]);
+        let w = m.warnings(&retire);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("\"rev\" was dropped") && w[0].contains("revoked"));
+        assert!(w[1].starts_with("--remove \"absent\""));
     }
 
     #[test]
@@ -480,7 +590,9 @@ mod tests {
     fn merge_env_creates_or_merges_and_leaves_other_variables() {
         let mut env: Map<String, Value> =
             serde_json::from_str(r#"{"A":"1","ASP_EPHEMERAL_STORE":"{\"users\":{\"o\":{\"key\":\"k\",\"cert\":\"c\"}}}","S":{"secret":"s"}}"#).unwrap();
-        let kept = merge_env(&mut env, &update(&[("u", "K", "C")]), "f").unwrap();
+        let kept = merge_env(&mut env, &update(&[("u", "K", "C")]), "f")
+            .unwrap()
+            .kept;
         assert_eq!(kept.len(), 1);
         assert_eq!(env.keys().collect::<Vec<_>>(), ["A", ENV_KEY, "S"]);
         assert_eq!(env["A"], "1");
@@ -490,6 +602,7 @@ mod tests {
         let mut empty = Map::new();
         assert!(merge_env(&mut empty, &update(&[("u", "K", "C")]), "f")
             .unwrap()
+            .kept
             .is_empty());
         assert!(empty[ENV_KEY].is_string());
 

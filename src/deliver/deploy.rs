@@ -35,6 +35,10 @@ pub trait Payload {
     fn material(&self) -> Material;
     /// What is sent, for messages: "the env of user myuser".
     fn describe(&self) -> String;
+    /// What the audit detail of a delivery adds, given the users the merge kept.
+    fn held_detail(&self, _kept_users: &[String]) -> String {
+        String::new()
+    }
 }
 
 /// What setting the variables found: users kept, warnings to print.
@@ -107,10 +111,12 @@ impl Payload for AspPayload {
     }
     fn set(&self, env: &mut Map<String, Value>, what: &str) -> Result<Set> {
         let update = self.material.update(self.host.as_deref(), self.port);
-        let kept = asp::merge_env(env, &update, what)?;
+        let merged = asp::merge_env(env, &update, what)?;
+        let mut warnings = merged.warnings(&self.material.retire);
+        warnings.extend(asp::kept_warnings(&merged.kept, &self.material.root_ca));
         Ok(Set {
-            warnings: asp::kept_warnings(&kept, &self.material.root_ca),
-            kept_users: kept.into_iter().map(|k| k.name).collect(),
+            warnings,
+            kept_users: merged.kept.into_iter().map(|k| k.name).collect(),
         })
     }
     fn create(&self, _base: &str, _app_id: &str) -> Option<Request> {
@@ -130,7 +136,15 @@ impl Payload for AspPayload {
         Material::Key
     }
     fn describe(&self) -> String {
-        format!("{} for {}", asp::ENV_KEY, self.material.names().join(", "))
+        match self.material.names().as_slice() {
+            [] => format!("{} with no user set", asp::ENV_KEY),
+            names => format!("{} for {}", asp::ENV_KEY, names.join(", ")),
+        }
+    }
+    fn held_detail(&self, kept_users: &[String]) -> String {
+        let mut held = self.material.names();
+        held.extend_from_slice(kept_users);
+        crate::ca::rollover::controller_users_detail(&held)
     }
 }
 
@@ -249,17 +263,24 @@ pub fn send(
     let sent = format!("{} {}", request.method.as_str(), request.url);
     let users = p.users();
     let events = |stage: SendStage, detail: &str| -> Vec<Event> {
+        let one = |u: Option<&str>, serial: Option<&str>| {
+            let e = Event::new(p.command(), Kind::Deploy(p.material(), stage)).detail(detail);
+            let e = match u {
+                Some(u) => e.user(u),
+                None => e,
+            };
+            match serial {
+                Some(s) => e.serial(s),
+                None => e,
+            }
+        };
+        if users.is_empty() {
+            // `deploy asp --remove` alone: no key is sent, but the app changes.
+            return vec![one(None, None)];
+        }
         users
             .iter()
-            .map(|(u, serial)| {
-                let e = Event::new(p.command(), Kind::Deploy(p.material(), stage))
-                    .user(u)
-                    .detail(detail);
-                match serial {
-                    Some(s) => e.serial(s),
-                    None => e,
-                }
-            })
+            .map(|(u, serial)| one(Some(u), serial.as_deref()))
             .collect()
     };
     audit.record(events(
@@ -274,9 +295,10 @@ pub fn send(
             events(
                 SendStage::Deployed,
                 &format!(
-                    "{sent} (status {}, deployment {})",
+                    "{sent} (status {}, deployment {}){}",
                     r.status,
-                    id.as_deref().unwrap_or("not reported")
+                    id.as_deref().unwrap_or("not reported"),
+                    p.held_detail(&plan.kept_users)
                 ),
             )
         }

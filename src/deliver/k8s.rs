@@ -33,14 +33,31 @@ pub const USERS_CONFIGMAP: &str = "ephemeral-store-users";
 pub const USERS_KEY: &str = "user";
 /// Where the ASP runs in the vendor's deployment.
 pub const DEFAULT_NAMESPACE: &str = "kube-system";
+/// Where the store runs in the vendor's deployment: its commands create the
+/// root Secret and the StatefulSet without `-n`, so in the current
+/// context's namespace, `default` unless the context names another.
+pub const DEFAULT_STORE_NAMESPACE: &str = "default";
+
+/// One client's certificate and key.
+pub struct Client<'a> {
+    pub user: &'a str,
+    pub cert: &'a str,
+    pub key: &'a str,
+}
+
+/// The store's half: the CA key and the user the store creates.
+pub struct StoreHalf<'a> {
+    pub user: &'a str,
+    pub ca_key: &'a str,
+}
 
 /// The PEM material one export carries.
 pub struct Material<'a> {
-    pub user: &'a str,
-    pub user_cert: &'a str,
-    pub user_key: &'a str,
+    pub clients: Vec<Client<'a>>,
+    /// The CA certificates the clients trust (during a rollover, both).
     pub ca_cert: &'a str,
-    pub ca_key: &'a str,
+    /// `None` for the clients' objects only (no CA key, no ConfigMap).
+    pub store: Option<StoreHalf<'a>>,
 }
 
 /// The user Secret's name, refused when Kubernetes would refuse it: object
@@ -109,30 +126,41 @@ fn tls_secret(name: &str, ns: &str, cert: &str, key: &str) -> Value {
     })
 }
 
-/// The four objects: root Secret and ConfigMap in `store_ns` (where the
-/// store runs), user and CA-certificate Secrets in `asp_ns` (where the ASP
-/// DaemonSet runs).
+/// The objects, in this order: the root Secret (the store's half only),
+/// one user Secret per client, the CA-certificate Secret, the ConfigMap
+/// (the store's half only). The store's objects go in `store_ns` (where
+/// the store runs), the clients' in `asp_ns` (where the ASP DaemonSet runs).
 pub fn manifests(m: &Material, asp_ns: &str, store_ns: &str) -> Result<Vec<Value>> {
     validate_namespace(asp_ns)?;
     validate_namespace(store_ns)?;
-    let user_secret = user_secret_name(m.user)?;
-    Ok(vec![
-        tls_secret(ROOT_SECRET, store_ns, m.ca_cert, m.ca_key),
-        tls_secret(&user_secret, asp_ns, m.user_cert, m.user_key),
-        json!({
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": meta(CA_SECRET, asp_ns),
-            "type": "Opaque",
-            "data": { "rootCA.crt": b64(m.ca_cert), "ca.crt": b64(m.ca_cert) }
-        }),
-        json!({
+    let mut items = Vec::new();
+    if let Some(s) = &m.store {
+        items.push(tls_secret(ROOT_SECRET, store_ns, m.ca_cert, s.ca_key));
+    }
+    for c in &m.clients {
+        items.push(tls_secret(
+            &user_secret_name(c.user)?,
+            asp_ns,
+            c.cert,
+            c.key,
+        ));
+    }
+    items.push(json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta(CA_SECRET, asp_ns),
+        "type": "Opaque",
+        "data": { "rootCA.crt": b64(m.ca_cert), "ca.crt": b64(m.ca_cert) }
+    }));
+    if let Some(s) = &m.store {
+        items.push(json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": meta(USERS_CONFIGMAP, store_ns),
-            "data": { USERS_KEY: marathon::user_json(m.user) }
-        }),
-    ])
+            "data": { USERS_KEY: marathon::user_json(s.user) }
+        }));
+    }
+    Ok(items)
 }
 
 /// The objects as one `v1` `List`, for `--format json`.
@@ -166,11 +194,16 @@ mod tests {
 
     fn material() -> Material<'static> {
         Material {
-            user: "myuser",
-            user_cert: "UC\n",
-            user_key: "UK\n",
+            clients: vec![Client {
+                user: "myuser",
+                cert: "UC\n",
+                key: "UK\n",
+            }],
             ca_cert: "CC\n",
-            ca_key: "CK\n",
+            store: Some(StoreHalf {
+                user: "myuser",
+                ca_key: "CK\n",
+            }),
         }
     }
 
@@ -218,6 +251,33 @@ mod tests {
             items[3]["data"][USERS_KEY],
             r#"{ "name" : "myuser", "auth_mode" : "certificate" }"#
         );
+    }
+
+    #[test]
+    fn clients_only_carry_no_ca_key_and_no_configmap() {
+        let mut m = material();
+        m.store = None;
+        m.clients.push(Client {
+            user: "bob",
+            cert: "BC\n",
+            key: "BK\n",
+        });
+        let items = manifests(&m, "kube-system", "default").unwrap();
+        let names: Vec<&str> = items
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "ephemeral-store-user-myuser",
+                "ephemeral-store-user-bob",
+                "ephemeral-store-user-rootca-cert"
+            ]
+        );
+        assert!(items
+            .iter()
+            .all(|i| i["metadata"]["namespace"] == "kube-system"));
     }
 
     #[test]

@@ -86,6 +86,43 @@ pub fn validate_app_id(id: &str) -> Result<()> {
     }
 }
 
+/// Parse an app file as JSON. The vendor's controller example writes
+/// `ASP_EPHEMERAL_STORE` as a string broken over lines, which JSON does not
+/// allow; when the text does not parse as it is, line breaks and tabs
+/// inside strings are read as `\n`, `\r` and `\t` and it is tried again.
+/// Returns the value and whether that was needed; the error is the strict
+/// parse's.
+pub fn parse_app_text(text: &str) -> serde_json::Result<(Value, bool)> {
+    let strict = match serde_json::from_str(text) {
+        Ok(v) => return Ok((v, false)),
+        Err(e) => e,
+    };
+    let mut relaxed = String::with_capacity(text.len());
+    let (mut in_string, mut escaped, mut changed) = (false, false, false);
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' | '\t' if in_string => {
+                relaxed.push_str(match c {
+                    '\n' => "\\n",
+                    '\r' => "\\r",
+                    _ => "\\t",
+                });
+                changed = true;
+                escaped = false;
+                continue;
+            }
+            '"' if !escaped => in_string = !in_string,
+            _ => {}
+        }
+        escaped = in_string && c == '\\' && !escaped;
+        relaxed.push(c);
+    }
+    match changed.then(|| serde_json::from_str(&relaxed)) {
+        Some(Ok(v)) => Ok((v, true)),
+        _ => Err(strict),
+    }
+}
+
 /// Set the four env keys in an app definition, keeping every other field,
 /// every other variable and the order of keys. Refuses what is not an app.
 pub fn merge(app: &mut Value, env: Map<String, Value>, what: &str) -> Result<()> {
@@ -206,6 +243,20 @@ fn drop_nulls(obj: &mut Map<String, Value>, at: &str, dropped: &mut Vec<String>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_breaks_inside_strings_are_read_as_escapes() {
+        let (v, relaxed) = parse_app_text("{\"a\": \"x\\\"\n\ty\"}").unwrap();
+        assert!(relaxed);
+        assert_eq!(v["a"], "x\"\n\ty");
+        let (v, relaxed) = parse_app_text("{\n\"a\": \"b\"\n}").unwrap();
+        assert!(!relaxed);
+        assert_eq!(v["a"], "b");
+        // What is still no JSON gets the strict parse's error.
+        let e = parse_app_text("{\"a\": \"b\n\", // c\n}").unwrap_err();
+        assert!(e.to_string().contains("control character"), "{e}");
+        assert!(parse_app_text("{\"a\": 1,}").is_err());
+    }
 
     #[test]
     fn user_json_is_character_for_character_the_documented_string() {

@@ -55,6 +55,22 @@ pub fn pick_user<'a>(store: &Store, index: &'a Index, user: Option<&str>) -> Res
     }
 }
 
+/// The users named, each once, in order, with [`pick_user`]'s refusals.
+pub fn pick_users<'a>(
+    store: &Store,
+    index: &'a Index,
+    names: &[String],
+) -> Result<Vec<&'a CertEntry>> {
+    let mut picked: Vec<&CertEntry> = Vec::new();
+    for name in names {
+        let entry = pick_user(store, index, Some(name))?;
+        if !picked.iter().any(|p| p.user == entry.user) {
+            picked.push(entry);
+        }
+    }
+    Ok(picked)
+}
+
 /// The Marathon env block for `user`, with the CA key in `format`, and
 /// the warnings to print.
 pub fn env_for(
@@ -149,21 +165,25 @@ pub fn asp_material(
     store: &Store,
     index: &Index,
     names: &[String],
+    remove: &[String],
     format: KeyFormat,
     allow_non_rsa: bool,
     pass: &Passphrase,
 ) -> Result<asp::Material> {
+    for r in remove {
+        crate::x509::names::validate_user(r)?;
+        if names.contains(r) {
+            return Err(Error::usage(
+                format!("{r} is given to both --user and --remove"),
+                "name each user once: --user to set it, --remove to drop it",
+            ));
+        }
+    }
     let ca = index.ca(store)?;
     require_rsa(ca, allow_non_rsa)?;
     let mut users = Vec::new();
-    for name in names {
-        if users
-            .iter()
-            .any(|(u, _, _): &(String, String, Pair)| u == name)
-        {
-            continue;
-        }
-        let entry = pick_user(store, index, Some(name))?;
+    for entry in pick_users(store, index, names)? {
+        let name = &entry.user;
         if !entry.key_type.is_rsa() && !allow_non_rsa {
             return Err(Error::input(
                 format!("user {name:?} has a {} key, but the ASP's store client needs RSA", entry.key_type),
@@ -177,5 +197,54 @@ pub fn asp_material(
         users,
         // During a CA rollover both CAs, so clients trust either (docs/rotation.md).
         root_ca: trust_bundle(store, index)?,
+        retire: retired(index, remove),
     })
+}
+
+/// The users of `--all-users`: every user with a current certificate
+/// whose key the store holds (one signed from a CSR cannot be sent).
+pub fn all_users(index: &Index) -> Vec<String> {
+    index
+        .active_all()
+        .filter(|c| c.key.is_some())
+        .map(|c| c.user.clone())
+        .collect()
+}
+
+/// What a merge of `ASP_EPHEMERAL_STORE` drops: each of `remove`, then
+/// every user the store had certificates for but has no current one
+/// (revoked, or superseded by nothing), so none stays in a controller
+/// with a certificate the store refuses.
+fn retired(index: &Index, remove: &[String]) -> Vec<asp::Retire> {
+    let mut out: Vec<asp::Retire> = Vec::new();
+    for r in remove {
+        if !out.iter().any(|o| &o.name == r) {
+            out.push(asp::Retire {
+                name: r.clone(),
+                why: None,
+            });
+        }
+    }
+    let current = index.current();
+    let mut seen: std::collections::HashSet<&str> = index
+        .active_all()
+        .map(|a| a.user.as_str())
+        .chain(remove.iter().map(String::as_str))
+        .collect();
+    for c in &index.certificates {
+        if !seen.insert(c.user.as_str()) {
+            continue;
+        }
+        let why = match current.iter().find(|x| x.user == c.user) {
+            Some(x) if x.state == CertState::Revoked => {
+                format!("it is revoked (serial {})", x.serial)
+            }
+            _ => "its certificate was superseded and it has no current one".to_string(),
+        };
+        out.push(asp::Retire {
+            name: c.user.clone(),
+            why: Some(why),
+        });
+    }
+    out
 }

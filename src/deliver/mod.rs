@@ -12,5 +12,6 @@ pub mod marathon_api;
 pub mod material;
 
 pub use material::{
-    asp_material, ca_pem, env_for, pick_user, require_rsa, trust_bundle, user_pem, Pair,
+    all_users, asp_material, ca_pem, env_for, pick_user, pick_users, require_rsa, trust_bundle,
+    user_pem, Pair,
 };

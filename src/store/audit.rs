@@ -129,6 +129,9 @@ pub enum Kind {
     RolloverStarted,
     RolloverDone,
     RolloverAborted,
+    /// The controller's env written with users removed and no key added
+    /// (`export asp --remove` alone).
+    UsersRemoved,
     /// Material written to stdout or files (an export).
     Exported(Material),
     /// Material sent to Marathon (a deploy), at one stage of the send.
@@ -136,7 +139,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    const PLAIN: [Kind; 13] = [
+    const PLAIN: [Kind; 14] = [
         Kind::CaCreated,
         Kind::CaImported,
         Kind::CaRotated,
@@ -150,6 +153,7 @@ impl Kind {
         Kind::RolloverStarted,
         Kind::RolloverDone,
         Kind::RolloverAborted,
+        Kind::UsersRemoved,
     ];
 
     /// The event's name in `audit.jsonl`.
@@ -169,6 +173,7 @@ impl Kind {
             Kind::RolloverStarted => "rollover-started",
             Kind::RolloverDone => "rollover-done",
             Kind::RolloverAborted => "rollover-aborted",
+            Kind::UsersRemoved => "users-removed",
             Kind::Exported(CaKey) => "ca-key-exported",
             Kind::Exported(Key) => "key-exported",
             Kind::Deploy(CaKey, Sending) => "ca-key-sending",
@@ -194,6 +199,14 @@ impl Kind {
     /// The kind a log line names; None for a name pki does not write.
     pub fn parse(name: &str) -> Option<Kind> {
         Kind::all().find(|k| k.name() == name)
+    }
+
+    /// Whether the event is about the CA key (the store's half).
+    pub fn carries_ca_key(self) -> bool {
+        matches!(
+            self,
+            Kind::Exported(Material::CaKey) | Kind::Deploy(Material::CaKey, _)
+        )
     }
 
     /// Whether the event records material that reached its consumer (an
@@ -484,7 +497,7 @@ mod tests {
     #[test]
     fn every_kind_reads_back_from_its_name_and_only_sends_that_arrived_deliver() {
         let all: Vec<Kind> = Kind::all().collect();
-        assert_eq!(all.len(), 21);
+        assert_eq!(all.len(), 22);
         for k in &all {
             assert_eq!(Kind::parse(k.name()), Some(*k), "{k:?}");
         }

@@ -801,3 +801,183 @@ fn during_a_ca_rollover_root_ca_is_the_trust_bundle_and_users_of_either_ca_are_g
     let run = merge_alice(&env, "ctlr.json", &[]);
     assert_eq!(warned(&run.ok().stderr, "does not chain"), ["bob"]);
 }
+
+#[test]
+fn the_vendors_controller_example_merges_as_the_vendor_writes_it() {
+    let env = Env::with_users(&["alice"]);
+    // The vendor's file with only its `//` comment lines removed: the value
+    // still spans several lines, raw line breaks inside a JSON string.
+    let raw = vendor::text("f5-marathon-asp-ctlr-example.json");
+    let uncommented: String = raw
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        uncommented.contains(&format!("\"{KEY}\": \"{{\n")),
+        "the example's value spans lines"
+    );
+    assert!(serde_json::from_str::<Value>(&uncommented).is_err());
+    write(&env, "example.json", &uncommented);
+    let run = merge_alice(&env, "example.json", &[]);
+    run.ok();
+    assert!(run.stderr.contains("line breaks"), "{}", run.stderr);
+    let merged = run.json();
+    common::assert_app_valid("1.3.9", &merged);
+    assert_only_the_value_changed(&merged, &vendor::controller_example(), &["alice"], &env);
+    assert_eq!(
+        keys(&store_value(&merged["env"])["users"]),
+        ["myUser", "alice"]
+    );
+
+    // With its comments the error says what to do, --format app among it.
+    write(&env, "commented.json", &raw);
+    let r = merge_alice(&env, "commented.json", &[]);
+    r.code(2)
+        .one_line_error(&["is not JSON", "// comments", "--format app"]);
+    assert!(r.stdout.is_empty());
+
+    // The app's own fields are not set by a merge: asking for it is refused,
+    // not silently ignored.
+    let before = audit_text(&env);
+    for (target, flag, value) in [
+        ("asp", "--image", "registry.local/ctlr:1.2"),
+        ("asp", "--app-id", "/other"),
+        ("asp", "--marathon-url", "http://m:8080"),
+        ("asp", "--env", "A=1"),
+        ("marathon", "--image", "registry.local/es:2.1"),
+        ("marathon", "--app-id", "/other"),
+    ] {
+        let r = env.run(&[
+            "export",
+            target,
+            "--user",
+            "alice",
+            "--merge",
+            "example.json",
+            flag,
+            value,
+        ]);
+        r.code(2).one_line_error(&[flag, "--merge"]);
+        assert!(r.stdout.is_empty());
+    }
+    assert_eq!(audit_text(&env), before);
+}
+
+/// The users of the value in an app's env, in order.
+fn value_users(app: &Value) -> Vec<String> {
+    keys(&store_value(&app["env"])["users"])
+}
+
+#[test]
+fn merges_drop_revoked_and_superseded_users_remove_on_request_and_send_all_users() {
+    let env = Env::with_users(&["alice", "bob", "carol"]);
+    // erin is signed from a CSR: its key is not in the store.
+    common::sh(
+        &env,
+        "openssl req -new -newkey rsa:2048 -nodes -keyout erin.key -subj '/CN=erin' -out erin.csr 2>/dev/null",
+    );
+    env.run(&["sign", "--csr", "erin.csr"]).ok();
+    let made = env.run(&[
+        "export", "asp", "--user", "alice", "bob", "carol", "--format", "app",
+    ]);
+    let mut app = made.ok().json();
+    // The operator added erin by hand.
+    let mut value = store_value(&app["env"]);
+    value["users"]["erin"] = json!({"key": "K", "cert": "C"});
+    app["env"][KEY] = json!(value.to_string());
+    write(&env, "ctlr.json", &app.to_string());
+    assert_eq!(value_users(&app), ["alice", "bob", "carol", "erin"]);
+
+    // bob is revoked; a CA rotation supersedes erin (no key to re-issue).
+    env.run(&["revoke", "bob"]).ok();
+    env.run(&["rotate", "--ca", "--force"]).ok();
+
+    let run = merge_alice(&env, "ctlr.json", &[]);
+    let merged = run.ok().json();
+    assert_eq!(value_users(&merged), ["alice", "carol"]);
+    assert_eq!(warned(&run.stderr, "was dropped"), ["bob", "erin"]);
+    assert!(
+        run.stderr.contains("revoked") && run.stderr.contains("superseded"),
+        "{}",
+        run.stderr
+    );
+    assert_no_key(&run.stderr);
+
+    // --remove drops a user the store still has; naming one the value
+    // lacks is said, not an error.
+    let run = merge_alice(&env, "ctlr.json", &["--remove", "carol", "zed"]);
+    assert_eq!(value_users(&run.ok().json()), ["alice"]);
+    assert_eq!(warned(&run.stderr, "--remove"), ["zed"]);
+
+    // --all-users: every user with a current certificate whose key the store holds.
+    let run = env.run(&["export", "asp", "--all-users", "--merge", "ctlr.json"]);
+    let merged = run.ok().json();
+    assert_eq!(value_users(&merged), ["alice", "carol"]);
+    assert_eq!(keys(&merged["env"]), keys(&app["env"]), "no variable lost");
+    let (_, fresh) = parse_twice(&env.run(&["export", "asp", "--all-users"]).ok().stdout);
+    assert_eq!(keys(&fresh["users"]), ["alice", "carol"]);
+
+    // Only --remove: the value loses the user, nobody's key is set.
+    let run = env.run(&[
+        "export",
+        "asp",
+        "--remove",
+        "bob",
+        "erin",
+        "--merge",
+        "ctlr.json",
+    ]);
+    assert_eq!(value_users(&run.ok().json()), ["alice", "carol"]);
+
+    let before = audit_text(&env);
+    for (args, want) in [
+        (vec!["--user", "alice", "--remove", "carol"], "--merge"),
+        (
+            vec![
+                "--user",
+                "alice",
+                "--remove",
+                "alice",
+                "--merge",
+                "ctlr.json",
+            ],
+            "both --user and --remove",
+        ),
+        (vec!["--all-users", "--user", "alice"], "--all-users"),
+    ] {
+        let mut full = vec!["export", "asp"];
+        full.extend_from_slice(&args);
+        let r = env.run(&full);
+        r.code(2).one_line_error(&[want]);
+        assert!(r.stdout.is_empty());
+    }
+    assert_eq!(audit_text(&env), before);
+}
+
+#[test]
+fn deploy_asp_removes_and_drops_users_too() {
+    let env = Env::with_users(&["alice", "bob"]);
+    let other = Env::with_users(&["legacy"]);
+    let mut app = controller(&other);
+    let mut value = store_value(&app["env"]);
+    let (crt, key) = env.user_files("bob");
+    value["users"]["bob"] = json!({
+        "key": std::fs::read_to_string(key).unwrap(),
+        "cert": std::fs::read_to_string(crt).unwrap()});
+    app["env"][KEY] = json!(value.to_string());
+    env.run(&["revoke", "bob"]).ok();
+    let fake = Fake::start(Behaviour::with_apps(std::slice::from_ref(&app)));
+    let run = deploy(
+        &env,
+        &fake,
+        &["--all-users", "--remove", "legacy", "--json"],
+    );
+    run.ok();
+    let doc: pki::json::DeployDoc = serde_json::from_str(&run.stdout).expect("DeployDoc");
+    assert_eq!(doc.users, ["alice"]);
+    assert!(doc.kept_users.is_empty(), "{:?}", doc.kept_users);
+    assert_eq!(warned(&run.stderr, "was dropped"), ["bob"]);
+    let now = fake.app(CTLR).unwrap();
+    assert_eq!(value_users(&now), ["alice"]);
+}

@@ -25,6 +25,16 @@ fn decode(v: &Value) -> Vec<u8> {
         .expect("valid base64")
 }
 
+/// The items of `pki export k8s ARGS --format json`.
+fn json_items(env: &Env, args: &[&str]) -> Vec<Value> {
+    let mut full = vec!["export", "k8s"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(&["--format", "json"]);
+    let run = env.run(&full);
+    run.ok();
+    run.json()["items"].as_array().unwrap().clone()
+}
+
 fn find<'a>(items: &'a [Value], name: &str) -> &'a Value {
     items
         .iter()
@@ -116,7 +126,7 @@ fn yaml_and_json_carry_the_same_objects_with_the_mounted_names() {
         (
             "Secret",
             "ephemeral-store-root",
-            "kube-system",
+            "default",
             "kubernetes.io/tls",
         ),
         (
@@ -131,7 +141,7 @@ fn yaml_and_json_carry_the_same_objects_with_the_mounted_names() {
             "kube-system",
             "Opaque",
         ),
-        ("ConfigMap", "ephemeral-store-users", "kube-system", ""),
+        ("ConfigMap", "ephemeral-store-users", "default", ""),
     ];
     let want: Vec<(String, String, String, String)> = want
         .iter()
@@ -324,12 +334,7 @@ fn the_names_and_keys_are_the_ones_the_vendors_workloads_read() {
     assert_eq!(v.ca_only_file, "rootCA.crt");
 
     let env = Env::with_users(&["myuser"]);
-    let items = env
-        .run(&["export", "k8s", "--user", "myuser", "--format", "json"])
-        .json()["items"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let items = json_items(&env, &["--user", "myuser"]);
     let object = |kind: &str, name: &str| -> &Value {
         items
             .iter()
@@ -419,6 +424,15 @@ fn the_output_passes_kubernetes_validate_in_strict_mode() {
     assert!(ok, "{said}");
     assert_eq!(said.matches(" passed for resource ").count(), 4, "{said}");
 
+    // The clients-only stream for several users passes too.
+    let env2 = Env::with_users(&["myuser", "bob"]);
+    let yaml = env2.run(&["export", "k8s", "--clients-only", "--user", "myuser", "bob"]);
+    let file2 = env2.path("clients.yaml");
+    std::fs::write(&file2, &yaml.ok().stdout).unwrap();
+    let (ok, said) = kubernetes_validate(&file2);
+    assert!(ok, "{said}");
+    assert_eq!(said.matches(" passed for resource ").count(), 3, "{said}");
+
     // The JSON List's items, each on its own (the validator has no schema for List).
     let list = env
         .run(&["export", "k8s", "--user", "myuser", "--format", "json"])
@@ -429,4 +443,180 @@ fn the_output_passes_kubernetes_validate_in_strict_mode() {
         let (ok, said) = kubernetes_validate(&file);
         assert!(ok && said.contains(" passed for resource "), "{said}");
     }
+}
+
+/// The namespace a vendor `kubectl` command line puts its object in: its
+/// `-n`/`--namespace`, else the current context's, `default` on a cluster
+/// whose context names none.
+fn kubectl_namespace(line: &str) -> String {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .windows(2)
+        .find_map(|w| (w[0] == "-n" || w[0] == "--namespace").then(|| w[1].to_string()))
+        .or_else(|| {
+            words
+                .iter()
+                .find_map(|w| w.strip_prefix("--namespace=").map(str::to_string))
+        })
+        .unwrap_or_else(|| "default".into())
+}
+
+#[test]
+fn the_store_objects_go_where_the_vendors_commands_put_them() {
+    // The vendor: the root Secret by `kubectl create secret tls
+    // ephemeral-store-root` (no -n), the StatefulSet and its ConfigMap by
+    // `kubectl create -f` of a manifest naming no namespace; the ASP's
+    // Secrets with -n kube-system, where the DaemonSet runs.
+    let page = vendor::text("asp-k-ephemeral-store.rst");
+    let line = |needle: &str| -> String {
+        page.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("the vendor's command for {needle}"))
+            .to_string()
+    };
+    let root_ns = kubectl_namespace(&line("kubectl create secret tls ephemeral-store-root"));
+    let ca_ns = kubectl_namespace(&line(
+        "kubectl create secret generic ephemeral-store-user-rootca-cert",
+    ));
+    assert_eq!(
+        (root_ns.as_str(), ca_ns.as_str()),
+        ("default", "kube-system")
+    );
+    let store_yaml = "f5-ephemeral-store-k8s-example.yaml";
+    for kind in ["StatefulSet", "ConfigMap"] {
+        let o = vendor::object(store_yaml, kind);
+        let ns = o["metadata"]["namespace"].as_str().unwrap_or("default");
+        assert_eq!(
+            ns, root_ns,
+            "{kind}: a pod reads Secrets and ConfigMaps of its own namespace"
+        );
+    }
+    let ds = vendor::object("f5-asp-k8s.yaml", "DaemonSet");
+    assert_eq!(ds["metadata"]["namespace"], ca_ns.as_str());
+
+    let env = Env::with_users(&["myuser"]);
+    let items = json_items(&env, &["--user", "myuser"]);
+    let ns = |name: &str| find(&items, name)["metadata"]["namespace"].clone();
+    assert_eq!(ns("ephemeral-store-root"), root_ns.as_str());
+    assert_eq!(ns("ephemeral-store-users"), root_ns.as_str());
+    assert_eq!(ns("ephemeral-store-user-myuser"), ca_ns.as_str());
+    assert_eq!(ns("ephemeral-store-user-rootca-cert"), ca_ns.as_str());
+}
+
+#[test]
+fn clients_only_exports_several_users_and_leaves_the_store_alone() {
+    let env = Env::with_users(&["myuser", "bob", "carl"]);
+    let run = env.run(&[
+        "export",
+        "k8s",
+        "--clients-only",
+        "--user",
+        "bob",
+        "carl",
+        "--format",
+        "json",
+    ]);
+    run.ok();
+    assert!(run.stderr.contains("bob, carl"), "{}", run.stderr);
+    let items = run.json()["items"].as_array().unwrap().clone();
+    let got: Vec<(&str, &str)> = items
+        .iter()
+        .map(|i| {
+            assert_applyable(i);
+            (
+                i["metadata"]["name"].as_str().unwrap(),
+                i["metadata"]["namespace"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ephemeral-store-user-bob", "kube-system"),
+            ("ephemeral-store-user-carl", "kube-system"),
+            ("ephemeral-store-user-rootca-cert", "kube-system"),
+        ]
+    );
+    // Neither the CA key nor the store's user is in it.
+    let (_, ca_key) = env.ca_files();
+    let ca_key = std::fs::read_to_string(ca_key).unwrap();
+    for i in &items {
+        for v in i["data"].as_object().unwrap().values() {
+            assert_ne!(String::from_utf8(decode(v)).unwrap(), ca_key);
+        }
+    }
+    for (name, user) in [
+        ("ephemeral-store-user-bob", "bob"),
+        ("ephemeral-store-user-carl", "carl"),
+    ] {
+        let s = find(&items, name);
+        let (crt, _) = env.user_files(user);
+        assert_eq!(decode(&s["data"]["tls.crt"]), std::fs::read(crt).unwrap());
+        let (a, b) = pubkeys(
+            &env,
+            name,
+            &decode(&s["data"]["tls.crt"]),
+            &decode(&s["data"]["tls.key"]),
+        );
+        assert_eq!(a, b, "{name}");
+    }
+    let audit = std::fs::read_to_string(env.store().join("audit.jsonl")).unwrap();
+    let last: Vec<Value> = audit
+        .lines()
+        .rev()
+        .take(2)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (e, user) in last.iter().rev().zip(["bob", "carl"]) {
+        assert_eq!(
+            (
+                e["command"].as_str(),
+                e["event"].as_str(),
+                e["user"].as_str()
+            ),
+            (Some("export k8s"), Some("key-exported"), Some(user))
+        );
+    }
+
+    // Several users with the store's objects: the store's user is never guessed.
+    let r = env.run(&["export", "k8s", "--user", "bob", "carl"]);
+    r.code(2)
+        .one_line_error(&["--clients-only", "--store-user"]);
+    assert!(r.stdout.is_empty());
+    let r = env.run(&[
+        "export",
+        "k8s",
+        "--store-user",
+        "myuser",
+        "--user",
+        "bob",
+        "carl",
+        "--format",
+        "json",
+    ]);
+    r.ok();
+    let items = r.json()["items"].as_array().unwrap().clone();
+    let names: Vec<&str> = items
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ephemeral-store-root",
+            "ephemeral-store-user-bob",
+            "ephemeral-store-user-carl",
+            "ephemeral-store-user-rootca-cert",
+            "ephemeral-store-users"
+        ]
+    );
+    let user: Value = serde_json::from_str(
+        find(&items, "ephemeral-store-users")["data"]["user"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(user["name"], "myuser");
+    env.run(&["export", "k8s", "--clients-only", "--store-user", "bob"])
+        .code(2);
 }

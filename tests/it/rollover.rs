@@ -344,3 +344,67 @@ fn store_and_clients_in_any_order_keep_every_login_working() {
         );
     }
 }
+
+#[test]
+fn advance_refuses_while_a_user_the_controller_holds_keeps_old_material() {
+    let mut env = Env::with_users(&["alice", "bob"]);
+    let at = |minutes: i64| {
+        (time::OffsetDateTime::now_utc() + time::Duration::minutes(minutes))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    // The controller holds alice and bob.
+    env.var("PKI_NOW", &at(1));
+    let app = env.run(&["export", "asp", "--user", "alice", "bob", "--format", "app"]);
+    std::fs::write(env.path("ctlr.json"), &app.ok().stdout).unwrap();
+    let controller = |env: &Env, users: &[&str]| {
+        let mut args = vec!["export", "asp", "--merge", "ctlr.json", "--user"];
+        args.extend_from_slice(users);
+        env.run(&args).ok();
+    };
+
+    env.var("PKI_NOW", &at(2));
+    env.run(&["rollover", "start"]).ok();
+    env.var("PKI_NOW", &at(3));
+    store_env(&env);
+    // In trust a merge for alice alone gives bob the trust bundle too.
+    controller(&env, &["alice"]);
+    env.var("PKI_NOW", &at(4));
+    env.run(&["rollover", "advance"]).ok();
+    assert_eq!(status(&env).phase, "switch");
+
+    // In switch both are re-issued by the new CA; a deploy of bob alone
+    // leaves alice with the old CA's certificate in the controller.
+    env.var("PKI_NOW", &at(5));
+    store_env(&env);
+    // A k8s export without the CA key is no store export.
+    env.run(&["export", "k8s", "--clients-only", "--user", "alice", "bob"])
+        .ok();
+    controller(&env, &["bob"]);
+    env.var("PKI_NOW", &at(6));
+    let r = env.run(&["rollover", "advance"]);
+    r.code(4)
+        .one_line_error(&["alice", "ASP controller", "--user alice", "--remove"]);
+    assert!(
+        !r.stderr.contains("bob,") && !r.stderr.contains("held alice, bob"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(status(&env).phase, "switch");
+
+    controller(&env, &["alice"]);
+    env.run(&["rollover", "advance"]).ok();
+    assert_eq!(status(&env).phase, "none");
+}
+
+#[test]
+fn a_kubernetes_export_of_the_clients_only_is_not_the_stores_half() {
+    let env = Env::with_users(&["alice"]);
+    env.run(&["rollover", "start"]).ok();
+    env.run(&["export", "k8s", "--clients-only", "--user", "alice"])
+        .ok();
+    let r = env.run(&["rollover", "advance"]);
+    r.code(4).one_line_error(&["no store export"]);
+    env.run(&["export", "k8s", "--user", "alice"]).ok();
+    env.run(&["rollover", "advance"]).ok();
+}

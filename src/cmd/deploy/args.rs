@@ -91,13 +91,15 @@ pub struct Connection {
 Examples:
   pki deploy asp --url http://marathon.mesos:8080 --user myuser
   pki deploy asp --url http://marathon.mesos:8080 --user alice bob --dry-run  # send nothing
+  pki deploy asp --url http://marathon.mesos:8080 --all-users --remove legacy  # every current user, legacy dropped
   pki deploy asp --url https://dcos.example/service/marathon \\
       --token-file ~/.dcos/token --ca-cert dcos-ca.crt --user myuser
 
 What is sent: GET /v2/apps/ID, then PUT /v2/apps/ID with {\"id\", \"env\"}: the app's
 whole env with ASP_EPHEMERAL_STORE updated (the named users' keys and
 certificates and root-ca set; host, port and every other user kept unless
---store-host/--store-port say otherwise). Every other variable is sent back as
+--store-host/--store-port say otherwise; users of --remove, and those the store
+revoked or superseded, dropped with a warning). Every other variable is sent back as
 read. Any env change restarts the controller, which restarts the ASP instances.
 No redirect is followed; every send is recorded in the audit log before and after.
 
@@ -110,9 +112,8 @@ pub struct AspArgs {
     /// The controller app to update.
     #[arg(long, default_value = asp::DEFAULT_APP_ID, value_name = "ID")]
     pub app_id: String,
-    /// A user whose key and certificate go in (repeat --user, or name several after one).
-    #[arg(long = "user", value_name = "USER", required = true, num_args = 1..)]
-    pub users: Vec<String>,
+    #[command(flatten)]
+    pub who: crate::cli::AspUsers,
     /// The store's address as the ASP instances reach it (default: the one the app has).
     #[arg(long, value_name = "HOST")]
     pub store_host: Option<String>,
