@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             let signer = tx.store.signer(&tx.index)?;
             let der = make_crl(
                 &signer,
-                tx.index.revoked_by(&ca.serial),
+                tx.index.revoked_by(&ca),
                 number,
                 this_update,
                 next_update,
@@ -127,7 +127,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
                 tx.index.clone(),
             ))
         })?;
-    let ca_serial = index.ca(&ctx.store)?.serial.clone();
+    let ca = index.ca(&ctx.store)?;
 
     let bytes: &[u8] = match a.format {
         Encoding::Pem => pem_text.as_bytes(),
@@ -137,7 +137,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         fs::write_atomic(out, bytes, PUBLIC_MODE, Replace::Allow)?;
     }
     let revoked: Vec<json::Revoked> = index
-        .revoked_by(&ca_serial)
+        .revoked_by(ca)
         .map(|c| json::Revoked {
             user: c.user.clone(),
             serial: c.serial.clone(),

@@ -28,7 +28,7 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
             let user = pick_user(&ctx.store, &index, a.user.as_deref())?
                 .user
                 .clone();
-            let (env, warnings) = env_for(&ctx.store, &index, &user, a.key_format, false)?;
+            let (env, warnings) = env_for(&ctx.store, &index, &user, a.key_format, false, ctx.now)?;
             ctx.warn_all(&warnings);
             let create = a.create.then_some(a.image);
             let payload = MarathonPayload { user, env, create };
@@ -38,8 +38,14 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
             let cfg = config(&a.conn, &a.app_id)?;
             super::check_store_host(a.store_host.as_deref())?;
             let index = ctx.store.read_index()?;
-            let material =
-                asp_material(&ctx.store, &index, &a.users, a.key_format, a.allow_non_rsa)?;
+            let material = asp_material(
+                &ctx.store,
+                &index,
+                &a.users,
+                a.key_format,
+                a.allow_non_rsa,
+                ctx.now,
+            )?;
             let payload = AspPayload {
                 material,
                 host: a.store_host,

@@ -214,7 +214,7 @@ fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
     let index = ctx.store.read_index()?;
     let entry = pick_user(&ctx.store, &index, a.user.as_deref())?;
     k8s::user_secret_name(&entry.user)?;
-    let ca = ca_pem(&ctx.store, &index, a.key_format, a.allow_non_rsa)?;
+    let ca = ca_pem(&ctx.store, &index, a.key_format, a.allow_non_rsa, ctx.now)?;
     ctx.warn_all(&ca.warnings);
     let user = user_pem(&ctx.store, entry, a.key_format)?;
     let items = k8s::manifests(
@@ -269,7 +269,14 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
     let user = pick_user(&ctx.store, &index, a.user.as_deref())?
         .user
         .clone();
-    let (env, warnings) = env_for(&ctx.store, &index, &user, a.key_format, a.allow_non_rsa)?;
+    let (env, warnings) = env_for(
+        &ctx.store,
+        &index,
+        &user,
+        a.key_format,
+        a.allow_non_rsa,
+        ctx.now,
+    )?;
     ctx.warn_all(&warnings);
     // The store refuses every client under an expired CA: say so (issue 14).
     ctx.warn_all(crate::ca::export_warning(
@@ -365,7 +372,14 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
         crate::ca::policy::Within::default(),
         ctx.now,
     ));
-    let material = asp_material(&ctx.store, &index, &a.users, a.key_format, a.allow_non_rsa)?;
+    let material = asp_material(
+        &ctx.store,
+        &index,
+        &a.users,
+        a.key_format,
+        a.allow_non_rsa,
+        ctx.now,
+    )?;
     let update = material.update(a.store_host.as_deref(), a.store_port);
     let doc = match (merge_into, a.format) {
         (Some(mut app), _) => {
@@ -467,7 +481,7 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
     let entry = pick_user(&ctx.store, &index, Some(&a.user))?;
     index.ca(&ctx.store)?;
     let Pair { cert, key, .. } = user_pem(&ctx.store, entry, a.key_format)?;
-    let ca_cert = trust_bundle(&ctx.store, &index)?;
+    let ca_cert = trust_bundle(&ctx.store, &index, ctx.now)?;
     let cert_path = a.out.join(format!("{}.crt", a.user));
     let key_path = a.out.join(format!("{}.key", a.user));
     let ca_path = a.out.join("ca.crt");

@@ -141,7 +141,11 @@ fn report(
 ) -> Result<()> {
     let ca = index.ca(&ctx.store)?;
     let r = index.rollover.as_ref();
-    let trusted: Vec<String> = index.trusted().iter().map(|c| c.serial.clone()).collect();
+    let trusted: Vec<String> = index
+        .trusted(ctx.now)
+        .iter()
+        .map(|c| c.serial.clone())
+        .collect();
     let users_signed_by = ca.serial.clone();
     let next: Vec<String> = match r.map(|r| r.phase) {
         None => vec!["nothing: no rollover is in progress (start one with `pki rollover start`)".into()],

@@ -7,6 +7,7 @@
 //! come back as data ([`Pair::warnings`]).
 
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::deliver::{asp, marathon};
@@ -62,8 +63,9 @@ pub fn env_for(
     user: &str,
     format: KeyFormat,
     allow_non_rsa: bool,
+    now: OffsetDateTime,
 ) -> Result<(Map<String, Value>, Vec<String>)> {
-    let ca = ca_pem(store, index, format, allow_non_rsa)?;
+    let ca = ca_pem(store, index, format, allow_non_rsa, now)?;
     Ok((marathon::env_block(user, &ca.cert, &ca.key), ca.warnings))
 }
 
@@ -74,10 +76,11 @@ pub fn ca_pem(
     index: &Index,
     format: KeyFormat,
     allow_non_rsa: bool,
+    now: OffsetDateTime,
 ) -> Result<Pair> {
     let ca = index.ca(store)?;
     require_rsa(ca, allow_non_rsa)?;
-    let cert = trust_bundle(store, index)?;
+    let cert = trust_bundle(store, index, now)?;
     let key = store.read_key(&ca.key)?.to_pem(format)?;
     let mut warnings = Vec::new();
     if ca.encrypted {
@@ -90,12 +93,13 @@ pub fn ca_pem(
     })
 }
 
-/// The CA certificates the store and its clients trust, as one PEM text:
-/// the current CA, then during a rollover the other one
+/// The CA certificates the store and its clients trust at `now`, as one
+/// PEM text: the current CA, then during a rollover the other one, then
+/// the unexpired earlier certificates of a renewed CA key
 /// (`Index::trusted`, docs/rollover.md).
-pub fn trust_bundle(store: &Store, index: &Index) -> Result<String> {
+pub fn trust_bundle(store: &Store, index: &Index, now: OffsetDateTime) -> Result<String> {
     let mut out = String::new();
-    for ca in index.trusted() {
+    for ca in index.trusted(now) {
         out.push_str(&store.read_text(&ca.cert)?);
     }
     Ok(out)
@@ -143,6 +147,7 @@ pub fn asp_material(
     names: &[String],
     format: KeyFormat,
     allow_non_rsa: bool,
+    now: OffsetDateTime,
 ) -> Result<asp::Material> {
     let ca = index.ca(store)?;
     require_rsa(ca, allow_non_rsa)?;
@@ -167,6 +172,6 @@ pub fn asp_material(
     Ok(asp::Material {
         users,
         // During a CA rollover both CAs, so clients trust either (docs/rotation.md).
-        root_ca: trust_bundle(store, index)?,
+        root_ca: trust_bundle(store, index, now)?,
     })
 }
