@@ -198,6 +198,9 @@ impl Command {
             Command::Export(export::Target::Asp(a)) => {
                 f("export asp", true, Some(&a.lock), Some(&a.pass))
             }
+            Command::Export(export::Target::RiakAdmin(_)) => {
+                f("export riak-admin", false, None, None)
+            }
             Command::Deploy(deploy::Target::Marathon(deploy::MarathonArgs { conn, .. })) => f(
                 "deploy marathon",
                 !conn.dry_run,
