@@ -202,3 +202,16 @@ fn keep_key_needs_ca_and_keeps_the_key_type() {
     env.run(&["rotate", "--ca", "--keep-key"]).ok();
     assert_eq!(before.len(), env.snapshot(&env.store()).len());
 }
+
+#[test]
+fn the_renewal_commands_of_docs_rollover_run_as_written() {
+    let env = Env::with_users(&["alice"]);
+    let before = env.index();
+    common::sh(&env, &common::doc_sh_block("rollover.md", "--keep-key"));
+    let after = env.index();
+    assert_ne!(
+        after.ca.as_ref().unwrap().serial,
+        before.ca.as_ref().unwrap().serial
+    );
+    assert_eq!(after.certificates, before.certificates, "nobody re-issued");
+}

@@ -329,3 +329,14 @@ fn the_network_and_the_permissions_are_checked_and_required() {
     r.ok();
     assert!(r.stderr.contains("every address"), "{}", r.stderr);
 }
+
+#[test]
+fn the_commands_of_docs_deploy_run_as_written() {
+    let env = Env::with_users(&["alice", "bob"]);
+    common::sh(
+        &env,
+        &common::doc_sh_block("deploy.md", "export riak-admin"),
+    );
+    let script = std::fs::read_to_string(env.root().join("riak-users.sh")).unwrap();
+    assert_eq!(commands(&script).len(), 5, "{script}");
+}
