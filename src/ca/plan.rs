@@ -643,6 +643,48 @@ mod tests {
     }
 
     #[test]
+    fn a_renewal_re_issues_only_the_due_and_keeps_its_users_current() {
+        let mut csr = cert("c", "3", T0, Duration::days(365));
+        csr.key = None;
+        let certs = vec![
+            cert("a", "1", T0, Duration::days(30)),
+            cert("b", "2", T0, Duration::days(365)),
+            csr,
+        ];
+        let ix = index(certs, ca(3650));
+        let o = Options {
+            ca: true,
+            force: true,
+            keep_key: true,
+            ..Default::default()
+        };
+        let p = decide_at(&ix, "33%", &o, T0 + Duration::days(25));
+        assert!(p.ca.rotate && p.ca.keep_key);
+        let why: Vec<(bool, &str)> = p
+            .users
+            .iter()
+            .map(|u| (u.decision.rotates(), u.decision.reason()))
+            .collect();
+        assert!(why[0].0 && why[0].1.starts_with("due"), "{why:?}");
+        assert!(
+            !why[1].0 && why[1].1.starts_with("not due"),
+            "--force is the CA's: {why:?}"
+        );
+        assert!(!why[2].0 && !why[2].1.contains("superseded"), "{why:?}");
+        // An expired CA renewed: its users, cut to its expiry, are re-issued.
+        let p = decide_at(&ix, "33%", &o, T0 + Duration::days(3651));
+        assert!(p.users[1].decision.rotates(), "{:?}", p.users[1]);
+        // Once renewed (same key file), the old certificate's users are the
+        // current CA's, not "signed by an earlier CA".
+        let mut renewed = ca(4000);
+        renewed.serial = "ca2".into();
+        let mut ix = ix;
+        assert_eq!(ix.replace_ca(renewed), 0);
+        let p = decide_at(&ix, "33%", &Options::default(), T0 + Duration::days(2));
+        assert!(!p.users[1].decision.rotates(), "{:?}", p.users[1]);
+    }
+
+    #[test]
     fn earlier_ca_and_csr_signed_certificates() {
         let mut old = cert("a", "1", T0, Duration::days(365));
         old.ca_serial = "ca0".into();
