@@ -215,3 +215,39 @@ fn the_renewal_commands_of_docs_rollover_run_as_written() {
     );
     assert_eq!(after.certificates, before.certificates, "nobody re-issued");
 }
+
+#[test]
+fn an_encrypted_ca_is_renewed_with_its_passphrase_and_stays_encrypted() {
+    let env = Env::new();
+    std::fs::write(env.root().join("pass.txt"), "correct horse battery\n").unwrap();
+    env.run(&["init", "--encrypt", "--passphrase-file", "pass.txt"])
+        .ok();
+    env.run(&["issue", "alice", "--passphrase-file", "pass.txt"])
+        .ok();
+    let (old_crt, key) = env.ca_files();
+    let key_bytes = std::fs::read(&key).unwrap();
+    // Signing the new certificate needs the key: no passphrase, no renewal.
+    let r = env.run(&["rotate", "--ca", "--keep-key", "--force"]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    env.run(&[
+        "rotate",
+        "--ca",
+        "--keep-key",
+        "--force",
+        "--passphrase-file",
+        "pass.txt",
+    ])
+    .ok();
+    let idx = env.index();
+    let (new_crt, new_key) = env.ca_files();
+    assert!(idx.ca.as_ref().unwrap().encrypted);
+    assert_eq!(
+        (new_key, std::fs::read(&key).unwrap()),
+        (key, key_bytes),
+        "the key file is untouched"
+    );
+    assert_eq!(openssl_public_key(&new_crt), openssl_public_key(&old_crt));
+    let (crt, _) = env.user_files("alice");
+    let (ok, out) = openssl_verify_client(&new_crt, &crt);
+    assert!(ok, "{out}");
+}
