@@ -110,6 +110,7 @@ impl AspUsers {
         format: crate::x509::keys::KeyFormat,
         allow_non_rsa: bool,
         pass: &crate::ca::key::Passphrase,
+        now: time::OffsetDateTime,
     ) -> crate::error::Result<crate::deliver::asp::Material> {
         let names = if self.all_users {
             crate::deliver::all_users(index)
@@ -124,6 +125,7 @@ impl AspUsers {
             format,
             allow_non_rsa,
             pass,
+            now,
         )
     }
 }
@@ -241,6 +243,9 @@ impl Command {
             }
             Command::Export(export::Target::Asp(a)) => {
                 f("export asp", true, Some(&a.lock), Some(&a.pass))
+            }
+            Command::Export(export::Target::RiakAdmin(_)) => {
+                f("export riak-admin", false, None, None)
             }
             Command::Deploy(deploy::Target::Marathon(deploy::MarathonArgs { conn, .. })) => f(
                 "deploy marathon",

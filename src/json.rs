@@ -183,6 +183,19 @@ pub struct ExportFilesDoc {
     pub ca_cert_path: String,
 }
 
+/// `pki export riak-admin --json`: the script, as text, and whom it names.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRiakAdminDoc {
+    pub version: u32,
+    pub cidr: String,
+    /// Users added and given the source (and the grants).
+    pub users: Vec<String>,
+    /// Revoked users whose source the script removes.
+    pub revoked: Vec<String>,
+    pub script: String,
+}
+
 // ---- pki deploy marathon, pki deploy asp ----
 
 /// `pki deploy marathon --json` and `pki deploy asp --json` (also with `--dry-run`).

@@ -125,6 +125,33 @@ pub fn create_successor(
     create_ca(store, index, &new, now)
 }
 
+/// Renew the current CA with its key (`rotate --ca --keep-key`): a new
+/// certificate with the same subject, key and subject key identifier, a
+/// new serial and `days` of validity from `now`. Only the certificate is
+/// written; the entry names the old key file (a shared key file is how the
+/// index tells a renewal, [`Index::same_key`]). Everything the old
+/// certificate signed chains to the new one. Not yet current.
+pub fn renew_ca(
+    store: &Store,
+    index: &Index,
+    days: u32,
+    now: OffsetDateTime,
+    pass: &crate::ca::key::Passphrase,
+) -> Result<(CaEntry, Signer)> {
+    let old = index.ca(store)?;
+    let signer = crate::ca::key::signer_for(store, old, pass)?;
+    let serial = Serial::random_unused(|s| index.serial_in_use(s))?;
+    let (not_before, not_after) = profile::validity(now, days);
+    let params = profile::renewal_params(&signer.cert_der, &serial, not_before, not_after)?;
+    let der = profile::self_sign(&params, &signer.key)?;
+    let info = CertInfo::from_der(&der, "the renewed CA certificate")?;
+    let (cert, _) = Store::ca_paths(&info.serial);
+    store.write_cert(index, &cert, &der)?;
+    let mut entry = CaEntry::from_info(&info, cert, old.key.clone(), now)?;
+    entry.encrypted = old.encrypted;
+    Ok((entry, Signer::new(der, signer.key)?))
+}
+
 /// Make `ca` the current CA (`init`, `import`, `rotate --ca`): the old one
 /// moves to history and every current certificate it signed is superseded
 /// (certificates already signed by `ca` stay current: `reissued` counts

@@ -30,6 +30,9 @@ pub struct Options {
     pub ca_days: Option<u32>,
     /// Key type of a new CA; None keeps the old CA's.
     pub ca_key_type: Option<KeyType>,
+    /// The new CA renews the old one with its key (`--keep-key`): users
+    /// keep their certificates and are re-issued only when due.
+    pub keep_key: bool,
 }
 
 /// Rotate or keep one user's certificate, and why (the words `rotate`
@@ -85,6 +88,8 @@ pub struct CaPlan {
     pub serial: String,
     /// A new CA will be made.
     pub rotate: bool,
+    /// ... as a renewal with the old CA's key (`--keep-key`).
+    pub keep_key: bool,
     pub key_type: KeyType,
     pub days: u32,
 }
@@ -136,7 +141,12 @@ pub fn plan(
         not_after: ca.not_after,
         serial: ca.serial.to_string(),
         rotate: o.ca && (o.force || ca_standing != Standing::Valid),
-        key_type: o.ca_key_type.unwrap_or(ca.key_type),
+        keep_key: o.keep_key,
+        key_type: if o.keep_key {
+            ca.key_type
+        } else {
+            o.ca_key_type.unwrap_or(ca.key_type)
+        },
         days: o
             .ca_days
             .unwrap_or_else(|| lifetime_days(ca.not_before, ca.not_after)),
@@ -149,7 +159,8 @@ pub fn plan(
     let users = selected
         .into_iter()
         .map(|c| {
-            let mut p = decide(c, ca, &ca_plan, within, o, now);
+            let same_key = index.same_key(&c.ca_serial, ca);
+            let mut p = decide(c, same_key, &ca_plan, within, o, now);
             // The current CA is on its way out: `rollover advance` re-issues
             // everyone under the new one, so nothing is issued under it now.
             if trust && p.decision.rotates() {
@@ -248,9 +259,11 @@ fn select<'a>(index: &'a Index, users: &[String]) -> Result<Vec<&'a CertEntry>> 
     Ok(out)
 }
 
+/// `same_key`: `c` was signed with the current CA's key (by it, or by a
+/// certificate of that key it renewed).
 fn decide(
     c: &CertEntry,
-    ca: &CaEntry,
+    same_key: bool,
     ca_plan: &CaPlan,
     within: Within,
     o: &Options,
@@ -277,7 +290,9 @@ fn decide(
         p.decision = Decision::Rotate(why);
         p
     };
-    if c.key.is_none() && ca_plan.rotate {
+    // A renewal (`--keep-key`) supersedes nothing: users stay under it.
+    let new_key = ca_plan.rotate && !ca_plan.keep_key;
+    if c.key.is_none() && new_key {
         return keep(
             p,
             "superseded with the old CA: its key is not in the store (signed from a CSR); sign a new CSR with `pki sign`"
@@ -291,28 +306,30 @@ fn decide(
                 .into(),
         );
     }
-    if ca_plan.rotate {
+    if new_key {
         return rotate(p, "re-issued under the new CA".into());
     }
-    if ca_plan.expired {
+    // A renewal makes the CA valid again: users are judged on their own.
+    let renewed = ca_plan.rotate && ca_plan.keep_key;
+    if ca_plan.expired && !renewed {
         return keep(
             p,
             format!(
                 "the CA expired on {}; nothing can be issued until `pki rotate --ca --force`",
-                rfc3339(ca.not_after)
+                rfc3339(ca_plan.not_after)
             ),
         );
     }
-    if ca_plan.not_yet_valid {
+    if ca_plan.not_yet_valid && !renewed {
         return keep(
             p,
             format!(
                 "the CA is not valid before {}; nothing can be issued until `pki rotate --ca --force`",
-                rfc3339(ca.not_before)
+                rfc3339(ca_plan.not_before)
             ),
         );
     }
-    if c.ca_serial != ca.serial {
+    if !same_key {
         return rotate(p, "signed by an earlier CA".into());
     }
     let why = match standing {
@@ -322,7 +339,8 @@ fn decide(
             rfc3339(c.not_before)
         ),
         Standing::Due => format!("due: {left} days left, inside the {within} window"),
-        Standing::Valid if o.force => format!("forced: {left} days left, not due"),
+        // --force with a renewal forces the CA, not its users.
+        Standing::Valid if o.force && !renewed => format!("forced: {left} days left, not due"),
         Standing::Valid => {
             return keep(
                 p,
@@ -337,12 +355,17 @@ fn decide(
     // end later than the current one, re-issuing gains nothing and would
     // repeat on every run. Keep it and point at the CA instead.
     let (_, wanted) = profile::validity(now, days);
-    if wanted > ca.not_after && ca.not_after <= c.not_after && !o.force {
+    let ca_end = if renewed {
+        profile::validity(now, ca_plan.days).1
+    } else {
+        ca_plan.not_after
+    };
+    if wanted > ca_end && ca_end <= c.not_after && !o.force {
         return keep(
             p,
             format!(
                 "{why}, but a new certificate could not outlive the CA (ends {}); rotate the CA with `pki rotate --ca`",
-                rfc3339(ca.not_after)
+                rfc3339(ca_end)
             ),
         );
     }
@@ -617,6 +640,48 @@ mod tests {
             ..Default::default()
         };
         assert!(decide_at(&ix, "30d", &o, T0).ca.rotate);
+    }
+
+    #[test]
+    fn a_renewal_re_issues_only_the_due_and_keeps_its_users_current() {
+        let mut csr = cert("c", "3", T0, Duration::days(365));
+        csr.key = None;
+        let certs = vec![
+            cert("a", "1", T0, Duration::days(30)),
+            cert("b", "2", T0, Duration::days(365)),
+            csr,
+        ];
+        let ix = index(certs, ca(3650));
+        let o = Options {
+            ca: true,
+            force: true,
+            keep_key: true,
+            ..Default::default()
+        };
+        let p = decide_at(&ix, "33%", &o, T0 + Duration::days(25));
+        assert!(p.ca.rotate && p.ca.keep_key);
+        let why: Vec<(bool, &str)> = p
+            .users
+            .iter()
+            .map(|u| (u.decision.rotates(), u.decision.reason()))
+            .collect();
+        assert!(why[0].0 && why[0].1.starts_with("due"), "{why:?}");
+        assert!(
+            !why[1].0 && why[1].1.starts_with("not due"),
+            "--force is the CA's: {why:?}"
+        );
+        assert!(!why[2].0 && !why[2].1.contains("superseded"), "{why:?}");
+        // An expired CA renewed: its users, cut to its expiry, are re-issued.
+        let p = decide_at(&ix, "33%", &o, T0 + Duration::days(3651));
+        assert!(p.users[1].decision.rotates(), "{:?}", p.users[1]);
+        // Once renewed (same key file), the old certificate's users are the
+        // current CA's, not "signed by an earlier CA".
+        let mut renewed = ca(4000);
+        renewed.serial = "ca2".into();
+        let mut ix = ix;
+        assert_eq!(ix.replace_ca(renewed), 0);
+        let p = decide_at(&ix, "33%", &Options::default(), T0 + Duration::days(2));
+        assert!(!p.users[1].decision.rotates(), "{:?}", p.users[1]);
     }
 
     #[test]

@@ -173,7 +173,7 @@ pub fn crl_due(index: &Index, now: OffsetDateTime) -> Option<String> {
 /// revoked (without a URL, revocation has no effect on Riak at all).
 pub fn crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus> {
     let ca = index.ca.as_ref()?;
-    let revoked = || index.revoked_by(&ca.serial);
+    let revoked = || index.revoked_by(ca);
     let attention = |warning: String| {
         Some(CrlStatus {
             warning,
@@ -201,7 +201,8 @@ pub fn crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus> {
             rfc3339(crl.next_update)
         ));
     }
-    if crl.ca_serial != ca.serial {
+    // A CRL signed before a renewal with the same key still verifies.
+    if !index.same_key(&crl.ca_serial, ca) {
         return attention(format!(
             "CRL #{n} was signed by an earlier CA: run `pki crl --out FILE` and publish it"
         ));

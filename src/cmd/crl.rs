@@ -94,7 +94,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             let signer = crate::ca::key::signer(tx.store, &tx.index, &ctx.passphrase)?;
             let revoked = tx
                 .index
-                .revoked_by(&ca.serial)
+                .revoked_by(&ca)
                 .map(crl_entry)
                 .collect::<Result<Vec<_>>>()?;
             let der = make_crl(&signer, &revoked, number, this_update, next_update)?;
@@ -127,7 +127,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
                 tx.index.clone(),
             ))
         })?;
-    let ca_serial = index.ca(&ctx.store)?.serial.clone();
+    let ca = index.ca(&ctx.store)?;
 
     let bytes: &[u8] = match a.format {
         Encoding::Pem => pem_text.as_bytes(),
@@ -137,7 +137,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         fs::write_atomic(out, bytes, PUBLIC_MODE, Replace::Allow)?;
     }
     let revoked: Vec<json::Revoked> = index
-        .revoked_by(&ca_serial)
+        .revoked_by(ca)
         .map(|c| {
             let e = crl_entry(c)?;
             Ok(json::Revoked {

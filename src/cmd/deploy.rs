@@ -35,6 +35,7 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
                 a.key_format,
                 false,
                 &ctx.passphrase,
+                ctx.now,
             )?;
             ctx.warn_all(&warnings);
             let create = a.create.then_some(a.image);
@@ -51,6 +52,7 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
                 a.key_format,
                 a.allow_non_rsa,
                 &ctx.passphrase,
+                ctx.now,
             )?;
             let payload = AspPayload {
                 material,

@@ -8,13 +8,14 @@ use zeroize::Zeroizing;
 use crate::cmd::Ctx;
 use crate::deliver::asp::{DEFAULT_MARATHON_URL, ENV_KEY, MARATHON_URL};
 use crate::deliver::{
-    asp, ca_pem, env_for, k8s, marathon, pick_user, pick_users, require_rsa, trust_bundle,
-    user_pem, Pair,
+    asp, ca_pem, env_for, k8s, marathon, pick_user, pick_users, require_rsa, riak_admin,
+    trust_bundle, user_pem, Pair,
 };
 use crate::error::{Error, Result};
 use crate::json;
 use crate::store::audit::{Kind, Material};
 use crate::store::fs::{self, Replace, PUBLIC_MODE, SECRET_MODE};
+use crate::store::CertState;
 use crate::x509::keys::KeyFormat;
 
 #[derive(Debug, clap::Subcommand)]
@@ -27,6 +28,21 @@ pub enum Target {
     K8s(K8sArgs),
     /// The ASP controller's ASP_EPHEMERAL_STORE (users' keys and certificates, root CA), a full controller app, or an app file with it updated.
     Asp(AspArgs),
+    /// The `riak-admin security` commands that add the store's users and their certificate source to Riak.
+    RiakAdmin(RiakAdminArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  pki export riak-admin --cidr 10.0.0.0/8 > riak-users.sh\n  pki export riak-admin --cidr 10.0.0.0/8 --grant riak_kv.get,riak_kv.put,riak_kv.delete\n\nFor every user with a current certificate: add-user (guarded by print-user, so\nthe script can run twice), one add-source ... certificate for the network given,\nand with --grant a grant ... on any line; users whose certificate is revoked\nlose their source (del-source). Run it where riak-admin reaches a store node."
+)]
+pub struct RiakAdminArgs {
+    /// The clients' network, as Riak matches it (e.g. 10.0.0.0/8); there is no default.
+    #[arg(long, value_name = "CIDR", value_parser = riak_admin::parse_cidr)]
+    pub cidr: riak_admin::Cidr,
+    /// Also grant these permissions on any bucket (comma-separated, e.g. riak_kv.get,riak_kv.put).
+    #[arg(long, value_name = "PERMISSIONS", value_parser = riak_admin::parse_permissions)]
+    pub grant: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -218,7 +234,47 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
         Target::Files(a) => files(ctx, a),
         Target::K8s(a) => k8s_cmd(ctx, a),
         Target::Asp(a) => asp_cmd(ctx, a),
+        Target::RiakAdmin(a) => riak_admin_cmd(ctx, a),
     }
+}
+
+fn riak_admin_cmd(ctx: &Ctx, a: RiakAdminArgs) -> Result<()> {
+    let index = ctx.store.read_index()?;
+    index.ca(&ctx.store)?;
+    let current = index.current();
+    let named = |state: CertState| -> Vec<&str> {
+        current
+            .iter()
+            .filter(|c| c.state == state)
+            .map(|c| c.user.as_str())
+            .collect()
+    };
+    let users = riak_admin::Users {
+        current: &named(CertState::Active),
+        revoked: &named(CertState::Revoked),
+    };
+    if users.current.is_empty() {
+        ctx.warn("the store has no user with a current certificate: the script adds nobody");
+    }
+    if a.cidr.is_everything() {
+        ctx.warn(format!(
+            "--cidr {} is every address: these users can log in from anywhere their certificate goes",
+            a.cidr
+        ));
+    }
+    let store = format!("{:?}", ctx.store.dir.display().to_string());
+    let script = riak_admin::script(&store, &users, a.cidr, a.grant.as_deref());
+    if ctx.json {
+        let names = |v: &[&str]| v.iter().map(|u| u.to_string()).collect();
+        return ctx.emit_json(&json::ExportRiakAdminDoc {
+            version: json::VERSION,
+            cidr: a.cidr.to_string(),
+            users: names(users.current),
+            revoked: names(users.revoked),
+            script,
+        });
+    }
+    ctx.text(&script)
 }
 
 fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
@@ -255,6 +311,7 @@ fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
             a.key_format,
             a.allow_non_rsa,
             &ctx.passphrase,
+            ctx.now,
         )?),
         None => {
             require_rsa(index.ca(&ctx.store)?, a.allow_non_rsa)?;
@@ -266,7 +323,7 @@ fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
             ctx.warn_all(&p.warnings);
             p.cert.clone()
         }
-        None => trust_bundle(&ctx.store, &index)?,
+        None => trust_bundle(&ctx.store, &index, ctx.now)?,
     };
     let pems = entries
         .iter()
@@ -371,6 +428,7 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
         a.key_format,
         a.allow_non_rsa,
         &ctx.passphrase,
+        ctx.now,
     )?;
     ctx.warn_all(&warnings);
     // The store refuses every client under an expired CA: say so (issue 14).
@@ -491,6 +549,7 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
         a.key_format,
         a.allow_non_rsa,
         &ctx.passphrase,
+        ctx.now,
     )?;
     let update = material.update(a.store_host.as_deref(), a.store_port);
     let mut held = material.names();
@@ -618,7 +677,7 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
     let entry = pick_user(&ctx.store, &index, Some(&a.user))?;
     index.ca(&ctx.store)?;
     let Pair { cert, key, .. } = user_pem(&ctx.store, entry, a.key_format, &ctx.passphrase)?;
-    let ca_cert = trust_bundle(&ctx.store, &index)?;
+    let ca_cert = trust_bundle(&ctx.store, &index, ctx.now)?;
     let cert_path = a.out.join(format!("{}.crt", a.user));
     let key_path = a.out.join(format!("{}.key", a.user));
     let ca_path = a.out.join("ca.crt");

@@ -85,7 +85,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     }
     let index = ctx.store.read_index()?;
     index.ca(&ctx.store)?;
-    let trust = crate::deliver::trust_bundle(&ctx.store, &index)?;
+    let trust = crate::deliver::trust_bundle(&ctx.store, &index, ctx.now)?;
     let users = pick_users(&index, &a.users)?;
     let timeout = Duration::from_secs(a.timeout);
 

@@ -53,12 +53,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         let Some(i) = target(&tx.index, user, serial)? else {
             return Ok(None);
         };
-        let current_ca = tx.index.ca(tx.store)?.serial.clone();
         let (c, ev) = revoke(&mut tx.index, i, a.reason, tx.now);
         tx.record(ev);
-        Ok(Some((c, current_ca, tx.index.settings.crl_url.is_none())))
+        // The current CA's CRL lists it when its key signed it.
+        let listed = tx.index.same_key(&c.ca_serial, tx.index.ca(tx.store)?);
+        Ok(Some((c, listed, tx.index.settings.crl_url.is_none())))
     })?;
-    let Some((c, current_ca, no_crl_url)) = done else {
+    let Some((c, listed, no_crl_url)) = done else {
         let what = a.user.clone().or(a.serial.clone()).unwrap_or_default();
         ctx.say(format!("{what} is already revoked; nothing to do"));
         if ctx.json {
@@ -78,7 +79,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         a.reason.name(),
         rfc3339(now)
     ));
-    if c.ca_serial != current_ca {
+    if !listed {
         ctx.warn(format!(
             "serial {} was issued by an earlier CA: the CRL of the current CA cannot list it; stop trusting the old CA instead",
             c.serial

@@ -142,7 +142,7 @@ fn report(
     let ca = index.ca(&ctx.store)?;
     let r = index.rollover.as_ref();
     let trusted: Vec<String> = index
-        .trusted()
+        .trusted(ctx.now)
         .iter()
         .map(|c| c.serial.to_string())
         .collect();

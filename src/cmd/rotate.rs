@@ -16,7 +16,7 @@ use crate::ca::issue::{reissue, Renewal};
 use crate::ca::plan::{self, Options, Plan};
 use crate::ca::policy::Within;
 use crate::ca::rollover::refuse_during;
-use crate::ca::{create_successor, install_ca};
+use crate::ca::{create_successor, install_ca, renew_ca};
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json::{self, RotateAction, RotateCa, RotateDoc};
@@ -33,6 +33,7 @@ Examples:
   pki rotate alice bob --force       # re-issue these two now, due or not
   pki -q rotate --wait --on-change 'deploy-asp \"$PKI_ROTATED_USERS\"'   # from cron
   pki rotate --ca --force            # new root CA now, every user re-issued under it
+  pki rotate --ca --keep-key         # renew the CA with its key when due: users keep working
 
 A rotated user keeps its lifetime in days and its key type unless --days or
 --key-type say otherwise; superseded certificates and keys stay in the store
@@ -43,6 +44,13 @@ later is kept with a hint to rotate the CA.
 --on-change runs CMD with `sh -c` once after a run that changed something,
 with PKI_DIR (the store), PKI_ROTATED_USERS (space-separated),
 PKI_NEW_SERIALS (space-separated user=serial) and PKI_CA_ROTATED (0 or 1).
+
+--keep-key renews the CA instead of replacing it: a new certificate for the
+same key, subject and key identifier, so every certificate it signed keeps
+working under either CA certificate; exports carry both until the old one
+expires. Users are re-issued only when they are due themselves (--force
+forces the CA, not them). docs/rollover.md says when to renew and when to
+replace the key.
 Exit 1 when it fails; the rotation itself stays done.";
 
 #[derive(Debug, clap::Args)]
@@ -81,6 +89,9 @@ pub struct Args {
     /// Key type of a new CA (default: the old CA's).
     #[arg(long, requires = "ca", value_enum)]
     pub ca_key_type: Option<KeyType>,
+    /// Renew the CA with its key (same subject and key identifier): users keep their certificates.
+    #[arg(long, requires = "ca", conflicts_with = "ca_key_type")]
+    pub keep_key: bool,
     #[command(flatten)]
     pub lock: crate::cli::Wait,
     #[command(flatten)]
@@ -105,6 +116,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         key_type: a.key_type,
         ca_days: a.ca_days,
         ca_key_type: a.ca_key_type,
+        keep_key: a.keep_key,
     };
     // Plan once without the lock: a bad selection is exit 2 without
     // waiting, and a dry run never takes the lock at all.
@@ -150,7 +162,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
 /// with the old CA.
 fn apply(ctx: &Ctx, tx: &mut Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> Result<Outcome> {
     let mut out = Outcome::default();
-    let (signer, new_ca) = if plan.ca.rotate {
+    let (signer, new_ca) = if plan.ca.rotate && plan.ca.keep_key {
+        let (entry, signer) = renew_ca(tx.store, &tx.index, plan.ca.days, tx.now, &ctx.passphrase)?;
+        (signer, Some(entry))
+    } else if plan.ca.rotate {
         let (entry, signer) = create_successor(
             tx.store,
             &tx.index,
@@ -179,16 +194,17 @@ fn apply(ctx: &Ctx, tx: &mut Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> 
     ctx.warn_all(&warnings);
     if let Some(entry) = new_ca {
         let reissued = issued.len();
-        let (_, ev) = install_ca(
-            &mut tx.index,
-            entry.clone(),
-            "rotate",
-            Kind::CaRotated,
-            reissued,
-        );
+        let event = if plan.ca.keep_key {
+            Kind::CaRenewed
+        } else {
+            Kind::CaRotated
+        };
+        let (_, ev) = install_ca(&mut tx.index, entry.clone(), "rotate", event, reissued);
         tx.record(ev);
-        for u in plan.users.iter().filter(|u| !u.decision.rotates()) {
-            ctx.warn(format!("{}: {}", u.user, u.decision.reason()));
+        if !plan.ca.keep_key {
+            for u in plan.users.iter().filter(|u| !u.decision.rotates()) {
+                ctx.warn(format!("{}: {}", u.user, u.decision.reason()));
+            }
         }
         out.new_ca = Some(entry);
     }
@@ -259,7 +275,17 @@ fn report(ctx: &Ctx, plan: &Plan, out: &Outcome, dry_run: bool) -> Result<()> {
     } else {
         ctx.say(format!("rotated {rotated}, kept {kept}"));
     }
-    if let Some(ca) = &out.new_ca {
+    if let (Some(ca), true) = (&out.new_ca, plan.ca.keep_key) {
+        ctx.warn(format!(
+            "RENEWED ROOT CA {} (serial {}, until {}) with the key of serial {}: certificates already issued keep working; \
+             redeploy the store and the clients (`pki export marathon`, `pki export asp`, or deploy) before {} so they carry the new CA certificate",
+            ca.subject,
+            ca.serial,
+            rfc3339(ca.not_after),
+            plan.ca.serial,
+            rfc3339(plan.ca.not_after)
+        ));
+    } else if let Some(ca) = &out.new_ca {
         ctx.warn(format!(
             "NEW ROOT CA {} (serial {}, until {}): the ephemeral store and ALL clients need the new env now; \
              redeploy the store with `pki export marathon` (or `pki deploy marathon`) and every client with its re-issued certificate and the new CA certificate",
@@ -267,6 +293,10 @@ fn report(ctx: &Ctx, plan: &Plan, out: &Outcome, dry_run: bool) -> Result<()> {
             ca.serial,
             rfc3339(ca.not_after)
         ));
+    } else if plan.ca.rotate && plan.ca.keep_key && dry_run {
+        ctx.say(
+            "dry run: the root CA would be renewed with its key; users keep their certificates",
+        );
     } else if plan.ca.rotate && dry_run {
         ctx.say("dry run: a new root CA would be made; every user would be re-issued under it");
     } else if plan.ca.expired || plan.ca.not_yet_valid {

@@ -7,6 +7,7 @@
 //! come back as data ([`Pair::warnings`]).
 
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::ca::key::{read_store_key, Passphrase};
@@ -80,8 +81,9 @@ pub fn env_for(
     format: KeyFormat,
     allow_non_rsa: bool,
     pass: &Passphrase,
+    now: OffsetDateTime,
 ) -> Result<(Map<String, Value>, Vec<String>)> {
-    let ca = ca_pem(store, index, format, allow_non_rsa, pass)?;
+    let ca = ca_pem(store, index, format, allow_non_rsa, pass, now)?;
     Ok((marathon::env_block(user, &ca.cert, &ca.key), ca.warnings))
 }
 
@@ -93,10 +95,11 @@ pub fn ca_pem(
     format: KeyFormat,
     allow_non_rsa: bool,
     pass: &Passphrase,
+    now: OffsetDateTime,
 ) -> Result<Pair> {
     let ca = index.ca(store)?;
     require_rsa(ca, allow_non_rsa)?;
-    let cert = trust_bundle(store, index)?;
+    let cert = trust_bundle(store, index, now)?;
     let key = read_store_key(store, &ca.key, pass)?.to_pem(format)?;
     let mut warnings = Vec::new();
     if ca.encrypted {
@@ -109,12 +112,13 @@ pub fn ca_pem(
     })
 }
 
-/// The CA certificates the store and its clients trust, as one PEM text:
-/// the current CA, then during a rollover the other one
+/// The CA certificates the store and its clients trust at `now`, as one
+/// PEM text: the current CA, then during a rollover the other one, then
+/// the unexpired earlier certificates of a renewed CA key
 /// (`Index::trusted`, docs/rollover.md).
-pub fn trust_bundle(store: &Store, index: &Index) -> Result<String> {
+pub fn trust_bundle(store: &Store, index: &Index, now: OffsetDateTime) -> Result<String> {
     let mut out = String::new();
-    for ca in index.trusted() {
+    for ca in index.trusted(now) {
         out.push_str(&store.read_text(&ca.cert)?);
     }
     Ok(out)
@@ -161,6 +165,7 @@ pub fn user_pem(
 /// in the store (signed from a CSR), and, unless allowed, a CA or user
 /// key that is not RSA (the Node.js client of the ASP offers RSA cipher
 /// suites only).
+#[allow(clippy::too_many_arguments)] // the store, what to read, the key form and the CA policy: each one a caller chooses
 pub fn asp_material(
     store: &Store,
     index: &Index,
@@ -169,6 +174,7 @@ pub fn asp_material(
     format: KeyFormat,
     allow_non_rsa: bool,
     pass: &Passphrase,
+    now: OffsetDateTime,
 ) -> Result<asp::Material> {
     for r in remove {
         crate::x509::names::validate_user(r)?;
@@ -196,7 +202,7 @@ pub fn asp_material(
     Ok(asp::Material {
         users,
         // During a CA rollover both CAs, so clients trust either (docs/rotation.md).
-        root_ca: trust_bundle(store, index)?,
+        root_ca: trust_bundle(store, index, now)?,
         retire: retired(index, remove),
     })
 }

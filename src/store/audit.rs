@@ -119,6 +119,8 @@ pub enum Kind {
     CaCreated,
     CaImported,
     CaRotated,
+    /// A new certificate for the CA's own key (`rotate --ca --keep-key`).
+    CaRenewed,
     CaSwitched,
     Issued,
     Signed,
@@ -139,10 +141,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    const PLAIN: [Kind; 14] = [
+    const PLAIN: [Kind; 15] = [
         Kind::CaCreated,
         Kind::CaImported,
         Kind::CaRotated,
+        Kind::CaRenewed,
         Kind::CaSwitched,
         Kind::Issued,
         Kind::Signed,
@@ -163,6 +166,7 @@ impl Kind {
             Kind::CaCreated => "ca-created",
             Kind::CaImported => "ca-imported",
             Kind::CaRotated => "ca-rotated",
+            Kind::CaRenewed => "ca-renewed",
             Kind::CaSwitched => "ca-switched",
             Kind::Issued => "issued",
             Kind::Signed => "signed",
@@ -497,7 +501,7 @@ mod tests {
     #[test]
     fn every_kind_reads_back_from_its_name_and_only_sends_that_arrived_deliver() {
         let all: Vec<Kind> = Kind::all().collect();
-        assert_eq!(all.len(), 22);
+        assert_eq!(all.len(), 23);
         for k in &all {
             assert_eq!(Kind::parse(k.name()), Some(*k), "{k:?}");
         }

@@ -354,13 +354,36 @@ impl Index {
         })
     }
 
-    /// The CAs a store and its clients trust now: the current one first
-    /// (it signs), then the other CA of a rollover in progress.
-    pub fn trusted(&self) -> Vec<&CaEntry> {
+    /// The CAs a store and its clients trust at `now`: the current one
+    /// first (it signs), then the other CA of a rollover in progress, then
+    /// the earlier certificates of the current key (`rotate --ca
+    /// --keep-key`, newest first) until each expires.
+    pub fn trusted(&self, now: OffsetDateTime) -> Vec<&CaEntry> {
+        let renewed = self.ca.iter().flat_map(|ca| {
+            self.ca_history
+                .iter()
+                .rev()
+                .filter(move |h| h.key == ca.key && h.serial != ca.serial && now < h.not_after)
+        });
         self.ca
             .iter()
             .chain(self.rollover.as_ref().map(|r| &r.other))
+            .chain(renewed)
             .collect()
+    }
+
+    /// Whether the CA with serial `ca_serial` holds the key of `ca`: `ca`
+    /// itself, or a certificate of the same key it renewed (`rotate --ca
+    /// --keep-key` writes no new key file, so they name the same one).
+    /// What one of them signed verifies under the other.
+    pub fn same_key(&self, ca_serial: &Serial, ca: &CaEntry) -> bool {
+        *ca_serial == ca.serial
+            || self
+                .ca
+                .iter()
+                .chain(&self.ca_history)
+                .chain(self.rollover.as_ref().map(|r| &r.other))
+                .any(|c| c.serial == *ca_serial && c.key == ca.key)
     }
 
     /// The user's current (active) certificate.
@@ -391,12 +414,13 @@ impl Index {
         out
     }
 
-    /// Every revoked certificate signed by the CA with serial `ca_serial`:
-    /// what that CA's CRL lists.
-    pub fn revoked_by<'a>(&'a self, ca_serial: &'a Serial) -> impl Iterator<Item = &'a CertEntry> {
+    /// Every revoked certificate signed with the key of `ca` (by it, or by
+    /// a certificate of that key it renewed, [`Index::same_key`]): what
+    /// `ca`'s CRL lists.
+    pub fn revoked_by<'a>(&'a self, ca: &'a CaEntry) -> impl Iterator<Item = &'a CertEntry> {
         self.certificates
             .iter()
-            .filter(move |c| c.state == CertState::Revoked && c.ca_serial == *ca_serial)
+            .filter(move |c| c.state == CertState::Revoked && self.same_key(&c.ca_serial, ca))
     }
 
     /// Mark the user's active certificate superseded; returns its serial.
@@ -411,23 +435,31 @@ impl Index {
     }
 
     /// Make `ca` the current CA. An earlier CA moves to `ca_history` and
-    /// every active certificate not signed by `ca` becomes superseded
-    /// (users must be issued anew under the new CA); returns how many were.
-    /// Certificates `ca` signed already (a rotation re-issues before it
-    /// commits) stay active.
+    /// every active certificate not signed with `ca`'s key becomes
+    /// superseded (users must be issued anew under the new CA); returns how
+    /// many were. Certificates `ca` signed already (a rotation re-issues
+    /// before it commits) stay active, and so does everything when `ca`
+    /// renews the old CA with its key ([`Index::same_key`]).
     pub fn replace_ca(&mut self, ca: CaEntry) -> usize {
+        let Some(old) = self.ca.replace(ca) else {
+            return 0;
+        };
+        self.ca_history.push(old);
+        let ca = self.ca.clone().expect("just set");
+        let signers: std::collections::HashSet<Serial> = self
+            .certificates
+            .iter()
+            .map(|c| c.ca_serial.clone())
+            .filter(|s| !self.same_key(s, &ca))
+            .collect();
         let mut retired = 0;
-        let serial = ca.serial.clone();
-        if let Some(old) = self.ca.replace(ca) {
-            self.ca_history.push(old);
-            for c in self
-                .certificates
-                .iter_mut()
-                .filter(|c| c.state == CertState::Active && c.ca_serial != serial)
-            {
-                c.state = CertState::Superseded;
-                retired += 1;
-            }
+        for c in self
+            .certificates
+            .iter_mut()
+            .filter(|c| c.state == CertState::Active && signers.contains(&c.ca_serial))
+        {
+            c.state = CertState::Superseded;
+            retired += 1;
         }
         retired
     }
@@ -575,6 +607,51 @@ mod tests {
             assert!(hex_field(bad, false).is_err(), "{bad}");
         }
         assert!(hex_field("ab", true).is_err());
+    }
+
+    fn ca(serial: &str, key: &str, not_after: OffsetDateTime) -> CaEntry {
+        CaEntry {
+            subject: "CN=rootCA".into(),
+            serial: serial.into(),
+            not_before: not_after - time::Duration::days(10),
+            not_after,
+            key_type: KeyType::Rsa2048,
+            fingerprint_sha256: String::new(),
+            cert: format!("ca/{serial}.crt").into(),
+            key: key.into(),
+            created_at: not_after,
+            encrypted: false,
+        }
+    }
+
+    #[test]
+    fn a_renewal_keeps_users_and_is_trusted_until_it_expires() {
+        let t = time::macros::datetime!(2026-01-01 00:00 UTC);
+        let mut i = Index::new();
+        i.ca = Some(ca("0c", "ca/c.key", t));
+        i.certificates = vec![entry("a", "1", CertState::Active)];
+        // Renewed with the same key file: alice stays active, both trusted.
+        let renewed = ca("0d", "ca/c.key", t + time::Duration::days(100));
+        assert_eq!(i.replace_ca(renewed.clone()), 0);
+        assert!(i.active("a").is_some() && i.same_key(&"0c".into(), &renewed));
+        let serials = |v: Vec<&CaEntry>| v.iter().map(|c| c.serial.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            serials(i.trusted(t - time::Duration::days(1))),
+            ["0d", "0c"]
+        );
+        assert_eq!(
+            serials(i.trusted(t)),
+            ["0d"],
+            "the old one, once expired, is not"
+        );
+        i.certificates[0].state = CertState::Revoked;
+        assert_eq!(i.revoked_by(&renewed).count(), 1);
+        // A new key supersedes what either certificate of the old key signed.
+        let replaced = ca("0e", "ca/e.key", t + time::Duration::days(200));
+        i.certificates.push(entry("b", "2", CertState::Active));
+        assert_eq!(i.replace_ca(replaced.clone()), 1);
+        assert!(!i.same_key(&"0c".into(), &replaced) && i.revoked_by(&replaced).count() == 0);
+        assert_eq!(serials(i.trusted(t - time::Duration::days(1))), ["0e"]);
     }
 
     #[test]

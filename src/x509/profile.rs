@@ -53,6 +53,89 @@ pub fn ca_params(
     p
 }
 
+/// Parameters of a renewal of the root CA `old_der` (`rotate --ca
+/// --keep-key`): the root profile with `old_der`'s subject, attribute by
+/// attribute and string type by string type, and its subject key
+/// identifier, so that what the old certificate signed names the new one
+/// as its issuer (name and key id) and verifies under it. Only the serial
+/// and the validity are new; the key is the caller's (the old one).
+pub fn renewal_params(
+    old_der: &[u8],
+    serial: &Serial,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> Result<CertificateParams> {
+    let bad = |why: String| {
+        Error::input(
+            format!("the CA certificate cannot be renewed with its key: {why}"),
+            "replace it with a new key instead: `pki rotate --ca --force` or `pki rollover start`",
+        )
+    };
+    let (_, x) = x509_parser::parse_x509_certificate(old_der)
+        .map_err(|e| bad(format!("it does not parse ({e})")))?;
+    let mut p = ca_params("", serial, not_before, not_after);
+    p.distinguished_name = same_name(x.subject()).map_err(bad)?;
+    if let Some(ski) = x
+        .iter_extensions()
+        .find_map(|e| match e.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+            _ => None,
+        })
+    {
+        p.key_identifier_method = rcgen::KeyIdMethod::PreSpecified(ski);
+    }
+    Ok(p)
+}
+
+/// `name` as rcgen writes it back: each attribute with its string type
+/// (rcgen re-encodes an issuer's name this way too, so a renewed root's
+/// subject is byte for byte the issuer its old certificates name).
+fn same_name(
+    name: &x509_parser::x509::X509Name<'_>,
+) -> std::result::Result<DistinguishedName, String> {
+    use rcgen::{
+        string::{BmpString, Ia5String, PrintableString, TeletexString, UniversalString},
+        DnValue,
+    };
+    use x509_parser::der_parser::asn1_rs::Tag;
+    let mut dn = DistinguishedName::new();
+    for rdn in name.iter() {
+        let [attr] = rdn.iter().collect::<Vec<_>>()[..] else {
+            return Err("its subject has a multi-valued name part".into());
+        };
+        let oid: Vec<u64> = attr
+            .attr_type()
+            .iter()
+            .ok_or("its subject has an attribute type too long to read")?
+            .collect();
+        let data = attr.attr_value().data;
+        let text = || {
+            std::str::from_utf8(data)
+                .map_err(|_| "its subject has text that is not UTF-8".to_string())
+        };
+        let odd = |e: rcgen::Error| format!("its subject has a value rcgen cannot write ({e})");
+        let value = match attr.attr_value().header.tag() {
+            Tag::Utf8String => DnValue::Utf8String(text()?.to_owned()),
+            Tag::PrintableString => {
+                DnValue::PrintableString(PrintableString::try_from(text()?).map_err(odd)?)
+            }
+            Tag::Ia5String => DnValue::Ia5String(Ia5String::try_from(text()?).map_err(odd)?),
+            Tag::T61String => {
+                DnValue::TeletexString(TeletexString::try_from(text()?).map_err(odd)?)
+            }
+            Tag::BmpString => {
+                DnValue::BmpString(BmpString::from_utf16be(data.to_vec()).map_err(odd)?)
+            }
+            Tag::UniversalString => {
+                DnValue::UniversalString(UniversalString::from_utf32be(data.to_vec()).map_err(odd)?)
+            }
+            t => return Err(format!("its subject has a value of type {t:?}")),
+        };
+        dn.push(DnType::from_oid(&oid), value);
+    }
+    Ok(dn)
+}
+
 /// What goes into a user (client) certificate besides the key.
 pub struct UserProfile<'a> {
     pub user: &'a str,

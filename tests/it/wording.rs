@@ -341,6 +341,7 @@ fn json_prints_exactly_one_document_on_every_command_and_path() {
     one(&["export", "marathon", "--user", "alice"], 0);
     one(&["export", "k8s", "--user", "alice"], 0);
     one(&["export", "files", "--user", "alice", "--out", "tls"], 0);
+    one(&["export", "riak-admin", "--cidr", "10.0.0.0/8"], 0);
     one(&["revoke", "carol"], 0);
     one(&["revoke", "carol"], 0); // nothing to do
     one(&["crl"], 0);

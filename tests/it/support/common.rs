@@ -297,6 +297,24 @@ pub fn sh(env: &Env, script: &str) {
     );
 }
 
+/// The one ```sh block of `docs/<page>` that holds `marker`, as a script
+/// for [`sh`]: a line's leading `pki` is the binary under test.
+pub fn doc_sh_block(page: &str, marker: &str) -> String {
+    let found: Vec<String> = doc_blocks(page, "sh")
+        .into_iter()
+        .filter(|b| b.contains(marker))
+        .collect();
+    assert_eq!(found.len(), 1, "{page}: one ```sh block with {marker:?}");
+    found[0]
+        .lines()
+        .map(|l| match l.strip_prefix("pki ") {
+            Some(rest) => format!("\"$PKI\" {rest}"),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The repository's `../shared` directory (Marathon schemas, docs).
 pub fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
