@@ -223,13 +223,27 @@ pub fn abort(tx: &mut Tx<'_>) -> Result<Option<CaEntry>> {
 
 /// The half of the current phase that has not been exported or deployed
 /// since it began, if any: "store export" or "client export".
+///
+/// "Since" is audit order, not clock time: only deliveries recorded after
+/// the entry that began the phase (`rollover-started` for trust,
+/// `ca-switched` for switch; the last one, so an aborted earlier rollover
+/// does not count) are evidence, so an export made while the clock was
+/// ahead (or that carried the previous phase's material) never passes for
+/// one of this phase. With no such entry in the log, nothing counts.
 pub fn undeployed(r: &Rollover, log: &[audit::Entry]) -> Option<&'static str> {
+    let began = match r.phase {
+        Phase::Trust => "rollover-started",
+        Phase::Switch => "ca-switched",
+    };
+    let began = log
+        .iter()
+        .rev()
+        .find(|e| e.command == "rollover" && e.event == began)
+        .map(|e| e.seq);
     let since = |cmds: &[&str]| {
-        log.iter().any(|e| {
-            cmds.contains(&e.command.as_str())
-                && audit::delivered(e)
-                && OffsetDateTime::parse(&e.time, &time::format_description::well_known::Rfc3339)
-                    .is_ok_and(|t| t >= r.phase_since)
+        began.is_some_and(|began| {
+            log.iter()
+                .any(|e| e.seq > began && cmds.contains(&e.command.as_str()) && audit::delivered(e))
         })
     };
     if !since(&STORE_EXPORTS) {
