@@ -191,8 +191,8 @@ pub fn signer_for(store: &Store, ca: &CaEntry, pass: &Passphrase) -> Result<Sign
 
 /// The certificate (DER) and the key of the CA `ca`, refused (exit 2) when
 /// the key's public half is not the certificate's: every act that signs
-/// with the CA or ships its key (issue, sign, rotate, crl, rollover,
-/// export and deploy marathon) reads the pair here, so a key planted or
+/// with the CA or ships its key (issue, sign, rotate, crl, rollover
+/// advance, export marathon and k8s, deploy marathon) reads the pair here, so a key planted or
 /// restored from the wrong backup signs nothing and leaves the store
 /// unchanged, as `openssl ca` refuses it.
 pub fn ca_pair(store: &Store, ca: &CaEntry, pass: &Passphrase) -> Result<(Vec<u8>, PrivateKey)> {
