@@ -55,8 +55,9 @@ pub enum Error {
     CaExpired { not_after: String },
     /// The CA is not valid yet: nothing signed under it would verify (exit 2).
     CaNotYetValid { not_before: String },
-    /// Another `pki` holds the store lock (exit 4).
-    Locked { dir: PathBuf },
+    /// Another `pki` holds the store lock (exit 4); `holder` is what the
+    /// lock file says of it ("pid 4242 (pki rotate)").
+    Locked { dir: PathBuf, holder: String },
     /// An entry of `index.json` is not what pki writes (exit 2): a name,
     /// path or serial no command would accept.
     BadIndex {
@@ -223,9 +224,9 @@ impl fmt::Display for Error {
                 f,
                 "the root CA is not valid before {not_before}, so nothing it signs would verify; check this machine's clock, or make a new one with `pki rotate --ca --force`"
             ),
-            Error::Locked { dir } => write!(
+            Error::Locked { dir, holder } => write!(
                 f,
-                "another pki is working on the store {}; try again when it has finished, or pass --wait to wait for it",
+                "another pki is working on the store {} (held by {holder}); try again when it has finished, or pass --wait to wait for it",
                 dir.display()
             ),
             Error::BadIndex { path, entry, problem } => write!(
@@ -338,7 +339,13 @@ mod tests {
                 },
                 2,
             ),
-            (Error::Locked { dir: "d".into() }, 4),
+            (
+                Error::Locked {
+                    dir: "d".into(),
+                    holder: "pid 1 (pki issue)".into(),
+                },
+                4,
+            ),
             (
                 Error::BadIndex {
                     path: "i".into(),

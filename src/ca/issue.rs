@@ -32,6 +32,32 @@ pub struct Request {
     pub sans: Vec<String>,
 }
 
+/// Refuse a user certificate or request for one of this store's CA keys
+/// (the current CA, one in history, a rollover's other): a leaf for the
+/// root key would put the root key wherever the user's key goes (`export
+/// asp` sends it to every client). `what` names the input; `spki_der` is
+/// its whole SubjectPublicKeyInfo.
+pub fn refuse_ca_key(store: &Store, index: &Index, spki_der: &[u8], what: &str) -> Result<()> {
+    let cas = index
+        .ca
+        .iter()
+        .chain(&index.ca_history)
+        .chain(index.rollover.as_ref().map(|r| &r.other));
+    for ca in cas {
+        let der = store.read_cert_der(&ca.cert)?;
+        if CertInfo::from_der(&der, "a CA certificate of the store")?.spki_der == spki_der {
+            return Err(Error::input(
+                format!(
+                    "{what} is for the key of the store's CA (serial {}), not a key of the user's own",
+                    ca.serial
+                ),
+                "a user needs a key of its own: make a new one (e.g. `openssl req -new -newkey rsa:2048`) or let pki make it with `pki issue USER`",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// When a certificate is valid, after the clamp to its CA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Validity {

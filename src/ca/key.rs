@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::store::{fs, CaEntry, Index, Store};
+use crate::x509::cert::CertInfo;
 use crate::x509::keys::{KeyFormat, PrivateKey};
 use crate::x509::profile::Signer;
 use crate::x509::secret::{self, KeyPem, Redacted, Secret};
@@ -174,18 +175,40 @@ pub fn signer(store: &Store, index: &Index, pass: &Passphrase) -> Result<Signer>
     signer_for(store, index.ca(store)?, pass)
 }
 
-/// The CA of `ca`, ready to sign.
+/// The CA of `ca`, ready to sign: its key checked against its certificate
+/// first ([`ca_pair`]), so nothing is signed with a key no verifier would
+/// accept.
 pub fn signer_for(store: &Store, ca: &CaEntry, pass: &Passphrase) -> Result<Signer> {
-    let signer = Signer::new(
-        store.read_cert_der(&ca.cert)?,
-        read_store_key(store, &ca.key, pass)?,
-    )?;
+    let (der, key) = ca_pair(store, ca, pass)?;
+    let signer = Signer::new(der, key)?;
     crate::ui::trace(format!(
         "read {} and {}: the CA, to sign",
         store.path(&ca.cert).display(),
         store.path(&ca.key).display()
     ));
     Ok(signer)
+}
+
+/// The certificate (DER) and the key of the CA `ca`, refused (exit 2) when
+/// the key's public half is not the certificate's: every act that signs
+/// with the CA or ships its key (issue, sign, rotate, crl, rollover
+/// advance, export marathon and k8s, deploy marathon) reads the pair here, so a key planted or
+/// restored from the wrong backup signs nothing and leaves the store
+/// unchanged, as `openssl ca` refuses it.
+pub fn ca_pair(store: &Store, ca: &CaEntry, pass: &Passphrase) -> Result<(Vec<u8>, PrivateKey)> {
+    let der = store.read_cert_der(&ca.cert)?;
+    let key = read_store_key(store, &ca.key, pass)?;
+    let info = CertInfo::from_der(&der, &store.path(&ca.cert).display().to_string())?;
+    if key.public_key_der()? != info.spki_der {
+        return Err(Error::input(
+            format!(
+                "the CA key in the store does not match the CA certificate (serial {})",
+                ca.serial
+            ),
+            "restore the key that belongs to it from a backup, or make a new CA with `pki rotate --ca --force` and redeploy",
+        ));
+    }
+    Ok((der, key))
 }
 
 /// A CA key's PEM as the store keeps it: encrypted PKCS#8 under `pass`

@@ -248,13 +248,21 @@ pub fn abort(tx: &mut Tx<'_>) -> Result<Option<CaEntry>> {
 
 /// The half of the current phase that has not been exported or deployed
 /// since it began, if any: "store export" or "client export".
+///
+/// "Since" is audit order, not clock time: only deliveries recorded after
+/// the entry that began the phase (`rollover-started` for trust,
+/// `ca-switched` for switch; the last one, so an aborted earlier rollover
+/// does not count) are evidence, so an export made while the clock was
+/// ahead (or that carried the previous phase's material) never passes for
+/// one of this phase. With no such entry in the log, nothing counts.
 pub fn undeployed(r: &Rollover, log: &[audit::Entry]) -> Option<&'static str> {
+    let began = phase_began(r, log);
     // `export k8s --clients-only` carries no CA key: only the clients' half.
     let since = |cmds: &[&str], ca_key: bool| {
         log.iter().any(|e| {
             cmds.contains(&e.command.as_str())
                 && (!ca_key || e.kind().is_some_and(Kind::carries_ca_key))
-                && in_phase(r, e)
+                && in_phase(began, e)
         })
     };
     if !since(&STORE_EXPORTS, true) {
@@ -287,19 +295,35 @@ pub fn left_out(r: &Rollover, log: &[audit::Entry]) -> Vec<String> {
     else {
         return Vec::new();
     };
+    let began = phase_began(r, log);
     held.into_iter()
         .filter(|u| {
-            !log.iter()
-                .any(|e| controller(e) && in_phase(r, e) && e.user.as_deref() == Some(u.as_str()))
+            !log.iter().any(|e| {
+                controller(e) && in_phase(began, e) && e.user.as_deref() == Some(u.as_str())
+            })
         })
         .collect()
 }
 
 /// Whether `e` delivered something since the rollover's phase began.
-fn in_phase(r: &Rollover, e: &audit::Entry) -> bool {
-    e.delivered()
-        && OffsetDateTime::parse(&e.time, &time::format_description::well_known::Rfc3339)
-            .is_ok_and(|t| t >= r.phase_since)
+/// The audit sequence number of the line that began the current phase
+/// (`rollover-started` for trust, `ca-switched` for switch): what was
+/// delivered after it counts for this phase, whatever the clock said.
+fn phase_began(r: &Rollover, log: &[audit::Entry]) -> Option<u64> {
+    let began = match r.phase {
+        Phase::Trust => Kind::RolloverStarted,
+        Phase::Switch => Kind::CaSwitched,
+    };
+    log.iter()
+        .rev()
+        .find(|e| e.command == "rollover" && e.kind() == Some(began))
+        .map(|e| e.seq)
+}
+
+/// A delivery recorded after the phase began ([`phase_began`]); none
+/// counts when that line is missing.
+fn in_phase(began: Option<u64>, e: &audit::Entry) -> bool {
+    began.is_some_and(|b| e.seq > b) && e.delivered()
 }
 
 /// How an export or deploy of the ASP controller records, at the end of

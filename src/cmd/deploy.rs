@@ -19,6 +19,7 @@ use crate::deliver::marathon_api::{self, Config, Settings};
 use crate::deliver::{env_for, pick_user};
 use crate::error::Result;
 use crate::json;
+use crate::store::Index;
 
 pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
     match t {
@@ -40,7 +41,7 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
             ctx.warn_all(&warnings);
             let create = a.create.then_some(a.image);
             let payload = MarathonPayload { user, env, create };
-            deploy(ctx, cfg, &a.conn, &payload, false)
+            deploy(ctx, cfg, &a.conn, &index, &payload, false)
         }
         Target::Asp(a) => {
             let cfg = config(&a.conn, &a.app_id)?;
@@ -59,7 +60,7 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
                 host: a.store_host,
                 port: a.store_port,
             };
-            deploy(ctx, cfg, &a.conn, &payload, true)
+            deploy(ctx, cfg, &a.conn, &index, &payload, true)
         }
     }
 }
@@ -75,12 +76,14 @@ fn config(c: &Connection, app_id: &str) -> Result<Config> {
     marathon_api::config(&settings, app_id)
 }
 
-/// Plan, print the plan (`--dry-run`) or send it, and report; `lists_users`:
-/// the JSON document names the users one by one (deploy asp).
+/// Plan, print the plan (`--dry-run`) or send it, and report; `read` is
+/// the index the material was read from; `lists_users`: the JSON document
+/// names the users one by one (deploy asp).
 fn deploy(
     ctx: &Ctx,
     cfg: Config,
     c: &Connection,
+    read: &Index,
     p: &dyn Payload,
     lists_users: bool,
 ) -> Result<()> {
@@ -125,7 +128,7 @@ fn deploy(
         ));
         return Ok(());
     }
-    let sent = send(&ctx.store, ctx.wait, ctx.now, &plan, p)?;
+    let sent = send(&ctx.store, ctx.wait, ctx.now, read, &plan, p)?;
     doc.status = Some(sent.status);
     doc.deployment_id = sent.deployment_id;
     doc.app_version = sent.app_version;

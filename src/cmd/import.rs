@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::ca::checks::{ca_problem, chain_problem};
 use crate::ca::install_ca;
-use crate::ca::issue::{refuse_existing, write_and_record};
+use crate::ca::issue::{refuse_ca_key, refuse_existing, write_and_record};
 use crate::ca::key::{key_pem, read_key_file};
 use crate::cmd::{shown, Ctx};
 use crate::error::{Error, Result};
@@ -328,6 +328,7 @@ fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
     }
     let issued = ctx.store.transact(ctx.wait, ctx.now, |tx| {
         serial_free(&tx.index, &info.serial)?;
+        refuse_ca_key(tx.store, &tx.index, &info.spki_der, &what)?;
         if !a.force {
             refuse_existing(&tx.index, [user])?;
         }

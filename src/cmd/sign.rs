@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use crate::ca::checks::check_ca_valid;
 use crate::ca::issue::{
-    non_rsa_warning, prepare, refuse_existing, sign, write_and_record, Request,
+    non_rsa_warning, prepare, refuse_ca_key, refuse_existing, sign, write_and_record, Request,
 };
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
@@ -84,6 +84,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         if !a.force {
             refuse_existing(&tx.index, [user.as_str()])?;
         }
+        refuse_ca_key(tx.store, &tx.index, &csr.spki_der, &what)?;
         let signer = crate::ca::key::signer(tx.store, &tx.index, &ctx.passphrase)?;
         check_ca_valid(signer.not_before, signer.not_after, tx.now)?;
         if a.user.is_some() && csr.common_names.first() != Some(&user) {

@@ -1,10 +1,11 @@
 //! The one deploy flow of `pki deploy marathon` and `pki deploy asp`, in two
 //! steps the command calls in turn: [`plan`] reads the app (`GET`) and
 //! plans the one mutating request (pure: [`marathon_api::request`]);
-//! [`send`] records the attempt in the audit log before it leaves, sends
-//! it, records its outcome after, and returns Marathon's deployment id and
-//! version. What differs between the two (which variables are set, what is
-//! recorded) is a [`Payload`]. Nothing here prints except `ui::trace`
+//! [`send`] checks under the store lock that the material is still
+//! current and records the attempt in the audit log before it leaves,
+//! sends it without the lock, records its outcome after, and returns
+//! Marathon's deployment id and version. What differs between the two
+//! (which variables are set, what is recorded) is a [`Payload`]. Nothing here prints except `ui::trace`
 //! (`-v`: each request's method and URL); warnings come back in the
 //! [`Plan`], the report is the command's to render.
 
@@ -15,7 +16,7 @@ use crate::deliver::marathon_api::{self, Client, Config, Method, Reply, Request}
 use crate::deliver::{asp, marathon};
 use crate::error::{Error, Result};
 use crate::store::audit::{Appender, Event, Kind, Material, SendStage};
-use crate::store::Store;
+use crate::store::{Index, Store};
 
 /// What one deploy sets and records; the rest of the flow is shared.
 pub trait Payload {
@@ -248,28 +249,38 @@ pub struct Sent {
     pub app_version: Option<String>,
 }
 
-/// Send the planned request. Record-or-refuse: the audit log of `store` is
-/// opened (under the lock, `wait` as `--wait`) and the attempt recorded
-/// before any key leaves; the outcome follows, whatever it is.
+/// Send the planned request. Record-or-refuse: the store lock is taken
+/// (`wait` as `--wait`), the material is checked to be still what the
+/// store holds (`read`: the index it was read from; a CA replaced, a
+/// rollover moved on or a user re-issued meanwhile refuses the send), and
+/// the attempt is recorded, naming the CA and user serials, before any key
+/// leaves. The lock is released while the request waits on the network,
+/// so a slow or silent Marathon never blocks the store's writers; it is
+/// taken again (waiting for it) to record the outcome, whatever it is.
+/// Should the CA have been replaced while the request was out, the outcome
+/// is recorded and the deploy fails with what to do.
 pub fn send(
     store: &Store,
     wait: bool,
     now: OffsetDateTime,
+    read: &Index,
     plan: &Plan,
     p: &dyn Payload,
 ) -> Result<Sent> {
     let request = &plan.request;
-    let mut audit = Appender::open_locking(store, wait, now)?;
     let sent = format!("{} {}", request.method.as_str(), request.url);
+    let cas = trusted_serials(read, now);
     let users = p.users();
     let events = |stage: SendStage, detail: &str| -> Vec<Event> {
-        let one = |u: Option<&str>, serial: Option<&str>| {
-            let e = Event::new(p.command(), Kind::Deploy(p.material(), stage)).detail(detail);
+        let detail = format!("{detail}; CA serial {}", cas.join(" and "));
+        let one = |u: Option<&str>, serial: Option<&String>| {
+            let e = Event::new(p.command(), Kind::Deploy(p.material(), stage)).detail(&detail);
             let e = match u {
                 Some(u) => e.user(u),
                 None => e,
             };
-            match serial {
+            // A user's serial when its key is sent, else the CA's.
+            match serial.or(cas.first()) {
                 Some(s) => e.serial(s),
                 None => e,
             }
@@ -280,13 +291,22 @@ pub fn send(
         }
         users
             .iter()
-            .map(|(u, serial)| one(Some(u), serial.as_deref()))
+            .map(|(u, serial)| one(Some(u), serial.as_ref()))
             .collect()
     };
+    let mut audit = Appender::open_locking(store, wait, now)?;
+    if let Some(why) = stale(read, &store.read_index()?, &users, now) {
+        return Err(Error::failed(
+            format!("nothing was sent: {why} since the material was read"),
+            "run the deploy again to send what the store holds now",
+        ));
+    }
     audit.record(events(
         SendStage::Sending,
         &format!("{sent}: {}", p.describe()),
     ))?;
+    // The attempt is on record: the network wait happens without the lock.
+    drop(audit);
     crate::ui::trace(&sent);
     let result = plan.client.send(request);
     let outcome = match &result {
@@ -305,16 +325,62 @@ pub fn send(
         Ok(r) => events(SendStage::Failed, &format!("{sent}: answered {}", r.status)),
         Err(e) => events(SendStage::Failed, &format!("{sent}: {e}")),
     };
+    let audit = Appender::open_locking(store, true, now)?;
+    let replaced = stale(read, &store.read_index()?, &[], now);
     audit.append(outcome)?;
     let reply = result?;
     if !succeeded(&reply) {
         return Err(reply.error(request, &plan.app_id, plan.client.auth()));
+    }
+    if let Some(why) = replaced {
+        return Err(Error::failed(
+            format!(
+                "{} took CA serial {}, but {why} while it was being sent",
+                plan.app_id,
+                cas.join(" and ")
+            ),
+            "run the deploy again to send the current CA",
+        ));
     }
     let (deployment_id, app_version) = reply.deployment();
     Ok(Sent {
         status: reply.status,
         deployment_id,
         app_version,
+    })
+}
+
+/// The serials of the CAs `index` trusts, the current one first.
+fn trusted_serials(index: &Index, at: OffsetDateTime) -> Vec<String> {
+    index
+        .trusted(at)
+        .iter()
+        .map(|c| c.serial.to_string())
+        .collect()
+}
+
+/// What changed between the index the material was read from and the one
+/// the store holds now, if anything that the material carries: the CAs
+/// trusted (a CA replaced, a rollover moved on) or the certificate of a
+/// user sent with its serial.
+fn stale(
+    read: &Index,
+    current: &Index,
+    users: &[(String, Option<String>)],
+    at: OffsetDateTime,
+) -> Option<String> {
+    let (was, is) = (trusted_serials(read, at), trusted_serials(current, at));
+    if was != is {
+        return Some(format!(
+            "the store's CA changed from serial {} to {}",
+            was.join(" and "),
+            is.join(" and ")
+        ));
+    }
+    users.iter().find_map(|(u, serial)| {
+        let serial = serial.as_ref()?;
+        let holds = current.active(u).is_some_and(|c| c.serial == *serial);
+        (!holds).then(|| format!("the certificate of {u} changed from serial {serial}"))
     })
 }
 

@@ -134,7 +134,8 @@ pub fn merge(app: &mut Value, env: Map<String, Value>, what: &str) -> Result<()>
     })
 }
 
-/// Check that `app` is one Marathon app and hand its env (made when
+/// Check that `app` is one Marathon app (already taken out of GET's
+/// wrapper by [`unwrap_app`]) and hand its env (made when
 /// missing) to `set`, which changes only the variables it owns. Every
 /// other field and the order of keys stay as they are.
 pub fn merge_with<R>(
@@ -148,15 +149,17 @@ pub fn merge_with<R>(
             "give the JSON of one app, as `GET /v2/apps/ID` returns it or as you POST it",
         )
     };
-    // Accept the `GET /v2/apps/ID` response shape too: {"app": {...}}.
+    // GET's `{"app": {...}}` was taken off once by `unwrap_app`; a second
+    // wrapper is no app (merging into it would send an empty env).
     let obj = match app {
-        Value::Object(o) if o.len() == 1 && o.get("app").is_some_and(Value::is_object) => o
-            .get_mut("app")
-            .and_then(Value::as_object_mut)
-            .expect("checked above"),
         Value::Object(o) => o,
         _ => return Err(not_app("it is not a JSON object")),
     };
+    if is_wrapper(obj) {
+        return Err(not_app(
+            "it wraps the app in \"app\" more than once; give one app or one `GET /v2/apps/ID` answer",
+        ));
+    }
     match obj.get("id") {
         Some(Value::String(id)) => {
             validate_app_id(id).map_err(|_| not_app("its \"id\" is not a valid app id"))?
@@ -174,6 +177,22 @@ pub fn merge_with<R>(
         .as_object_mut()
         .ok_or_else(|| not_app("its \"env\" is not an object"))?;
     set(target)
+}
+
+/// The app of a `GET /v2/apps/ID` answer (`{"app": {...}}`), or `app`
+/// itself when it is not wrapped: exactly one level is taken off, here
+/// only, for the merge and what is read back from it alike, so an answer
+/// wrapped twice stays wrapped and [`merge_with`] refuses it.
+pub fn unwrap_app(app: Value) -> Value {
+    match app {
+        Value::Object(mut o) if is_wrapper(&o) => o.shift_remove("app").expect("checked above"),
+        other => other,
+    }
+}
+
+/// `{"app": {...}}`: an object whose one field is an object named `app`.
+fn is_wrapper(o: &Map<String, Value>) -> bool {
+    o.len() == 1 && o.get("app").is_some_and(Value::is_object)
 }
 
 /// Fields `GET /v2/apps/ID` adds that are Marathon's own record, not part
@@ -202,12 +221,7 @@ pub const READ_ONLY: [&str; 11] = [
 /// Anything else is left as it was; a value that is no app is returned
 /// unchanged, for [`merge_with`] to refuse with its reason.
 pub fn for_put(app: Value) -> (Value, Vec<String>) {
-    let mut app = match app {
-        Value::Object(mut o) if o.len() == 1 && o.get("app").is_some_and(Value::is_object) => {
-            o.shift_remove("app").expect("checked above")
-        }
-        other => other,
-    };
+    let mut app = unwrap_app(app);
     let mut dropped = Vec::new();
     let Some(obj) = app.as_object_mut() else {
         return (app, dropped);
@@ -315,6 +329,17 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn one_wrapper_is_taken_off_and_a_second_is_refused() {
+        let once = serde_json::json!({"app": {"id": "/a", "env": {"OTHER": "1"}}});
+        assert_eq!(unwrap_app(once)["env"]["OTHER"], "1");
+        let twice = serde_json::json!({"app": {"app": {"id": "/a", "env": {"OTHER": "1"}}}});
+        let mut v = unwrap_app(twice);
+        let e = merge(&mut v, env_block("u", "c", "k"), "f").unwrap_err();
+        assert_eq!(e.code(), 2);
+        assert!(e.to_string().contains("more than once"), "{e}");
     }
 
     #[test]

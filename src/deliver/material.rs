@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::ca::key::{read_store_key, Passphrase};
+use crate::ca::key::{ca_pair, read_store_key, Passphrase};
 use crate::deliver::{asp, marathon};
 use crate::error::{Error, Result};
 use crate::store::{CaEntry, CertEntry, CertState, Index, Store};
@@ -100,7 +100,7 @@ pub fn ca_pem(
     let ca = index.ca(store)?;
     require_rsa(ca, allow_non_rsa)?;
     let cert = trust_bundle(store, index, now)?;
-    let key = read_store_key(store, &ca.key, pass)?.to_pem(format)?;
+    let key = ca_pair(store, ca, pass)?.1.to_pem(format)?;
     let mut warnings = Vec::new();
     if ca.encrypted {
         warnings.push("the CA key is encrypted in the store, but this output carries it decrypted, in clear: anyone who can read it can mint users".to_string());

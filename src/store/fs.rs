@@ -406,6 +406,7 @@ impl Lock {
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(Error::Locked {
                     dir: store.to_path_buf(),
+                    holder: holder(&mut file),
                 })
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),

@@ -17,6 +17,8 @@ pub struct Csr {
     pub key_type: KeyType,
     /// The raw subjectPublicKey bits.
     pub public_key: Vec<u8>,
+    /// The whole SubjectPublicKeyInfo (DER), to compare with other keys.
+    pub spki_der: Vec<u8>,
     /// Requested SANs, in the form `--san` takes.
     pub sans: Vec<String>,
     /// Requested things we do not honour, for the note on stderr.
@@ -139,6 +141,7 @@ pub fn parse_csr(bytes: &[u8], what: &str) -> Result<Csr> {
         subject: info.subject.to_string(),
         key_type,
         public_key: spki.subject_public_key.data.to_vec(),
+        spki_der: spki.raw.to_vec(),
         sans,
         ignored,
     })

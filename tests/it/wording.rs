@@ -456,6 +456,17 @@ fn wait_says_once_whom_it_waits_for() {
             holder.id()
         )
     );
+    // Without --wait, the refusal names the holder too (issue 20).
+    env.run(&["issue", "carol", "--passphrase-file", "pass.txt"])
+        .code(4)
+        .one_line_error(&[
+            "another pki is working on the store pki",
+            &format!(
+                "held by pid {} (pki issue bob --passphrase-file pass.fifo)",
+                holder.id()
+            ),
+            "--wait",
+        ]);
     let mut waiter = env
         .command(&["issue", "carol", "--wait", "--passphrase-file", "pass.txt"])
         .stdin(Stdio::null())

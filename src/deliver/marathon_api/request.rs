@@ -113,21 +113,15 @@ pub fn update_request(
 pub fn update_request_with<R>(
     base: &str,
     app_id: &str,
-    mut app: Value,
+    app: Value,
     force: bool,
     owned: &[&str],
     set: impl FnOnce(&mut Map<String, Value>) -> Result<R>,
 ) -> Result<(Request, Vec<String>, R)> {
     let url = format!("{base}/v2/apps{}", absolute_id(app_id));
     let what = format!("the answer to GET {url}");
-    // GET answers {"app": {...}}; merge into the app itself.
-    if let Some(inner) = app
-        .get_mut("app")
-        .filter(|a| a.is_object())
-        .map(Value::take)
-    {
-        app = inner;
-    }
+    // GET answers {"app": {...}}; merge into the app itself, unwrapped once.
+    let mut app = marathon::unwrap_app(app);
     if let Some(got) = app.get("id").and_then(Value::as_str) {
         if absolute_id(got) != absolute_id(app_id) {
             return Err(Error::failed(

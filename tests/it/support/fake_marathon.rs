@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,36 @@ pub struct Behaviour {
     pub redirect: Option<Redirect>,
     /// Answer GET with an app of this id, whatever was asked for.
     pub report_id: Option<String>,
+    /// Answer GET with the app wrapped twice: `{"app": {"app": {...}}}`.
+    pub wrap_twice: bool,
+    /// Hold requests of one method until the test releases them.
+    pub hold: Option<Hold>,
+}
+
+/// A hook that holds every request of `method` before answering it: the
+/// test hears of it on the receiver [`Hold::new`] returns, does what it
+/// wants done meanwhile, then releases it with the sender (dropping the
+/// sender releases it too). No sleeps: the test and the server take turns.
+#[derive(Clone)]
+pub struct Hold {
+    method: &'static str,
+    reached: mpsc::Sender<()>,
+    release: Arc<Mutex<mpsc::Receiver<()>>>,
+}
+
+impl Hold {
+    /// The hook, the receiver that hears each held request arrive, and
+    /// the sender that releases one.
+    pub fn new(method: &'static str) -> (Hold, mpsc::Receiver<()>, mpsc::Sender<()>) {
+        let (reached, arrived) = mpsc::channel();
+        let (go, release) = mpsc::channel();
+        let hold = Hold {
+            method,
+            reached,
+            release: Arc::new(Mutex::new(release)),
+        };
+        (hold, arrived, go)
+    }
 }
 
 impl Behaviour {
@@ -247,6 +277,15 @@ fn serve<S: Read + Write>(stream: S, state: &Mutex<State>, stop: &AtomicBool) {
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     };
+    let hold = state.lock().unwrap().b.hold.clone();
+    if let Some(h) = hold.filter(|h| h.method == seen.method) {
+        let _ = h.reached.send(());
+        let _ = h
+            .release
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_secs(30));
+    }
     let (status, reply, location) = {
         let mut st = state.lock().unwrap();
         st.seen.push(seen.clone());
@@ -319,6 +358,9 @@ fn marathon(b: &mut Behaviour, schema: &jsonschema::Validator, req: &Seen) -> (u
                 let mut app = app.clone();
                 if let Some(other) = &b.report_id {
                     app["id"] = json!(other);
+                }
+                if b.wrap_twice {
+                    app = json!({ "app": app });
                 }
                 (200, json!({ "app": app }))
             }
