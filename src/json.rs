@@ -505,7 +505,8 @@ pub struct AuditVerifyDoc {
 /// `pki rollover start|status|advance|abort --json`: where the rollover
 /// stands after the command, and what each app must carry now.
 ///
-/// `phase` is `none` (no rollover), `trust` or `switch`; `action` is what
+/// `phase` is `none` (no rollover in progress; the text output says `phase: done`),
+/// `trust` or `switch`; `action` is what
 /// the command did: `status`, `started`, `advanced`, `done`, `aborted`.
 /// `store_ca_certs` lists the serials of `EPHEMERAL_STORE_ROOT_CA_CERT` in
 /// order (the first signs, with the key of serial `store_ca_key`);
