@@ -451,6 +451,10 @@ pub struct Finding {
     pub check: String,
     pub ok: bool,
     pub message: String,
+    /// Present (true) when the check passed with a warning: what the
+    /// vendor's openssl procedure makes (docs/migrating.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warning: bool,
 }
 
 // ---- pki audit (src/cmd/audit.rs) ----

@@ -54,3 +54,76 @@ fn rollover_status_says_done_as_the_docs_do() {
     let j = env.run(&["rollover", "status", "--json"]);
     assert_eq!(j.json()["phase"], "none");
 }
+
+/// The vendor's documented procedure (docs/migrating.md, step 1).
+const VENDOR: &str = "
+openssl genrsa -out rootCA.key 2048
+openssl req -new -key rootCA.key -subj /CN=rootCA -out rootCA.csr
+openssl x509 -req -in rootCA.csr -signkey rootCA.key -sha256 -days 365 -out rootCA.crt
+sleep 1
+openssl genrsa -out myuser.key 2048
+openssl req -new -key myuser.key -subj /CN=myuser -out myuser.csr
+openssl x509 -req -in myuser.csr -CA rootCA.crt -CAkey rootCA.key -CAcreateserial -sha256 -days 365 -out myuser.crt
+";
+
+/// Item 6: a store made by docs/migrating.md passes `verify` with
+/// warnings that say what the vendor's procedure makes and when it
+/// matters; `import --user` says the same.
+#[test]
+fn a_migrated_store_verifies_with_warnings() {
+    let env = Env::new();
+    sh(&env, VENDOR);
+    let r = env.run(&[
+        "--dir",
+        "./pki",
+        "import",
+        "--cert",
+        "rootCA.crt",
+        "--key",
+        "rootCA.key",
+    ]);
+    r.ok();
+    let r = env.run(&[
+        "--dir",
+        "./pki",
+        "import",
+        "--user",
+        "myuser",
+        "--cert",
+        "myuser.crt",
+        "--key",
+        "myuser.key",
+    ]);
+    r.ok();
+    for w in ["X.509 v1 without extendedKeyUsage", "after its CA"] {
+        assert!(
+            r.stderr
+                .lines()
+                .any(|l| l.starts_with("pki: warning: myuser: ") && l.contains(w)),
+            "{w}: {}",
+            r.stderr
+        );
+    }
+    let v = env.run(&["--dir", "./pki", "verify"]);
+    v.ok();
+    let warn: Vec<&str> = v.stdout.lines().filter(|l| l.starts_with("warn")).collect();
+    assert_eq!(warn.len(), 2, "{}", v.stdout);
+    assert!(warn
+        .iter()
+        .any(|l| l.contains("eku") && l.contains("vendor's openssl procedure")));
+    assert!(warn
+        .iter()
+        .any(|l| l.contains("validity") && l.contains("harmless until the CA expires on")));
+    assert!(v.stderr.contains("with a warning"), "{}", v.stderr);
+    let j = env.run(&["--dir", "./pki", "verify", "--json"]);
+    j.ok();
+    let doc = j.json();
+    assert_eq!(doc["ok"], true);
+    let warned = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["warning"] == true && f["ok"] == true)
+        .count();
+    assert_eq!(warned, 2, "{}", j.stdout);
+}
