@@ -127,3 +127,18 @@ fn a_migrated_store_verifies_with_warnings() {
         .count();
     assert_eq!(warned, 2, "{}", j.stdout);
 }
+
+/// Item 7: `pki init` then `pki init --crl-url URL` suggests `pki config
+/// set crl-url URL`, not --force; the store is left as it was.
+#[test]
+fn init_again_with_a_crl_url_suggests_config_set() {
+    let env = Env::with_users(&[]);
+    let before = env.snapshot(&env.store());
+    let url = "http://crl.example.internal/rootCA.crl";
+    let r = env.run(&["init", "--crl-url", url]);
+    r.code(4)
+        .one_line_error(&[&format!("pki config set crl-url {url}")]);
+    assert!(!r.stderr.contains("pass --force"), "{}", r.stderr);
+    assert_eq!(before, env.snapshot(&env.store()));
+    env.run(&["config", "set", "crl-url", url]).ok();
+}
