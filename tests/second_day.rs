@@ -142,3 +142,29 @@ fn init_again_with_a_crl_url_suggests_config_set() {
     assert_eq!(before, env.snapshot(&env.store()));
     env.run(&["config", "set", "crl-url", url]).ok();
 }
+
+/// Item 8: `pki crl --out` into a missing directory is refused before CRL
+/// #1 is made: nothing recorded, nothing audited, no blame on free space.
+#[test]
+fn crl_out_into_a_missing_directory_makes_no_crl() {
+    let env = Env::with_users(&["alice"]);
+    env.run(&[
+        "config",
+        "set",
+        "crl-url",
+        "http://crl.example.internal/rootCA.crl",
+    ])
+    .ok();
+    let before = env.snapshot(&env.store());
+    let missing = env.path("srv/crl/rootCA.crl");
+    let r = env.run(&["crl", "--out", missing.to_str().unwrap(), "--format", "der"]);
+    r.code(2)
+        .one_line_error(&["does not exist", "mkdir -p", "no CRL was made"]);
+    assert!(!r.stderr.contains("free space"), "{}", r.stderr);
+    assert_eq!(before, env.snapshot(&env.store()), "the store changed");
+    // Once the directory is there, the same command makes CRL #1.
+    std::fs::create_dir_all(missing.parent().unwrap()).unwrap();
+    let r = env.run(&["crl", "--out", missing.to_str().unwrap(), "--format", "der"]);
+    r.ok();
+    assert!(r.stderr.contains("CRL #1 "), "{}", r.stderr);
+}

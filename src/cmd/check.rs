@@ -226,11 +226,7 @@ fn fix(doc: &CheckDoc, ca: Standing, from_csr: &[String]) -> String {
 /// Refuse a --prometheus path whose directory does not exist, before
 /// writing (the textfile collector's directory is node_exporter's).
 fn check_prometheus_path(path: &std::path::Path) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    if !dir.is_dir() {
+    if let Some(dir) = crate::store::fs::missing_parent(path) {
         return Err(Error::failed(
             format!(
                 "--prometheus {}: the directory {} does not exist",
