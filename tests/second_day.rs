@@ -168,3 +168,38 @@ fn crl_out_into_a_missing_directory_makes_no_crl() {
     r.ok();
     assert!(r.stderr.contains("CRL #1 "), "{}", r.stderr);
 }
+
+/// Item 9: in a store whose certificates name no CRL URL, a CRL made once
+/// is fetched by nobody: `check` does not call it stale weeks later.
+#[test]
+fn check_ignores_the_age_of_a_crl_nobody_fetches() {
+    let mut env = Env::new();
+    env.var("PKI_NOW", "2026-03-01T00:00:00Z");
+    env.run(&["init"]).ok();
+    env.run(&["issue", "alice", "bob"]).ok();
+    env.run(&["crl"]).ok();
+    env.var("PKI_NOW", "2026-03-02T00:00:00Z");
+    env.run(&["revoke", "bob"]).ok();
+    env.var("PKI_NOW", "2026-04-15T00:00:00Z");
+    let r = env.run(&["check"]);
+    r.ok();
+    assert!(!r.stderr.contains("CRL stale"), "{}", r.stderr);
+    assert!(!r.stdout.contains("stale"), "{}", r.stdout);
+    // At most a hint that says why it is no alarm.
+    for l in r.stderr.lines().filter(|l| l.contains("CRL #1")) {
+        assert!(
+            l.starts_with("pki: warning: ") && l.contains("no alarm"),
+            "{l}"
+        );
+    }
+    assert_eq!(env.run(&["check", "--json"]).json()["crl_due"], false);
+    let p = env.path("pki.prom");
+    env.run(&["check", "--prometheus", p.to_str().unwrap()])
+        .ok();
+    let prom = std::fs::read_to_string(&p).unwrap();
+    let due = prom
+        .lines()
+        .find(|l| l.starts_with("pki_crl_due{"))
+        .expect(&prom);
+    assert!(due.ends_with(" 0"), "{due}");
+}

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::store::audit::Event;
-use crate::store::{CertEntry, CertState, Index};
+use crate::store::{CertEntry, CertState, CrlRecord, Index};
 use crate::x509::cert::{rfc3339, whole_seconds};
 use crate::x509::crl::{Reason, Revoked};
 use crate::x509::names;
@@ -170,7 +170,9 @@ pub fn crl_due(index: &Index, now: OffsetDateTime) -> Option<String> {
 /// certificates): each is attention. A store that has never made a CRL
 /// needs one when its certificates name a CRL URL (attention: that URL
 /// serves nothing yet), or, as a hint only, when some certificate is
-/// revoked (without a URL, revocation has no effect on Riak at all).
+/// revoked (without a URL, revocation has no effect on Riak at all). A
+/// CRL made in a store with no CRL URL is never attention (nobody fetches
+/// it): what would be is a hint.
 pub fn crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus> {
     let ca = index.ca.as_ref()?;
     let revoked = || index.revoked_by(&ca.serial);
@@ -193,6 +195,33 @@ pub fn crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus> {
                 attention: false,
             }),
         };
+    };
+    let status = made_crl_status(index, crl, now)?;
+    // Certificates issued with no CRL URL send Riak nowhere: a CRL made
+    // anyway (one `pki crl` to try it) is fetched by nobody, so its age
+    // is a hint, never an alarm.
+    Some(match index.settings.crl_url {
+        Some(_) => status,
+        None => CrlStatus {
+            warning: format!(
+                "{} (no alarm: this store's certificates name no CRL URL, so nobody fetches it)",
+                status.warning
+            ),
+            attention: false,
+        },
+    })
+}
+
+/// [`crl_status`] of a store that has made CRL `crl`, as if its
+/// certificates named a URL.
+fn made_crl_status(index: &Index, crl: &CrlRecord, now: OffsetDateTime) -> Option<CrlStatus> {
+    let ca = index.ca.as_ref()?;
+    let revoked = || index.revoked_by(&ca.serial);
+    let attention = |warning: String| {
+        Some(CrlStatus {
+            warning,
+            attention: true,
+        })
     };
     let n = crl.number;
     if crl.next_update <= now {
@@ -245,7 +274,7 @@ mod tests {
         }
     }
 
-    use crate::store::{CaEntry, CrlRecord};
+    use crate::store::CaEntry;
     use crate::x509::keys::KeyType;
     use time::macros::datetime;
     use time::Duration;
@@ -265,6 +294,11 @@ mod tests {
             created_at: t,
             encrypted: false,
         });
+        // A store that makes CRLs names where they are published (see
+        // a_crl_nobody_fetches_is_a_hint_never_attention for one that does not).
+        if crl.is_some() {
+            i.settings.crl_url = Some("http://crl.example/root.crl".into());
+        }
         i.crl = crl.map(|(number, this_update, next_update)| CrlRecord {
             number,
             ca_serial: "ca".into(),
@@ -319,6 +353,30 @@ mod tests {
         let mut url = index_with(None);
         url.settings.crl_url = Some("http://crl.example/root.crl".into());
         assert!(crl_status(&url, now).is_some_and(|s| s.attention));
+    }
+
+    #[test]
+    fn a_crl_nobody_fetches_is_a_hint_never_attention() {
+        let t0 = datetime!(2026-02-01 00:00 UTC);
+        let t30 = t0 + Duration::days(30);
+        let with_url = index_with(Some((3, t0, t30)));
+        let mut no_url = index_with(Some((3, t0, t30)));
+        no_url.settings.crl_url = None;
+        let mut revoked_after = no_url.clone();
+        revoked_after
+            .certificates
+            .push(revoked(t0 + Duration::days(1)));
+        for now in [t0 + Duration::days(25), t30] {
+            assert!(crl_status(&with_url, now).is_some_and(|s| s.attention));
+            let hint = crl_status(&no_url, now).unwrap();
+            assert!(
+                !hint.attention && hint.warning.contains("no alarm"),
+                "{hint:?}"
+            );
+        }
+        let hint = crl_status(&revoked_after, t0 + Duration::days(2)).unwrap();
+        assert!(!hint.attention, "{hint:?}");
+        assert_eq!(crl_status(&no_url, t0 + Duration::days(1)), None);
     }
 
     #[test]
