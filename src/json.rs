@@ -207,6 +207,12 @@ pub struct DeployDoc {
     /// `deploy asp`: the other users of `ASP_EPHEMERAL_STORE`, sent back unchanged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kept_users: Vec<String>,
+    /// True when the app's env already held exactly what would be sent,
+    /// so nothing was (no PUT, no restart; `--force-restart` sends anyway);
+    /// `status`, `deployment_id` and `app_version` are then null. Absent
+    /// when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unchanged: bool,
     /// Marathon's HTTP status (200 updated, 201 created); null with `--dry-run`.
     pub status: Option<u16>,
     /// Marathon's deployment id; null with `--dry-run` or when Marathon gave none.

@@ -3,8 +3,11 @@
 //! binary.
 
 mod common;
+mod fake_marathon;
 
 use common::*;
+use fake_marathon::{Behaviour, Fake};
+use serde_json::json;
 
 /// Item 5: an abort after exports in phase trust says both apps must be
 /// deployed again (docs/rollover.md), not "next: nothing".
@@ -202,4 +205,94 @@ fn check_ignores_the_age_of_a_crl_nobody_fetches() {
         .find(|l| l.starts_with("pki_crl_due{"))
         .expect(&prom);
     assert!(due.ends_with(" 0"), "{due}");
+}
+
+/// The store's app as Marathon runs it, before pki deployed anything.
+fn store_app() -> serde_json::Value {
+    json!({
+        "id": "/ephemeral-store",
+        "instances": 5,
+        "env": {"JAVA_OPTS": "-Xmx512m"},
+        "container": {"type": "DOCKER", "docker": {"image": "f5networks/ephemeral-store:1.1.0"}},
+        "version": "2017-10-02T18:56:43.319Z"
+    })
+}
+
+/// The controller app, before pki deployed anything.
+fn ctlr_app() -> serde_json::Value {
+    json!({
+        "id": "/marathon-asp-ctlr",
+        "env": {"ASP_EPHEMERAL_STORE": "{\"host\": \"store.internal\", \"port\": 8087, \"users\": {}}"},
+        "version": "2017-10-02T18:56:43.319Z"
+    })
+}
+
+fn audit_events(env: &Env) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(env.store().join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Item 10: a deploy whose env is already in place sends nothing, says
+/// so, audits it as no delivery, and reports it in JSON; --force-restart
+/// sends anyway. For `deploy marathon` and `deploy asp`.
+#[test]
+fn a_deploy_of_what_the_app_holds_sends_nothing() {
+    let env = Env::with_users(&["myuser"]);
+    let fake = Fake::start(Behaviour::with_apps(&[store_app(), ctlr_app()]));
+    let url = fake.url();
+    for (target, extra) in [("marathon", vec![]), ("asp", vec!["--user", "myuser"])] {
+        let mut args = vec!["deploy", target, "--url", &url];
+        args.extend(&extra);
+        env.run(&args).ok();
+        let puts = |f: &Fake| f.methods().iter().filter(|m| *m == "PUT").count();
+        let before = puts(&fake);
+        let r = env.run(&args);
+        r.ok();
+        assert!(
+            r.stderr.contains("unchanged: nothing sent"),
+            "{target}: {}",
+            r.stderr
+        );
+        assert!(
+            !r.stderr.contains("restarts its tasks"),
+            "{target}: {}",
+            r.stderr
+        );
+        assert_eq!(puts(&fake), before, "{target}: a PUT was sent");
+        let last = audit_events(&env).pop().unwrap();
+        assert_eq!(last["event"], "deploy-unchanged", "{target}: {last}");
+        assert_eq!(last["command"], format!("deploy {target}"));
+        // --json says so.
+        let mut j = args.clone();
+        j.push("--json");
+        let r = env.run(&j);
+        r.ok();
+        let doc = r.json();
+        assert_eq!(doc["unchanged"], true, "{target}: {}", r.stdout);
+        assert_eq!(doc["status"], serde_json::Value::Null);
+        assert_eq!(puts(&fake), before, "{target}: a PUT was sent");
+        // --force-restart sends anyway.
+        let mut f = args.clone();
+        f.push("--force-restart");
+        let r = env.run(&f);
+        r.ok();
+        assert!(
+            r.stderr.contains("restarts its tasks"),
+            "{target}: {}",
+            r.stderr
+        );
+        assert_eq!(puts(&fake), before + 1, "{target}");
+    }
+    // A re-issue changes the controller's env (the store's carries only
+    // the CA): the next deploy asp sends.
+    env.run(&["issue", "--force", "myuser"]).ok();
+    let before = fake.methods().len();
+    let r = env.run(&["deploy", "asp", "--url", &url, "--user", "myuser", "--json"]);
+    r.ok();
+    assert!(r.json().get("unchanged").is_none(), "{}", r.stdout);
+    assert_eq!(fake.methods()[before..], ["GET", "PUT"]);
+    env.run(&["audit", "verify"]).ok();
 }

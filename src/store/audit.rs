@@ -129,11 +129,15 @@ impl Event {
 /// before a key is sent, and the outcome when it was not taken.
 pub const SENDING: &str = "-sending";
 pub const SEND_FAILED: &str = "-send-failed";
+/// The event of a deploy that found the app's env already holding what it
+/// would send, and sent nothing: no key left the machine.
+pub const UNCHANGED: &str = "deploy-unchanged";
 
 /// Whether `e` records material that reached its consumer (an export, or a
-/// deploy Marathon took), not a deploy's attempt or its failure.
+/// deploy Marathon took), not a deploy's attempt, its failure, or a deploy
+/// that sent nothing.
 pub fn delivered(e: &Entry) -> bool {
-    !e.event.ends_with(SENDING) && !e.event.ends_with(SEND_FAILED)
+    !e.event.ends_with(SENDING) && !e.event.ends_with(SEND_FAILED) && e.event != UNCHANGED
 }
 
 pub fn path(store: &Store) -> PathBuf {
