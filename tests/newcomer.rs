@@ -332,6 +332,36 @@ fn bash_completes_user_names_from_the_store() {
     assert!(bash_completes(&env, &["pki", "rot"]).contains(&"rotate".to_string()));
 }
 
+/// Issue 21 item 12: `export asp --user` and `deploy asp --user` complete
+/// user names too, the first and a further one.
+#[test]
+fn bash_completes_user_names_after_export_asp_and_deploy_asp() {
+    let env = Env::with_users(&["alice", "albert", "bob"]);
+    assert_eq!(
+        bash_completes(&env, &["pki", "export", "asp", "--user", "al"]),
+        ["albert", "alice"]
+    );
+    assert_eq!(
+        bash_completes(&env, &["pki", "export", "asp", "--user", "alice", "b"]),
+        ["bob"]
+    );
+    assert_eq!(
+        bash_completes(
+            &env,
+            &[
+                "pki",
+                "deploy",
+                "asp",
+                "--url",
+                "http://m:8080",
+                "--user",
+                "b"
+            ]
+        ),
+        ["bob"]
+    );
+}
+
 /// `pki ARGS -h`, the short help.
 fn help(args: &[&str]) -> String {
     let mut a = args.to_vec();

@@ -207,6 +207,40 @@ fn check_ignores_the_age_of_a_crl_nobody_fetches() {
     assert!(due.ends_with(" 0"), "{due}");
 }
 
+/// Item 12: the CRL cron line of the docs prints nothing when all is well
+/// (cron mails whatever a job prints).
+#[test]
+fn the_crl_cron_line_is_silent_on_success() {
+    for doc in ["docs/quickstart.md", "docs/revocation.md"] {
+        let env = Env::with_users(&["alice"]);
+        env.run(&[
+            "config",
+            "set",
+            "crl-url",
+            "http://crl.example.internal:8911/rootCA.crl",
+        ])
+        .ok();
+        std::fs::create_dir_all(env.path("crl")).unwrap();
+        let map = [
+            ("/usr/local/bin/pki", PKI.to_string()),
+            (
+                "/etc/pki/ephemeral-store",
+                env.store().display().to_string(),
+            ),
+            ("/srv/crl", env.path("crl").display().to_string()),
+        ];
+        let lines = cron_lines(&page(doc));
+        let line = lines.iter().find(|l| l.contains(" crl ")).expect(doc);
+        let out = run_as_cron(&localise(&cron_command(line), &map), &[], env.root());
+        assert!(out.status.success(), "{doc}: {out:?}");
+        assert!(
+            out.stdout.is_empty() && out.stderr.is_empty(),
+            "{doc}: {out:?}"
+        );
+        assert!(env.path("crl/rootCA.crl").is_file(), "{doc}");
+    }
+}
+
 /// The store's app as Marathon runs it, before pki deployed anything.
 fn store_app() -> serde_json::Value {
     json!({
@@ -295,4 +329,64 @@ fn a_deploy_of_what_the_app_holds_sends_nothing() {
     assert!(r.json().get("unchanged").is_none(), "{}", r.stdout);
     assert_eq!(fake.methods()[before..], ["GET", "PUT"]);
     env.run(&["audit", "verify"]).ok();
+}
+
+/// Item 12: `pki issue --user carl` is `pki issue carl`.
+#[test]
+fn issue_takes_user_as_a_flag_too() {
+    let env = Env::with_users(&[]);
+    env.run(&["issue", "--user", "carl"]).ok();
+    env.run(&["issue", "dave", "--user", "erin"]).ok();
+    for u in ["carl", "dave", "erin"] {
+        assert!(env.index().active(u).is_some(), "{u}");
+    }
+}
+
+/// Item 12: a token file that cannot be read is named with its flag.
+#[test]
+fn an_unreadable_token_file_names_the_flag() {
+    let env = Env::with_users(&["myuser"]);
+    let r = env.run(&[
+        "deploy",
+        "marathon",
+        "--url",
+        "http://127.0.0.1:9",
+        "--token-file",
+        "/nonexistent",
+    ]);
+    r.code(2)
+        .one_line_error(&["--token-file: cannot read /nonexistent", "--token-file"]);
+    let r = env.run(&[
+        "deploy",
+        "asp",
+        "--url",
+        "https://127.0.0.1:9",
+        "--user",
+        "myuser",
+        "--ca-cert",
+        "/nonexistent/ca.crt",
+    ]);
+    r.code(2)
+        .one_line_error(&["--ca-cert: cannot read /nonexistent/ca.crt"]);
+}
+
+/// Item 12: an --on-change hook that exits 127 (command not found) gets
+/// a hint about absolute paths under cron.
+#[test]
+fn a_hook_not_found_gets_the_absolute_path_hint() {
+    let env = Env::with_users(&["alice"]);
+    let r = env.run(&[
+        "rotate",
+        "alice",
+        "--force",
+        "--on-change",
+        "pki-deploy-that-is-not-on-path",
+    ]);
+    r.code(1);
+    assert!(r.stderr.contains("status 127"), "{}", r.stderr);
+    assert!(r.stderr.contains("absolute path"), "{}", r.stderr);
+    // Another status gets no such hint.
+    let r = env.run(&["rotate", "alice", "--force", "--on-change", "exit 3"]);
+    r.code(1);
+    assert!(!r.stderr.contains("absolute path"), "{}", r.stderr);
 }

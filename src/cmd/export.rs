@@ -160,7 +160,7 @@ read-only fields dropped). The output carries the users' private keys in clear
 (never the CA key): treat it as a secret.")]
 pub struct AspArgs {
     /// A user whose key and certificate go in (repeat --user, or name several after one).
-    #[arg(long = "user", value_name = "USER", required = true, num_args = 1..)]
+    #[arg(long = "user", value_name = "USER", required = true, num_args = 1.., add = crate::cli::user_names())]
     pub users: Vec<String>,
     /// What to print.
     #[arg(long, value_enum, default_value_t = AspFormat::Env)]

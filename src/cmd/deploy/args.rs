@@ -121,7 +121,7 @@ pub struct AspArgs {
     #[arg(long, default_value = asp::DEFAULT_APP_ID, value_name = "ID")]
     pub app_id: String,
     /// A user whose key and certificate go in (repeat --user, or name several after one).
-    #[arg(long = "user", value_name = "USER", required = true, num_args = 1..)]
+    #[arg(long = "user", value_name = "USER", required = true, num_args = 1.., add = crate::cli::user_names())]
     pub users: Vec<String>,
     /// The store's address as the ASP instances reach it (default: the one the app has).
     #[arg(long, value_name = "HOST")]
