@@ -390,3 +390,26 @@ fn a_hook_not_found_gets_the_absolute_path_hint() {
     r.code(1);
     assert!(!r.stderr.contains("absolute path"), "{}", r.stderr);
 }
+
+/// Item 12: `check`'s rows are aligned: each column starts at the same
+/// place on every line, whatever the names' lengths.
+#[test]
+fn check_aligns_its_columns() {
+    let mut env = Env::new();
+    env.var("PKI_NOW", "2026-01-01T00:00:00Z");
+    env.run(&["init"]).ok();
+    env.run(&["issue", "al", "--days", "30"]).ok();
+    env.run(&["issue", "alexandra.long-name", "--days", "30"])
+        .ok();
+    env.run(&["issue", "bo", "--days", "10"]).ok();
+    env.var("PKI_NOW", "2026-01-25T00:00:00Z");
+    let r = env.run(&["check"]);
+    r.code(3);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", r.stdout);
+    let col = |l: &str, w: &str| l.find(w).unwrap_or_else(|| panic!("{w} in {l}"));
+    let at: Vec<usize> = lines.iter().map(|l| col(l, "not after")).collect();
+    assert!(at.iter().all(|c| *c == at[0]), "{}", r.stdout);
+    let at: Vec<usize> = lines.iter().map(|l| col(l, "(")).collect();
+    assert!(at.iter().all(|c| *c == at[0]), "{}", r.stdout);
+}
