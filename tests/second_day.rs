@@ -413,3 +413,25 @@ fn check_aligns_its_columns() {
     let at: Vec<usize> = lines.iter().map(|l| col(l, "(")).collect();
     assert!(at.iter().all(|c| *c == at[0]), "{}", r.stdout);
 }
+
+/// Item 12: where easy-rsa made `./pki`, `list` and `init` say so and
+/// suggest --dir, and leave it alone.
+#[test]
+fn an_easy_rsa_pki_is_named_and_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    for d in ["pki", "pki/private", "pki/reqs", "pki/issued"] {
+        std::fs::create_dir(env.path(d)).unwrap();
+        std::fs::set_permissions(env.path(d), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    std::fs::write(env.path("pki/ca.crt"), "not ours").unwrap();
+    let before = env.snapshot(&env.store());
+    let r = env.run(&["list"]);
+    r.code(2).one_line_error(&["easy-rsa", "--dir"]);
+    assert!(!r.stderr.contains("run `pki init`"), "{}", r.stderr);
+    let r = env.run(&["init"]);
+    r.code(4).one_line_error(&["easy-rsa", "--dir"]);
+    assert_eq!(before, env.snapshot(&env.store()));
+    // As suggested: another directory.
+    env.run(&["--dir", "ephemeral-store-pki", "init"]).ok();
+}

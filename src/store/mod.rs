@@ -68,6 +68,9 @@ impl Store {
             let name = e.file_name().to_string_lossy().into_owned();
             (!OURS.contains(&name.as_str()) && !name.starts_with(".tmp-")).then_some(name)
         });
+        if self.is_easy_rsa() {
+            return Err(Error::refused(self.easy_rsa_problem(), Self::EASY_RSA_HINT));
+        }
         match foreign {
             None => Ok(()),
             Some(name) => Err(Error::refused(
@@ -77,6 +80,37 @@ impl Store {
                 ),
                 "give --dir (or PKI_DIR) a new or empty directory; pki does not put a CA among other files",
             )),
+        }
+    }
+
+    /// What to do when the store's directory is an easy-rsa PKI.
+    const EASY_RSA_HINT: &'static str = "give pki a directory of its own with --dir (or PKI_DIR), e.g. `pki --dir ./ephemeral-store-pki init`; to adopt the easy-rsa CA instead: `pki --dir ./ephemeral-store-pki import --cert pki/ca.crt --key pki/private/ca.key`";
+
+    /// Whether the directory is a PKI easy-rsa made (`easyrsa init-pki`
+    /// makes `private/` and `reqs/`; `build-ca` and signing add `issued/`
+    /// and more): easy-rsa's default directory is `./pki`, as ours is.
+    fn is_easy_rsa(&self) -> bool {
+        ["private", "reqs"]
+            .iter()
+            .all(|d| self.dir.join(d).is_dir())
+    }
+
+    fn easy_rsa_problem(&self) -> String {
+        format!(
+            "{} is an easy-rsa PKI (it holds private/ and reqs/), not a pki store",
+            self.dir.display()
+        )
+    }
+
+    /// The refusal of a command that needs a store where there is none:
+    /// how to make one, or, in an easy-rsa PKI, to pick another directory.
+    fn no_store(&self) -> Error {
+        if self.is_easy_rsa() {
+            Error::input(self.easy_rsa_problem(), Self::EASY_RSA_HINT)
+        } else {
+            Error::NoStore {
+                dir: self.dir.clone(),
+            }
         }
     }
 
@@ -169,11 +203,7 @@ impl Store {
         let text = match fs::read_private(&path, fs::Kind::Any) {
             Ok(t) => t,
             Err(Ok(refusal)) => return Err(refusal),
-            Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NoStore {
-                    dir: self.dir.clone(),
-                })
-            }
+            Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Err(self.no_store()),
             Err(Err(source)) => return Err(Error::Read { path, source }),
         };
         let index: Index = serde_json::from_slice(&text).map_err(|e| {
@@ -259,9 +289,7 @@ impl Store {
         // no lock file yet, which taking the lock would create).
         self.guard()?;
         if !create && !self.exists() {
-            return Err(Error::NoStore {
-                dir: self.dir.clone(),
-            });
+            return Err(self.no_store());
         }
         if self.exists() && !self.dir.join(LOCK_FILE).exists() {
             self.read_index()?;
