@@ -435,3 +435,38 @@ fn an_easy_rsa_pki_is_named_and_left_alone() {
     // As suggested: another directory.
     env.run(&["--dir", "ephemeral-store-pki", "init"]).ok();
 }
+
+/// Item 12: key files a batch left before its commit (SIGINT) are named by
+/// `verify` (a warning) and removed by the rerun.
+#[test]
+fn orphans_of_an_interrupted_batch_are_reported_then_removed() {
+    let env = Env::with_users(&["alice"]);
+    // What a batch killed before its commit leaves: files no index names.
+    let dir = env.store().join("users/alice");
+    std::fs::write(dir.join("0badc0ffee.key"), "-----BEGIN PRIVATE KEY-----\n").unwrap();
+    std::fs::write(dir.join("0badc0ffee.crt"), "-----BEGIN CERTIFICATE-----\n").unwrap();
+    for f in ["0badc0ffee.key", "0badc0ffee.crt"] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let v = env.run(&["verify"]);
+    v.ok();
+    let warn: Vec<&str> = v.stdout.lines().filter(|l| l.starts_with("warn")).collect();
+    assert_eq!(warn.len(), 2, "{}", v.stdout);
+    assert!(warn.iter().all(|l| l.contains("orphan")), "{}", v.stdout);
+    assert!(
+        warn[1].contains("users/alice/0badc0ffee.key"),
+        "{}",
+        v.stdout
+    );
+    // The rerun of the batch.
+    env.run(&["issue", "bob"]).ok();
+    assert!(!dir.join("0badc0ffee.key").exists());
+    assert!(!dir.join("0badc0ffee.crt").exists());
+    let v = env.run(&["verify"]);
+    v.ok();
+    assert!(!v.stdout.contains("orphan"), "{}", v.stdout);
+    // Every file the index names is still there.
+    let (crt, key) = env.user_files("alice");
+    assert!(crt.is_file() && key.is_file());
+}

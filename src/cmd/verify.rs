@@ -89,6 +89,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     }
     let mut findings = c.findings;
     findings.extend(scanned);
+    if a.users.is_empty() && a.cert.is_none() {
+        findings.extend(checks::orphans(&ctx.store, &index));
+    }
     emit(ctx, findings)
 }
 

@@ -301,6 +301,7 @@ impl Store {
             self.read_index()?
         };
         fs::remove_temp_files(self.temp_dirs())?;
+        self.remove_orphans(&index)?;
         let mut tx = Tx {
             store: self,
             now,
@@ -352,6 +353,59 @@ impl Store {
             }));
         }
         dirs
+    }
+
+    /// The key and certificate files in `dirs` (user directories, as
+    /// `users/<user>`) that `index` does not name, relative to the store:
+    /// what a batch killed (SIGINT, a crash) or failed before its commit
+    /// wrote. Their certificates were never current and their keys never
+    /// left the store.
+    pub fn orphans_in(&self, index: &Index, dirs: &[PathBuf]) -> Vec<PathBuf> {
+        let users = self.dir.join("users");
+        let mut out = Vec::new();
+        for dir in dirs.iter().filter(|d| d.parent() == Some(users.as_path())) {
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                let ours = p.extension().is_some_and(|x| x == "crt" || x == "key")
+                    && e.file_type().is_ok_and(|t| t.is_file());
+                let Ok(rel) = p.strip_prefix(&self.dir) else {
+                    continue;
+                };
+                if ours && !index.names(rel) {
+                    out.push(rel.to_path_buf());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Every user directory, for `verify`'s look at orphans.
+    pub fn user_dirs(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.dir.join("users"))
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Remove the orphans of an interrupted run ([`Store::orphans_in`]) from
+    /// the user directories changed since the index was written (where a
+    /// killed run leaves them; see [`Store::temp_dirs`]). Only under the
+    /// store lock, with `index` as read under it: no other pki is writing.
+    fn remove_orphans(&self, index: &Index) -> Result<()> {
+        for rel in self.orphans_in(index, &self.temp_dirs()) {
+            let p = self.path(&rel);
+            std::fs::remove_file(&p)
+                .map_err(|e| Error::io("remove the orphan of an interrupted run", &p, e))?;
+        }
+        Ok(())
     }
 
     /// Write a new file of the store (0600 or 0644 as `mode` says), never

@@ -120,6 +120,29 @@ pub fn scanned(scanned: &[Scanned]) -> Vec<Finding> {
         .collect()
 }
 
+/// Key and certificate files of users that no index names (a batch
+/// interrupted before its commit): passed with a warning, since nothing
+/// uses them and the next command that changes the store removes them.
+pub fn orphans(store: &Store, index: &Index) -> Vec<Finding> {
+    store
+        .orphans_in(index, &store.user_dirs())
+        .into_iter()
+        .map(|rel| Finding {
+            user: rel
+                .parent()
+                .and_then(Path::file_name)
+                .map(|u| u.to_string_lossy().into_owned()),
+            serial: None,
+            check: Check::Store,
+            outcome: Ok(format!(
+                "{} is named by no index: an orphan of an interrupted run (never current, never exported); the next pki that changes the store removes it",
+                rel.display()
+            )),
+            warning: true,
+        })
+        .collect()
+}
+
 /// The checks of one store at one instant, collecting findings.
 pub struct Checker<'a> {
     pub store: &'a Store,
