@@ -470,3 +470,27 @@ fn orphans_of_an_interrupted_batch_are_reported_then_removed() {
     let (crt, key) = env.user_files("alice");
     assert!(crt.is_file() && key.is_file());
 }
+
+/// Item 12: `revoke` names an older certificate of the same user that was
+/// superseded, not revoked, and still works.
+#[test]
+fn revoke_names_a_superseded_certificate_still_valid() {
+    let env = Env::with_users(&["alice"]);
+    let old = env.index().active("alice").unwrap().serial.clone();
+    env.run(&["issue", "alice", "--force"]).ok();
+    let r = env.run(&["revoke", "alice"]);
+    r.ok();
+    assert!(
+        r.stderr.lines().any(|l| l.starts_with("pki: warning: ")
+            && l.contains(&old)
+            && l.contains(&format!("pki revoke --serial {old}"))),
+        "{}",
+        r.stderr
+    );
+    // Once revoked too, nothing more to say.
+    env.run(&["revoke", "--serial", &old]).ok();
+    env.run(&["issue", "alice"]).ok();
+    let r = env.run(&["revoke", "alice"]);
+    r.ok();
+    assert!(!r.stderr.contains("older certificate"), "{}", r.stderr);
+}

@@ -134,6 +134,30 @@ pub fn revoke(
     (c.clone(), ev)
 }
 
+/// The other certificates of `user` that were superseded (not revoked)
+/// yet are still valid at `now` under a CA the store trusts: a client
+/// holding one still logs in after its user's current certificate is
+/// revoked. (serial, not after), oldest first.
+pub fn still_valid_superseded(
+    index: &Index,
+    user: &str,
+    now: OffsetDateTime,
+) -> Vec<(String, OffsetDateTime)> {
+    let trusted: Vec<&str> = index.trusted().iter().map(|c| c.serial.as_str()).collect();
+    index
+        .certificates
+        .iter()
+        .filter(|c| {
+            c.user == user
+                && c.state == CertState::Superseded
+                && c.not_before <= now
+                && now < c.not_after
+                && trusted.contains(&c.ca_serial.as_str())
+        })
+        .map(|c| (c.serial.clone(), c.not_after))
+        .collect()
+}
+
 /// The CRL entry of a revoked certificate: its serial, when it was revoked
 /// (in whole seconds; when it was issued, for an entry without the time)
 /// and why.

@@ -3,7 +3,7 @@
 //! Revocation takes effect for Riak only once a new CRL is made (`pki crl`)
 //! and published at the URL the certificates name (docs/revocation.md).
 
-use crate::ca::revoke::{revoke, target};
+use crate::ca::revoke::{revoke, still_valid_superseded, target};
 use crate::cmd::Ctx;
 use crate::error::Result;
 use crate::json;
@@ -56,9 +56,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         let current_ca = tx.index.ca(tx.store)?.serial.clone();
         let (c, ev) = revoke(&mut tx.index, i, a.reason, tx.now);
         tx.record(ev);
-        Ok(Some((c, current_ca, tx.index.settings.crl_url.is_none())))
+        let older = still_valid_superseded(&tx.index, &c.user, tx.now);
+        Ok(Some((
+            c,
+            current_ca,
+            tx.index.settings.crl_url.is_none(),
+            older,
+        )))
     })?;
-    let Some((c, current_ca, no_crl_url)) = done else {
+    let Some((c, current_ca, no_crl_url, older)) = done else {
         let what = a.user.clone().or(a.serial.clone()).unwrap_or_default();
         ctx.say(format!("{what} is already revoked; nothing to do"));
         if ctx.json {
@@ -85,6 +91,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         ));
     } else {
         ctx.say("Riak learns of it only from a published CRL: run `pki crl --out FILE --format der` and publish FILE (docs/revocation.md)");
+    }
+    for (serial, not_after) in &older {
+        ctx.warn(format!(
+            "{} also has an older certificate, serial {serial}, superseded but not revoked and valid until {}: a client that still holds it can log in; revoke it too with `pki revoke --serial {serial}`",
+            c.user,
+            rfc3339(*not_after)
+        ));
     }
     if no_crl_url {
         ctx.warn("this store's certificates carry no CRL distribution point, so Riak cannot check revocation; see `pki config set crl-url`");
