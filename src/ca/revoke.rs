@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::store::audit::Event;
-use crate::store::{CertEntry, CertState, CrlRecord, Index};
+use crate::store::{CertEntry, CertState, Index};
 use crate::x509::cert::{rfc3339, whole_seconds};
 use crate::x509::crl::{Reason, Revoked};
 use crate::x509::names;
@@ -198,6 +198,24 @@ pub fn crl_due(index: &Index, now: OffsetDateTime) -> Option<String> {
 /// CRL made in a store with no CRL URL is never attention (nobody fetches
 /// it): what would be is a hint.
 pub fn crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus> {
+    let status = published_crl_status(index, now)?;
+    // Certificates issued with no CRL URL send Riak nowhere: a CRL made
+    // anyway (one `pki crl` to try it) is fetched by nobody, so its age
+    // is a hint, never an alarm.
+    Some(match (&index.crl, &index.settings.crl_url) {
+        (Some(_), None) => CrlStatus {
+            warning: format!(
+                "{} (no alarm: this store's certificates name no CRL URL, so nobody fetches it)",
+                status.warning
+            ),
+            attention: false,
+        },
+        _ => status,
+    })
+}
+
+/// [`crl_status`] as if the CRL the store made were fetched by Riak.
+fn published_crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus> {
     let ca = index.ca.as_ref()?;
     let revoked = || index.revoked_by(&ca.serial);
     let attention = |warning: String| {
@@ -219,33 +237,6 @@ pub fn crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus> {
                 attention: false,
             }),
         };
-    };
-    let status = made_crl_status(index, crl, now)?;
-    // Certificates issued with no CRL URL send Riak nowhere: a CRL made
-    // anyway (one `pki crl` to try it) is fetched by nobody, so its age
-    // is a hint, never an alarm.
-    Some(match index.settings.crl_url {
-        Some(_) => status,
-        None => CrlStatus {
-            warning: format!(
-                "{} (no alarm: this store's certificates name no CRL URL, so nobody fetches it)",
-                status.warning
-            ),
-            attention: false,
-        },
-    })
-}
-
-/// [`crl_status`] of a store that has made CRL `crl`, as if its
-/// certificates named a URL.
-fn made_crl_status(index: &Index, crl: &CrlRecord, now: OffsetDateTime) -> Option<CrlStatus> {
-    let ca = index.ca.as_ref()?;
-    let revoked = || index.revoked_by(&ca.serial);
-    let attention = |warning: String| {
-        Some(CrlStatus {
-            warning,
-            attention: true,
-        })
     };
     let n = crl.number;
     if crl.next_update <= now {
@@ -298,7 +289,7 @@ mod tests {
         }
     }
 
-    use crate::store::CaEntry;
+    use crate::store::{CaEntry, CrlRecord};
     use crate::x509::keys::KeyType;
     use time::macros::datetime;
     use time::Duration;
