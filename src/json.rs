@@ -223,6 +223,12 @@ pub struct DeployDoc {
     /// `deploy asp`: the other users of `ASP_EPHEMERAL_STORE`, sent back unchanged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kept_users: Vec<String>,
+    /// True when the app's env already held exactly what would be sent,
+    /// so nothing was (no PUT, no restart; `--force-restart` sends anyway);
+    /// `status`, `deployment_id` and `app_version` are then null. Absent
+    /// when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unchanged: bool,
     /// Marathon's HTTP status (200 updated, 201 created); null with `--dry-run`.
     pub status: Option<u16>,
     /// Marathon's deployment id; null with `--dry-run` or when Marathon gave none.
@@ -467,6 +473,10 @@ pub struct Finding {
     pub check: String,
     pub ok: bool,
     pub message: String,
+    /// Present (true) when the check passed with a warning: what the
+    /// vendor's openssl procedure makes (docs/migrating.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warning: bool,
 }
 
 // ---- pki audit (src/cmd/audit.rs) ----
@@ -521,7 +531,8 @@ pub struct AuditVerifyDoc {
 /// `pki rollover start|status|advance|abort --json`: where the rollover
 /// stands after the command, and what each app must carry now.
 ///
-/// `phase` is `none` (no rollover), `trust` or `switch`; `action` is what
+/// `phase` is `none` (no rollover in progress; the text output says `phase: done`),
+/// `trust` or `switch`; `action` is what
 /// the command did: `status`, `started`, `advanced`, `done`, `aborted`.
 /// `store_ca_certs` lists the serials of `EPHEMERAL_STORE_ROOT_CA_CERT` in
 /// order (the first signs, with the key of serial `store_ca_key`);

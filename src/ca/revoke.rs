@@ -134,6 +134,30 @@ pub fn revoke(
     (c.clone(), ev)
 }
 
+/// The other certificates of `user` that were superseded (not revoked)
+/// yet are still valid at `now` under a CA the store trusts: a client
+/// holding one still logs in after its user's current certificate is
+/// revoked. (serial, not after), oldest first.
+pub fn still_valid_superseded(
+    index: &Index,
+    user: &str,
+    now: OffsetDateTime,
+) -> Vec<(String, OffsetDateTime)> {
+    let trusted: Vec<&Serial> = index.trusted(now).iter().map(|c| &c.serial).collect();
+    index
+        .certificates
+        .iter()
+        .filter(|c| {
+            c.user == user
+                && c.state == CertState::Superseded
+                && c.not_before <= now
+                && now < c.not_after
+                && trusted.contains(&&c.ca_serial)
+        })
+        .map(|c| (c.serial.to_string(), c.not_after))
+        .collect()
+}
+
 /// The CRL entry of a revoked certificate: its serial, when it was revoked
 /// (in whole seconds; when it was issued, for an entry without the time)
 /// and why.
@@ -170,8 +194,28 @@ pub fn crl_due(index: &Index, now: OffsetDateTime) -> Option<String> {
 /// certificates): each is attention. A store that has never made a CRL
 /// needs one when its certificates name a CRL URL (attention: that URL
 /// serves nothing yet), or, as a hint only, when some certificate is
-/// revoked (without a URL, revocation has no effect on Riak at all).
+/// revoked (without a URL, revocation has no effect on Riak at all). A
+/// CRL made in a store with no CRL URL is never attention (nobody fetches
+/// it): what would be is a hint.
 pub fn crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus> {
+    let status = published_crl_status(index, now)?;
+    // Certificates issued with no CRL URL send Riak nowhere: a CRL made
+    // anyway (one `pki crl` to try it) is fetched by nobody, so its age
+    // is a hint, never an alarm.
+    Some(match (&index.crl, &index.settings.crl_url) {
+        (Some(_), None) => CrlStatus {
+            warning: format!(
+                "{} (no alarm: this store's certificates name no CRL URL, so nobody fetches it)",
+                status.warning
+            ),
+            attention: false,
+        },
+        _ => status,
+    })
+}
+
+/// [`crl_status`] as if the CRL the store made were fetched by Riak.
+fn published_crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus> {
     let ca = index.ca.as_ref()?;
     let revoked = || index.revoked_by(ca);
     let attention = |warning: String| {
@@ -266,6 +310,11 @@ mod tests {
             created_at: t,
             encrypted: false,
         });
+        // A store that makes CRLs names where they are published (see
+        // a_crl_nobody_fetches_is_a_hint_never_attention for one that does not).
+        if crl.is_some() {
+            i.settings.crl_url = Some("http://crl.example/root.crl".into());
+        }
         i.crl = crl.map(|(number, this_update, next_update)| CrlRecord {
             number,
             ca_serial: "ca".into(),
@@ -320,6 +369,30 @@ mod tests {
         let mut url = index_with(None);
         url.settings.crl_url = Some("http://crl.example/root.crl".into());
         assert!(crl_status(&url, now).is_some_and(|s| s.attention));
+    }
+
+    #[test]
+    fn a_crl_nobody_fetches_is_a_hint_never_attention() {
+        let t0 = datetime!(2026-02-01 00:00 UTC);
+        let t30 = t0 + Duration::days(30);
+        let with_url = index_with(Some((3, t0, t30)));
+        let mut no_url = index_with(Some((3, t0, t30)));
+        no_url.settings.crl_url = None;
+        let mut revoked_after = no_url.clone();
+        revoked_after
+            .certificates
+            .push(revoked(t0 + Duration::days(1)));
+        for now in [t0 + Duration::days(25), t30] {
+            assert!(crl_status(&with_url, now).is_some_and(|s| s.attention));
+            let hint = crl_status(&no_url, now).unwrap();
+            assert!(
+                !hint.attention && hint.warning.contains("no alarm"),
+                "{hint:?}"
+            );
+        }
+        let hint = crl_status(&revoked_after, t0 + Duration::days(2)).unwrap();
+        assert!(!hint.attention, "{hint:?}");
+        assert_eq!(crl_status(&no_url, t0 + Duration::days(1)), None);
     }
 
     #[test]

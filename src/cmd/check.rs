@@ -104,9 +104,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     if ctx.json {
         ctx.emit_json(&doc)?;
     } else {
-        let mut out = String::new();
         // One pass for the lookup: per-user `active()` is O(n) each.
         let pos = index.active_positions();
+        let (mut rows, mut others): (Vec<[String; 4]>, Vec<[String; 4]>) = Default::default();
         for (standing, users) in [
             (Standing::Due, &doc.due),
             (Standing::Expired, &doc.expired),
@@ -114,31 +114,24 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         ] {
             for u in users {
                 let c = &index.certificates[pos[u.as_str()]];
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    row(standing, u, c.not_before, c.not_after, ctx.now)
-                );
+                rows.push(row(standing, u, c.not_before, c.not_after, ctx.now));
             }
         }
         if doc.ca_due {
             let who = format!("CA {}", ca.subject);
-            let _ = writeln!(
-                out,
-                "{}",
-                row(ca_standing, &who, ca.not_before, ca.not_after, ctx.now)
-            );
+            others.push(row(ca_standing, &who, ca.not_before, ca.not_after, ctx.now));
         }
         if let (true, Some(c)) = (crl_due, &index.crl) {
-            let _ = writeln!(
-                out,
-                "{:<7}  CRL #{}  next update {}",
-                "stale",
-                c.number,
-                rfc3339(c.next_update)
-            );
+            others.push([
+                "stale".into(),
+                format!("CRL #{}", c.number),
+                "next update".into(),
+                rfc3339(c.next_update),
+            ]);
         }
-        ctx.text(&out)?;
+        let mut groups = vec![rows];
+        groups.extend(others.into_iter().map(|r| vec![r]));
+        ctx.text(&aligned(&groups))?;
     }
     match doc.fix {
         None if rollover_only => Err(Error::Attention {
@@ -154,24 +147,48 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     }
 }
 
-/// One line of the human report: what, who, the date that matters, how long.
+/// One line of the human report: what, who, which date matters, that
+/// date and how long.
 fn row(
     standing: Standing,
     who: &str,
     not_before: time::OffsetDateTime,
     not_after: time::OffsetDateTime,
     now: time::OffsetDateTime,
-) -> String {
+) -> [String; 4] {
     let (edge, at) = match standing {
         Standing::NotYetValid => ("not before", not_before),
         _ => ("not after", not_after),
     };
-    format!(
-        "{:<7}  {who}  {edge} {}  ({})",
-        standing.word(),
-        rfc3339(at),
-        crate::ca::policy::time_left(not_before, not_after, now)
-    )
+    [
+        standing.word().to_string(),
+        who.to_string(),
+        edge.to_string(),
+        format!(
+            "{}  ({})",
+            rfc3339(at),
+            crate::ca::policy::time_left(not_before, not_after, now)
+        ),
+    ]
+}
+
+/// The rows as lines: the first column (the standing) as wide as its
+/// widest cell on every line, at least 7 ("expired"); the others as wide
+/// as their widest cell in each group (the users' table, then the CA's
+/// line and the CRL's, each a group of its own).
+fn aligned(groups: &[Vec<[String; 4]>]) -> String {
+    let width = |rows: &[[String; 4]], i: usize| {
+        rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)
+    };
+    let w0 = groups.iter().map(|g| width(g, 0)).max().unwrap_or(0).max(7);
+    let mut out = String::new();
+    for g in groups {
+        let (w1, w2) = (width(g, 1), width(g, 2));
+        for [a, b, c, d] in g {
+            out.push_str(&format!("{a:<w0$}  {b:<w1$}  {c:<w2$} {d}\n"));
+        }
+    }
+    out
 }
 
 /// What was found, in words: "1 due", "2 expired", "CA due", ...

@@ -75,6 +75,21 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
                 "give a file name for --out, e.g. --out /srv/crl/rootCA.crl",
             ));
         }
+        // Checked before CRL #N is made and recorded: a missing directory
+        // is a mistake in the command line, and nothing is changed for it.
+        if let Some(parent) = fs::missing_parent(out) {
+            return Err(Error::input(
+                format!(
+                    "--out {}: the directory {} does not exist",
+                    out.display(),
+                    parent.display()
+                ),
+                format!(
+                    "create it first (mkdir -p {}), or choose another --out; no CRL was made",
+                    parent.display()
+                ),
+            ));
+        }
         if out.exists() && !a.force && !holds_crl(out) {
             return Err(Error::refused(
                 format!("{} exists and does not hold a CRL", out.display()),
@@ -134,7 +149,20 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         Encoding::Der => &der,
     };
     if let Some(out) = &a.out {
-        fs::write_atomic(out, bytes, PUBLIC_MODE, Replace::Allow)?;
+        // CRL #N is made and recorded by now: say so, and where it is.
+        fs::write_atomic(out, bytes, PUBLIC_MODE, Replace::Allow).map_err(|e| Error::Failed {
+            msg: format!(
+                "CRL #{number} was made and kept in the store as {}, but could not be copied to {}: {}",
+                ctx.store.path(&rel).display(),
+                out.display(),
+                crate::error::one_line(&e)
+            ),
+            hint: format!(
+                "fix that and run `pki crl --out {}` again (it makes CRL #{})",
+                out.display(),
+                number + 1
+            ),
+        })?;
     }
     let revoked: Vec<json::Revoked> = index
         .revoked_by(ca)

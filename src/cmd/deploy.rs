@@ -14,7 +14,9 @@ use std::time::Duration;
 pub use args::{AspArgs, Connection, MarathonArgs, Target};
 
 use crate::cmd::Ctx;
-use crate::deliver::deploy::{plan, send, AspPayload, MarathonPayload, Payload, Plan};
+use crate::deliver::deploy::{
+    plan, record_unchanged, send, AspPayload, MarathonPayload, Payload, Plan,
+};
 use crate::deliver::marathon_api::{self, Config, Settings};
 use crate::deliver::{env_for, pick_user};
 use crate::error::Result;
@@ -108,12 +110,23 @@ fn deploy(
         kept_env: kept_env.clone(),
         users: if lists_users { names } else { Vec::new() },
         kept_users: plan.kept_users.clone(),
+        unchanged: plan.unchanged && !c.force_restart,
         status: None,
         deployment_id: None,
         app_version: None,
         body: None,
     };
     let (what, kept) = (p.describe(), kept_note(kept_env));
+    if doc.unchanged && !c.dry_run {
+        record_unchanged(&ctx.store, ctx.wait, ctx.now, &plan, p)?;
+        if ctx.json {
+            ctx.emit_json(&doc)?;
+        }
+        ctx.say(format!(
+            "unchanged: nothing sent; {app_id} already holds {what}{kept} (--force-restart sends it anyway)"
+        ));
+        return Ok(());
+    }
     if c.dry_run {
         doc.body = request.redacted_body();
         if ctx.json {
@@ -123,9 +136,15 @@ fn deploy(
             ctx.data(&format!("{} {}\n{body}", doc.method, doc.url))?;
         }
         let action = action.as_str();
-        ctx.say(format!(
-            "dry run: would {action} {app_id} with {what}{kept}; only the GET was sent"
-        ));
+        if doc.unchanged {
+            ctx.say(format!(
+                "dry run: {app_id} already holds {what}{kept}, so nothing would be sent (--force-restart would send it); only the GET was sent"
+            ));
+        } else {
+            ctx.say(format!(
+                "dry run: would {action} {app_id} with {what}{kept}; only the GET was sent"
+            ));
+        }
         return Ok(());
     }
     let sent = send(&ctx.store, ctx.wait, ctx.now, read, &plan, p)?;

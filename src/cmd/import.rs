@@ -326,6 +326,7 @@ fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
             "import the CA that issued it first (pki import --cert CA.crt --key CA.key), or issue a new certificate",
         ));
     }
+    let vendor = crate::ca::checks::vendor_warnings(&der, &ca_der, ctx.now);
     let issued = ctx.store.transact(ctx.wait, ctx.now, |tx| {
         serial_free(&tx.index, &info.serial)?;
         refuse_ca_key(tx.store, &tx.index, &info.spki_der, &what)?;
@@ -362,6 +363,7 @@ fn import_user(ctx: &Ctx, a: &Args, user: &str) -> Result<()> {
         );
         Ok(issued)
     })?;
+    ctx.warn_all(vendor.iter().map(|w| format!("{user}: {w}")));
     ctx.say(format!(
         "imported {user} (serial {}, valid until {}){}",
         issued.info.serial,

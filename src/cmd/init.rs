@@ -61,6 +61,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     // Refuse before creating anything when a CA exists and --force is absent.
     if ctx.store.exists() && !a.force {
         ctx.store.read_index()?.ca(&ctx.store)?;
+        // `init` then `init --crl-url URL` (docs/quickstart.md in order):
+        // the URL is a setting of the CA there, not a reason to replace it.
+        if let Some(url) = &a.crl_url {
+            return Err(Error::Refused {
+                msg: format!("{} already holds a root CA", ctx.store.dir.display()),
+                hint: format!(
+                    "to set its CRL URL run `pki config set crl-url {url}` (certificates issued from then on name it); --force would replace the CA"
+                ),
+            });
+        }
         return Err(Error::CaExists {
             dir: ctx.store.dir.clone(),
         });

@@ -24,6 +24,10 @@ pub struct Args {
     /// User names: lower-case a-z 0-9 . _ @ -, 1 to 64 characters.
     #[arg(value_name = "USER")]
     pub users: Vec<String>,
+    /// The same names as flags (`--user carl`, as export and deploy take
+    /// them): accepted, so the habit does not fail.
+    #[arg(long = "user", value_name = "USER", num_args = 1.., hide = true)]
+    pub user_flag: Vec<String>,
     /// Read more user names from FILE, one per line (`-` for stdin); blank lines and # comments are skipped.
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
@@ -71,7 +75,8 @@ fn collect_users(args: &[String], from: Option<&PathBuf>) -> Result<Vec<String>>
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
-    let users = collect_users(&a.users, a.from.as_ref())?;
+    let named: Vec<String> = a.users.iter().chain(&a.user_flag).cloned().collect();
+    let users = collect_users(&named, a.from.as_ref())?;
     for s in &a.san {
         profile::parse_san(s)?;
     }

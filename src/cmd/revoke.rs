@@ -3,7 +3,7 @@
 //! Revocation takes effect for Riak only once a new CRL is made (`pki crl`)
 //! and published at the URL the certificates name (docs/revocation.md).
 
-use crate::ca::revoke::{revoke, target};
+use crate::ca::revoke::{revoke, still_valid_superseded, target};
 use crate::cmd::Ctx;
 use crate::error::Result;
 use crate::json;
@@ -57,9 +57,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         tx.record(ev);
         // The current CA's CRL lists it when its key signed it.
         let listed = tx.index.same_key(&c.ca_serial, tx.index.ca(tx.store)?);
-        Ok(Some((c, listed, tx.index.settings.crl_url.is_none())))
+        let older = still_valid_superseded(&tx.index, &c.user, tx.now);
+        Ok(Some((
+            c,
+            listed,
+            tx.index.settings.crl_url.is_none(),
+            older,
+        )))
     })?;
-    let Some((c, listed, no_crl_url)) = done else {
+    let Some((c, listed, no_crl_url, older)) = done else {
         let what = a.user.clone().or(a.serial.clone()).unwrap_or_default();
         ctx.say(format!("{what} is already revoked; nothing to do"));
         if ctx.json {
@@ -86,6 +92,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         ));
     } else {
         ctx.say("Riak learns of it only from a published CRL: run `pki crl --out FILE --format der` and publish FILE (docs/revocation.md)");
+    }
+    for (serial, not_after) in &older {
+        ctx.warn(format!(
+            "{} also has an older certificate, serial {serial}, superseded but not revoked and valid until {}: a client that still holds it can log in; revoke it too with `pki revoke --serial {serial}`",
+            c.user,
+            rfc3339(*not_after)
+        ));
     }
     if no_crl_url {
         ctx.warn("this store's certificates carry no CRL distribution point, so Riak cannot check revocation; see `pki config set crl-url`");

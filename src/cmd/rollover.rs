@@ -148,6 +148,18 @@ fn report(
         .collect();
     let users_signed_by = ca.serial.to_string();
     let next: Vec<String> = match r.map(|r| r.phase) {
+        // docs/rollover.md: after an abort the apps exported in phase trust
+        // still trust the dropped CA, so both are deployed once more.
+        None if action == "aborted" => vec![
+            format!(
+                "deploy the store app again (pki export marathon / pki deploy marathon / pki export k8s): its CA file is {} alone, so that no task still trusts the dropped CA",
+                describe(&trusted)
+            ),
+            format!(
+                "deploy the client apps again (pki export asp / pki deploy asp / pki export k8s): root CA {} alone",
+                describe(&trusted)
+            ),
+        ],
         None => vec!["nothing: no rollover is in progress (start one with `pki rollover start`)".into()],
         Some(p) => vec![
             format!(
@@ -187,7 +199,12 @@ fn report(
     if ctx.json {
         return ctx.emit_json(&doc);
     }
-    let mut text = format!("phase: {}\n", doc.phase);
+    // The text names the phase as docs/rollover.md does: with no rollover
+    // in progress the last one is `done`; the JSON keeps `none`.
+    let mut text = match r {
+        Some(_) => format!("phase: {}\n", doc.phase),
+        None => "phase: done (no rollover in progress)\n".to_string(),
+    };
     if let (Some(since), Some(other)) = (&doc.phase_since, &doc.other_ca) {
         text.push_str(&format!("since: {since}\n"));
         text.push_str(&format!(

@@ -341,6 +341,8 @@ fn run_hook(ctx: &Ctx, cmd: &str, out: &Outcome) -> Result<()> {
     let what = match status {
         Ok(s) if s.success() => return Ok(()),
         Ok(s) => match s.code() {
+            // sh's "command not found": typically cron's PATH (/usr/bin:/bin).
+            Some(127) => "exited with status 127, sh's \"command not found\" (under cron PATH is /usr/bin:/bin: name each program by its absolute path, e.g. /usr/local/bin/pki)".into(),
             Some(c) => format!("exited with status {c}"),
             None => "was killed by a signal".into(),
         },

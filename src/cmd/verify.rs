@@ -21,7 +21,7 @@ Examples:
   pki verify --cert client.crt --key client.key   # any certificate against the store CA
   pki verify --json | jq '.findings[] | select(.ok | not)'
 
-Exit codes: 0 every check passed; 3 a check failed (the failing lines say which).";
+Exit codes: 0 every check passed (warn lines: passed, with something to know); 3 a check failed (the failing lines say which).";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP)]
@@ -89,11 +89,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     }
     let mut findings = c.findings;
     findings.extend(scanned);
+    if a.users.is_empty() && a.cert.is_none() {
+        findings.extend(checks::orphans(&ctx.store, &index));
+    }
     emit(ctx, findings)
 }
 
 fn emit(ctx: &Ctx, findings: Vec<Finding>) -> Result<()> {
     let failed = findings.iter().filter(|f| !f.ok()).count();
+    let warned = findings.iter().filter(|f| f.warning).count();
     let total = findings.len();
     if ctx.json {
         ctx.emit_json(&VerifyDoc {
@@ -103,6 +107,7 @@ fn emit(ctx: &Ctx, findings: Vec<Finding>) -> Result<()> {
                 .into_iter()
                 .map(|f| json::Finding {
                     ok: f.ok(),
+                    warning: f.warning,
                     message: f.message().to_string(),
                     check: f.check.name().into(),
                     user: f.user,
@@ -121,7 +126,11 @@ fn emit(ctx: &Ctx, findings: Vec<Finding>) -> Result<()> {
             };
             out.push_str(&format!(
                 "{:<4}  {:<12}  {:<14}  {}\n",
-                if f.ok() { "ok" } else { "FAIL" },
+                match (f.ok(), f.warning) {
+                    (true, false) => "ok",
+                    (true, true) => "warn",
+                    (false, _) => "FAIL",
+                },
                 who,
                 f.check.name(),
                 f.message()
@@ -131,6 +140,11 @@ fn emit(ctx: &Ctx, findings: Vec<Finding>) -> Result<()> {
     }
     if failed == 0 {
         ctx.say(format!("all {total} checks passed"));
+        if warned > 0 {
+            ctx.warn(format!(
+                "{warned} of them with a warning; the warn lines say when it becomes a problem"
+            ));
+        }
         Ok(())
     } else {
         Err(Error::Attention {

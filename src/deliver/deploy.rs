@@ -187,6 +187,9 @@ pub struct Plan {
     pub kept_users: Vec<String>,
     /// For the command to print before it sends.
     pub warnings: Vec<String>,
+    /// The app's env already holds exactly what the PUT would send: a PUT
+    /// would only restart its tasks.
+    pub unchanged: bool,
 }
 
 /// Read the app and plan the request: the merged env (PUT), the app to
@@ -197,6 +200,7 @@ pub fn plan(cfg: Config, force: bool, p: &dyn Payload) -> Result<Plan> {
     let get = Request::get_app(&cfg.base, &cfg.app_id);
     crate::ui::trace(format!("GET {}", get.url));
     let reply = client.send(&get)?;
+    let mut before = None;
     let (request, kept_env, set) = match reply.status {
         200 => {
             let app = reply.json().ok_or_else(|| {
@@ -205,6 +209,7 @@ pub fn plan(cfg: Config, force: bool, p: &dyn Payload) -> Result<Plan> {
                     "check that --url points at Marathon itself",
                 )
             })?;
+            before = Some(app_env(&app));
             marathon_api::update_request_with(
                 &cfg.base,
                 &cfg.app_id,
@@ -230,6 +235,7 @@ pub fn plan(cfg: Config, force: bool, p: &dyn Payload) -> Result<Plan> {
     } else {
         Action::Update
     };
+    let unchanged = before.is_some_and(|env| same_env(&env, &request));
     Ok(Plan {
         client,
         app_id: cfg.app_id,
@@ -238,7 +244,84 @@ pub fn plan(cfg: Config, force: bool, p: &dyn Payload) -> Result<Plan> {
         kept_env,
         kept_users: set.kept_users,
         warnings: set.warnings,
+        unchanged,
     })
+}
+
+/// The env of a `GET /v2/apps/ID` answer (`{"app": {...}}`, or the app).
+fn app_env(answer: &Value) -> Map<String, Value> {
+    let app = answer
+        .get("app")
+        .filter(|a| a.is_object())
+        .unwrap_or(answer);
+    app.get("env")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Whether the PUT's env is the app's env as read: the same variables with
+/// the same values, a value holding JSON (`ASP_EPHEMERAL_STORE`) compared
+/// as the JSON it holds, so that key order or spacing is no change.
+fn same_env(before: &Map<String, Value>, request: &Request) -> bool {
+    let Some(after) = request
+        .body
+        .as_ref()
+        .and_then(|b| b.expose().get("env"))
+        .and_then(Value::as_object)
+    else {
+        return false;
+    };
+    let same = |a: &Value, b: &Value| {
+        a == b
+            || match (a.as_str(), b.as_str()) {
+                (Some(a), Some(b)) => {
+                    match (
+                        serde_json::from_str::<Value>(a),
+                        serde_json::from_str::<Value>(b),
+                    ) {
+                        (Ok(a), Ok(b)) => a.is_object() && a == b,
+                        _ => false,
+                    }
+                }
+                _ => false,
+            }
+    };
+    before.len() == after.len()
+        && before
+            .iter()
+            .all(|(k, v)| after.get(k).is_some_and(|w| same(v, w)))
+}
+
+/// Record that the deploy sent nothing, the app's env holding what it
+/// would send ([`Plan::unchanged`]): an audit event that is no delivery.
+pub fn record_unchanged(
+    store: &Store,
+    wait: bool,
+    now: OffsetDateTime,
+    plan: &Plan,
+    p: &dyn Payload,
+) -> Result<()> {
+    let audit = Appender::open_locking(store, wait, now)?;
+    let detail = format!(
+        "{} already holds {}: nothing sent",
+        plan.app_id,
+        p.describe()
+    );
+    audit.append(
+        p.users()
+            .into_iter()
+            .map(|(u, serial)| {
+                let e = Event::new(p.command(), Kind::DeployUnchanged)
+                    .user(&u)
+                    .detail(&detail);
+                match serial {
+                    Some(s) => e.serial(&s),
+                    None => e,
+                }
+            })
+            .collect(),
+    )
 }
 
 /// What Marathon answered to the request sent.

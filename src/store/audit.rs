@@ -138,10 +138,13 @@ pub enum Kind {
     Exported(Material),
     /// Material sent to Marathon (a deploy), at one stage of the send.
     Deploy(Material, SendStage),
+    /// A deploy that found the app's env already holding what it would
+    /// send, and sent nothing: no key left the machine.
+    DeployUnchanged,
 }
 
 impl Kind {
-    const PLAIN: [Kind; 15] = [
+    const PLAIN: [Kind; 16] = [
         Kind::CaCreated,
         Kind::CaImported,
         Kind::CaRotated,
@@ -157,6 +160,7 @@ impl Kind {
         Kind::RolloverDone,
         Kind::RolloverAborted,
         Kind::UsersRemoved,
+        Kind::DeployUnchanged,
     ];
 
     /// The event's name in `audit.jsonl`.
@@ -178,6 +182,7 @@ impl Kind {
             Kind::RolloverDone => "rollover-done",
             Kind::RolloverAborted => "rollover-aborted",
             Kind::UsersRemoved => "users-removed",
+            Kind::DeployUnchanged => "deploy-unchanged",
             Kind::Exported(CaKey) => "ca-key-exported",
             Kind::Exported(Key) => "key-exported",
             Kind::Deploy(CaKey, Sending) => "ca-key-sending",
@@ -219,7 +224,7 @@ impl Kind {
     pub fn delivered(self) -> bool {
         !matches!(
             self,
-            Kind::Deploy(_, SendStage::Sending | SendStage::Failed)
+            Kind::Deploy(_, SendStage::Sending | SendStage::Failed) | Kind::DeployUnchanged
         )
     }
 }
@@ -501,7 +506,7 @@ mod tests {
     #[test]
     fn every_kind_reads_back_from_its_name_and_only_sends_that_arrived_deliver() {
         let all: Vec<Kind> = Kind::all().collect();
-        assert_eq!(all.len(), 23);
+        assert_eq!(all.len(), 24);
         for k in &all {
             assert_eq!(Kind::parse(k.name()), Some(*k), "{k:?}");
         }
@@ -516,6 +521,7 @@ mod tests {
         assert_eq!(
             undelivered,
             [
+                "deploy-unchanged",
                 "ca-key-sending",
                 "ca-key-send-failed",
                 "key-sending",

@@ -224,6 +224,17 @@ pub fn remove_temp_files(dirs: impl IntoIterator<Item = PathBuf>) -> Result<()> 
     Ok(())
 }
 
+/// The directory an output file would go into, when it does not exist
+/// (a bare file name goes into `.`): checked before a command changes
+/// anything, so that a mistyped path changes nothing.
+pub fn missing_parent(path: &Path) -> Option<&Path> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    (!dir.is_dir()).then_some(dir)
+}
+
 /// Create `dir` (and missing parents) and force it to 0700: for output
 /// directories outside the store (`export files --out`).
 pub fn private_dir(dir: &Path) -> Result<()> {

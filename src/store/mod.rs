@@ -69,6 +69,9 @@ impl Store {
             let name = e.file_name().to_string_lossy().into_owned();
             (!OURS.contains(&name.as_str()) && !name.starts_with(".tmp-")).then_some(name)
         });
+        if self.is_easy_rsa() {
+            return Err(Error::refused(self.easy_rsa_problem(), Self::EASY_RSA_HINT));
+        }
         match foreign {
             None => Ok(()),
             Some(name) => Err(Error::refused(
@@ -78,6 +81,37 @@ impl Store {
                 ),
                 "give --dir (or PKI_DIR) a new or empty directory; pki does not put a CA among other files",
             )),
+        }
+    }
+
+    /// What to do when the store's directory is an easy-rsa PKI.
+    const EASY_RSA_HINT: &'static str = "give pki a directory of its own with --dir (or PKI_DIR), e.g. `pki --dir ./ephemeral-store-pki init`; to adopt the easy-rsa CA instead: `pki --dir ./ephemeral-store-pki import --cert pki/ca.crt --key pki/private/ca.key`";
+
+    /// Whether the directory is a PKI easy-rsa made (`easyrsa init-pki`
+    /// makes `private/` and `reqs/`; `build-ca` and signing add `issued/`
+    /// and more): easy-rsa's default directory is `./pki`, as ours is.
+    fn is_easy_rsa(&self) -> bool {
+        ["private", "reqs"]
+            .iter()
+            .all(|d| self.dir.join(d).is_dir())
+    }
+
+    fn easy_rsa_problem(&self) -> String {
+        format!(
+            "{} is an easy-rsa PKI (it holds private/ and reqs/), not a pki store",
+            self.dir.display()
+        )
+    }
+
+    /// The refusal of a command that needs a store where there is none:
+    /// how to make one, or, in an easy-rsa PKI, to pick another directory.
+    fn no_store(&self) -> Error {
+        if self.is_easy_rsa() {
+            Error::input(self.easy_rsa_problem(), Self::EASY_RSA_HINT)
+        } else {
+            Error::NoStore {
+                dir: self.dir.clone(),
+            }
         }
     }
 
@@ -170,11 +204,7 @@ impl Store {
         let text = match fs::read_private(&path, fs::Kind::Any) {
             Ok(t) => t,
             Err(Ok(refusal)) => return Err(refusal),
-            Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NoStore {
-                    dir: self.dir.clone(),
-                })
-            }
+            Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Err(self.no_store()),
             Err(Err(source)) => return Err(Error::Read { path, source }),
         };
         let mut de = serde_json::Deserializer::from_slice(&text);
@@ -277,9 +307,7 @@ impl Store {
         // no lock file yet, which taking the lock would create).
         self.guard()?;
         if !create && !self.exists() {
-            return Err(Error::NoStore {
-                dir: self.dir.clone(),
-            });
+            return Err(self.no_store());
         }
         if self.exists() && !self.dir.join(LOCK_FILE).exists() {
             self.read_index()?;
@@ -291,6 +319,7 @@ impl Store {
             self.read_index()?
         };
         fs::remove_temp_files(self.temp_dirs())?;
+        self.remove_orphans(&index)?;
         let mut tx = Tx {
             store: self,
             now,
@@ -342,6 +371,59 @@ impl Store {
             }));
         }
         dirs
+    }
+
+    /// The key and certificate files in `dirs` (user directories, as
+    /// `users/<user>`) that `index` does not name, relative to the store:
+    /// what a batch killed (SIGINT, a crash) or failed before its commit
+    /// wrote. Their certificates were never current and their keys never
+    /// left the store.
+    pub fn orphans_in(&self, index: &Index, dirs: &[PathBuf]) -> Vec<PathBuf> {
+        let users = self.dir.join("users");
+        let mut out = Vec::new();
+        for dir in dirs.iter().filter(|d| d.parent() == Some(users.as_path())) {
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                let ours = p.extension().is_some_and(|x| x == "crt" || x == "key")
+                    && e.file_type().is_ok_and(|t| t.is_file());
+                let Ok(rel) = p.strip_prefix(&self.dir) else {
+                    continue;
+                };
+                if ours && !index.names(rel) {
+                    out.push(rel.to_path_buf());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Every user directory, for `verify`'s look at orphans.
+    pub fn user_dirs(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.dir.join("users"))
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Remove the orphans of an interrupted run ([`Store::orphans_in`]) from
+    /// the user directories changed since the index was written (where a
+    /// killed run leaves them; see [`Store::temp_dirs`]). Only under the
+    /// store lock, with `index` as read under it: no other pki is writing.
+    fn remove_orphans(&self, index: &Index) -> Result<()> {
+        for rel in self.orphans_in(index, &self.temp_dirs()) {
+            let p = self.path(&rel);
+            std::fs::remove_file(&p)
+                .map_err(|e| Error::io("remove the orphan of an interrupted run", &p, e))?;
+        }
+        Ok(())
     }
 
     /// Write a new file of the store (0600 or 0644 as `mode` says), never

@@ -223,8 +223,9 @@ fn a_missing_app_is_refused_unless_create_posts_the_full_app() {
     );
     assert_eq!(app["env"]["ORCHESTRATION"], "marathon");
 
-    // --create on an app that exists is an update.
-    deploy(&env, &fake, &["--create"]).ok();
+    // --create on an app that exists is an update (--force-restart: the
+    // env is what the POST set, unchanged).
+    deploy(&env, &fake, &["--create", "--force-restart"]).ok();
     assert_eq!(fake.methods(), ["GET", "GET", "POST", "GET", "PUT"]);
 }
 
@@ -254,14 +255,15 @@ fn credentials_401_403_and_the_token_header() {
     );
 
     env.var("DCOS_ACS_TOKEN", "tok.en-123");
-    deploy(&env, &fake, &[]).ok();
+    // --force-restart: the env is already what the deploy above set.
+    deploy(&env, &fake, &["--force-restart"]).ok();
     assert_eq!(
         fake.seen()[4].header("authorization"),
         Some("token=tok.en-123")
     );
 
     env.var("DCOS_ACS_TOKEN", "wrong");
-    deploy(&env, &fake, &[])
+    deploy(&env, &fake, &["--force-restart"])
         .code(1)
         .one_line_error(&["401", "sent a token"]);
 

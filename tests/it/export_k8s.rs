@@ -384,7 +384,7 @@ fn the_names_and_keys_are_the_ones_the_vendors_workloads_read() {
 
 /// `kubernetes-validate --strict` on `file`: (passed, what it said).
 fn kubernetes_validate(file: &std::path::Path) -> (bool, String) {
-    let out = std::process::Command::new("kubernetes-validate")
+    let out = common::test_tool("kubernetes-validate")
         .arg("--strict")
         .arg(file)
         .output()
@@ -407,11 +407,9 @@ fn the_output_passes_kubernetes_validate_in_strict_mode() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  bogus: 1\ndata:\n  user: a\n",
     )
     .unwrap();
-    // .ci/run installs it; a developer machine may lack it.
-    if !common::tool_or_skip(
-        "kubernetes-validate",
-        "python3 -m pip install kubernetes-validate",
-    ) {
+    // .ci/run installs it into a venv (common::test_venv); a developer
+    // machine may lack it.
+    if !common::tool_or_skip("kubernetes-validate", "bash .ci/run installs it") {
         return;
     }
     let (ok, said) = kubernetes_validate(&bad);

@@ -31,6 +31,7 @@ mod props;
 mod redirects;
 mod rollover;
 mod rotate;
+mod second_day;
 mod sign_and_send;
 mod store_trust;
 mod tls_handshake;

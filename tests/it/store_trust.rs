@@ -836,7 +836,10 @@ fn check_doc(r: &Run) -> CheckDoc {
 fn a_revocation_in_the_same_second_as_the_crl_makes_it_stale() {
     let mut env = Env::new();
     env.var("PKI_NOW", "2026-03-01T10:00:00Z");
-    env.run(&["init"]).ok();
+    // A store whose certificates name a CRL URL: one nobody fetches is
+    // never an alarm (issue 21, item 9).
+    env.run(&["init", "--crl-url", "http://crl.example/root.crl"])
+        .ok();
     env.run(&["issue", "alice", "bob", "--key-type", "ecdsa-p256"])
         .ok();
     env.run(&["crl"]).ok();
@@ -875,7 +878,10 @@ fn a_revocation_in_the_same_second_as_the_crl_makes_it_stale() {
 fn a_stale_crl_is_attention_and_the_prometheus_file_carries_its_next_update() {
     let mut env = Env::new();
     env.var("PKI_NOW", "2026-03-01T00:00:00Z");
-    env.run(&["init"]).ok();
+    // A store whose certificates name a CRL URL: one nobody fetches is
+    // never an alarm (issue 21, item 9).
+    env.run(&["init", "--crl-url", "http://crl.example/root.crl"])
+        .ok();
     env.run(&[
         "issue",
         "alice",

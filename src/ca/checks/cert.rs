@@ -363,6 +363,64 @@ pub fn client_auth(x: &X509Certificate<'_>) -> Outcome {
     }
 }
 
+/// How far past its CA a user certificate of the vendor's openssl procedure
+/// ends: both get `-days 365`, the user a moment after the CA, so the
+/// user's ends seconds (minutes, when typed by hand) after the CA's. Up to
+/// a day past is what that procedure makes (docs/migrating.md): a warning,
+/// not a failure.
+pub const VENDOR_OUTLIVES_MARGIN: ::time::Duration = ::time::Duration::DAY;
+
+/// A user certificate ending a little after its CA, as the vendor's
+/// procedure always makes it: what it is and when it matters.
+pub fn outlives_warning(w: Window) -> Option<String> {
+    let Window::OutlivesCa {
+        not_after,
+        ca_not_after,
+    } = w
+    else {
+        return None;
+    };
+    let by = (not_after - ca_not_after).whole_seconds();
+    (not_after - ca_not_after <= VENDOR_OUTLIVES_MARGIN).then(|| {
+        format!(
+            "valid until {}, {by} second(s) after its CA, as the vendor's openssl procedure always makes it: harmless until the CA expires on {}, when every certificate it signed stops working; replace the CA before then (`pki rollover start`)",
+            rfc3339(not_after),
+            rfc3339(ca_not_after)
+        )
+    })
+}
+
+/// An X.509 v1 user certificate (no extensions, so no extendedKeyUsage),
+/// as the vendor's openssl procedure makes it: what it is and when it
+/// matters. None for v3, which is held to [`client_auth`].
+pub fn v1_leaf_warning(x: &X509Certificate<'_>) -> Option<String> {
+    (x.version() == X509Version::V1).then(|| {
+        "X.509 v1 without extendedKeyUsage, as the vendor's openssl procedure makes it: OpenSSL (`openssl verify -purpose sslclient`) and Erlang accept it as a client certificate; it becomes a problem only for a TLS stack that demands clientAuth; `pki rotate --force USER` re-issues it with clientAuth".to_string()
+    })
+}
+
+/// The warnings of [`outlives_warning`] and [`v1_leaf_warning`] for a user
+/// certificate `der` under the CA `ca_der` (`import --user`'s).
+pub fn vendor_warnings(der: &[u8], ca_der: &[u8], now: OffsetDateTime) -> Vec<String> {
+    let (Ok((_, x)), Ok((_, ca))) = (
+        X509Certificate::from_der(der),
+        X509Certificate::from_der(ca_der),
+    ) else {
+        return Vec::new();
+    };
+    let v = x.validity();
+    let w = window(
+        v.not_before.to_datetime(),
+        v.not_after.to_datetime(),
+        now,
+        Some(ca.validity().not_after.to_datetime()),
+    );
+    v1_leaf_warning(&x)
+        .into_iter()
+        .chain(outlives_warning(w))
+        .collect()
+}
+
 /// The private key's public half is the certificate's.
 pub fn key_matches(key: Result<PrivateKey>, x: &X509Certificate<'_>) -> Outcome {
     let key = key.map_err(|e| e.to_string())?;

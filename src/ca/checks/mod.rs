@@ -20,7 +20,7 @@ use crate::store::{CaEntry, CertEntry, CertState, Index, Scanned, Store};
 use crate::x509::cert::sha256_hex;
 use crate::x509::keys::PrivateKey;
 
-pub use cert::{ca_problem, chain_problem, check_ca_valid, Outcome};
+pub use cert::{ca_problem, chain_problem, check_ca_valid, vendor_warnings, Outcome};
 
 /// Which check a finding is from; its name is the `check` of `verify --json`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +85,9 @@ pub struct Finding {
     pub serial: Option<String>,
     pub check: Check,
     pub outcome: Outcome,
+    /// Passed, but with something to know: what the vendor's openssl
+    /// procedure makes (a v1 leaf, a leaf outliving its CA by seconds).
+    pub warning: bool,
 }
 
 impl Finding {
@@ -107,11 +110,35 @@ pub fn scanned(scanned: &[Scanned]) -> Vec<Finding> {
             user: None,
             serial: None,
             check: Check::Store,
+            warning: false,
             outcome: if s.ok {
                 Ok(s.message.clone())
             } else {
                 Err(s.message.clone())
             },
+        })
+        .collect()
+}
+
+/// Key and certificate files of users that no index names (a batch
+/// interrupted before its commit): passed with a warning, since nothing
+/// uses them and the next command that changes the store removes them.
+pub fn orphans(store: &Store, index: &Index) -> Vec<Finding> {
+    store
+        .orphans_in(index, &store.user_dirs())
+        .into_iter()
+        .map(|rel| Finding {
+            user: rel
+                .parent()
+                .and_then(Path::file_name)
+                .map(|u| u.to_string_lossy().into_owned()),
+            serial: None,
+            check: Check::Store,
+            outcome: Ok(format!(
+                "{} is named by no index: an orphan of an interrupted run (never current, never exported); the next pki that changes the store removes it",
+                rel.display()
+            )),
+            warning: true,
         })
         .collect()
 }
@@ -132,7 +159,27 @@ impl Checker<'_> {
             serial: serial.map(str::to_string),
             check,
             outcome,
+            warning: false,
         });
+    }
+
+    /// A passed check with a warning, or `otherwise` when there is none.
+    fn add_or_warn(
+        &mut self,
+        (user, serial): (Option<&str>, Option<&str>),
+        check: Check,
+        warning: Option<String>,
+        otherwise: impl FnOnce() -> Outcome,
+    ) {
+        match warning {
+            Some(w) => {
+                self.add(user, serial, check, Ok(w));
+                if let Some(f) = self.findings.last_mut() {
+                    f.warning = true;
+                }
+            }
+            None => self.add(user, serial, check, otherwise()),
+        }
     }
 
     /// The CA's checks; returns its DER when it could be read, for chaining.
@@ -250,8 +297,10 @@ impl Checker<'_> {
             self.now,
             ca_not_after,
         );
-        self.add(u, s, Check::Validity, window.outcome());
-        self.add(u, s, Check::Eku, cert::client_auth(&x));
+        let outlives = cert::outlives_warning(window);
+        self.add_or_warn((u, s), Check::Validity, outlives, || window.outcome());
+        let v1 = cert::v1_leaf_warning(&x);
+        self.add_or_warn((u, s), Check::Eku, v1, || cert::client_auth(&x));
         if let Some(k) = key {
             self.add(u, s, Check::Key, cert::key_matches(k, &x));
         }

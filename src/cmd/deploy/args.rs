@@ -31,7 +31,10 @@ as read). Any env change restarts the app's tasks.
 No redirect is followed (a 3xx is an error naming its Location). Every send is
 recorded in the store's audit log before it leaves, and its outcome after.
 
-Exit codes: 0 deployed (or planned, with --dry-run); 1 network failure, 401/403,
+When the env already holds exactly that, nothing is sent (\"unchanged: nothing
+sent\", recorded in the audit log; no restart); --force-restart sends it anyway.
+
+Exit codes: 0 deployed, unchanged (or planned, with --dry-run); 1 network failure, 401/403,
 a redirected PUT or a server error; 2 bad input, app not found (without
 --create), a redirected GET or 422 from Marathon; 4 a deployment is in progress
 (409; --force supersedes it).")]
@@ -67,6 +70,10 @@ pub struct Connection {
     /// Print the request that would be sent (private keys redacted); only the GET is sent.
     #[arg(long)]
     pub dry_run: bool,
+    /// Send the PUT even when the app's env already holds exactly what it
+    /// would send (by default nothing is sent then: a PUT only restarts the tasks).
+    #[arg(long)]
+    pub force_restart: bool,
     /// A file holding a DC/OS ACS token, sent as `Authorization: token=...` (default: $DCOS_ACS_TOKEN).
     #[arg(long, value_name = "FILE", conflicts_with = "credentials_file")]
     pub token_file: Option<PathBuf>,
@@ -103,7 +110,10 @@ revoked or superseded, dropped with a warning). Every other variable is sent bac
 read. Any env change restarts the controller, which restarts the ASP instances.
 No redirect is followed; every send is recorded in the audit log before and after.
 
-Exit codes: as deploy marathon: 0 deployed (or planned, with --dry-run); 1 network
+When the env already holds exactly that, nothing is sent (\"unchanged: nothing
+sent\", recorded in the audit log; no restart); --force-restart sends it anyway.
+
+Exit codes: as deploy marathon: 0 deployed, unchanged (or planned, with --dry-run); 1 network
 failure, 401/403, a redirected PUT or a server error; 2 bad input, no such app,
 a redirected GET or 422 from Marathon; 4 a deployment is in progress (409; --force).")]
 pub struct AspArgs {

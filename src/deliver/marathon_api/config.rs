@@ -41,13 +41,10 @@ pub fn config(s: &Settings, app_id: &str) -> Result<Config> {
     let base = base_url(s.url)?;
     crate::deliver::marathon::validate_app_id(app_id)?;
     let auth = if let Some(f) = s.token_file {
-        Auth::token(
-            &crate::store::fs::read_input_text(f)?,
-            &f.display().to_string(),
-        )?
+        Auth::token(&flag_file("--token-file", f)?, &f.display().to_string())?
     } else if let Some(f) = s.credentials_file {
         Auth::basic(
-            &crate::store::fs::read_input_text(f)?,
+            &flag_file("--credentials-file", f)?,
             &f.display().to_string(),
         )?
     } else {
@@ -167,9 +164,25 @@ impl Auth {
     }
 }
 
+/// The text of a file a flag names; a file that cannot be read is named
+/// with its flag (`--token-file: cannot read /x: ...`).
+fn flag_file(flag: &str, path: &Path) -> Result<String> {
+    crate::store::fs::read_input_text(path).map_err(|e| match e {
+        Error::Read { path, source } => Error::input(
+            format!(
+                "{flag}: cannot read {}: {}",
+                path.display(),
+                crate::error::one_line(&source)
+            ),
+            format!("check the path given to {flag} and its permissions"),
+        ),
+        e => e,
+    })
+}
+
 /// The certificates in a PEM file given with `--ca-cert`.
 pub fn read_ca_certs(path: &Path) -> Result<Vec<Vec<u8>>> {
-    let text = crate::store::fs::read_input_text(path)?;
+    let text = flag_file("--ca-cert", path)?;
     let bad = || {
         Error::input(
             format!("{} holds no PEM certificate", path.display()),

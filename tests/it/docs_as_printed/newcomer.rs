@@ -32,6 +32,22 @@ fn installed(env: &Env) -> String {
     bin.display().to_string()
 }
 
+/// Run `job` with `sh -c` as a newcomer would after `cargo install`: only
+/// the installed `pki` and the system's tools on PATH, HOME and TMPDIR in
+/// the scratch directory.
+fn run_installed(env: &Env, job: &str) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(job)
+        .env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", installed(env)))
+        .env("HOME", env.root())
+        .env("TMPDIR", env.root())
+        .current_dir(env.root())
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn the_readme_has_two_set_up_commands_install_then_the_main_job_and_the_test_suite() {
     let blocks = common::code_blocks(&readme_section("Set-up on a fresh machine"));
@@ -44,16 +60,7 @@ fn the_readme_has_two_set_up_commands_install_then_the_main_job_and_the_test_sui
     let (install, job) = first.split_once(" && ").unwrap();
     assert_eq!(install, "cargo install --locked --path .");
     let env = Env::new();
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(job)
-        .env_clear()
-        .env("PATH", format!("{}:/usr/bin:/bin", installed(&env)))
-        .env("HOME", env.root())
-        .env("TMPDIR", env.root())
-        .current_dir(env.root())
-        .output()
-        .unwrap();
+    let out = run_installed(&env, job);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{job}\n{stderr}");
     let block: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -76,6 +83,52 @@ fn the_readme_has_two_set_up_commands_install_then_the_main_job_and_the_test_sui
         for l in b.lines() {
             assert!(l.starts_with("pki "), "{l}");
         }
+    }
+}
+
+/// Issue 21 items 12 and 13: the README's main job prints no private key
+/// and says where it left its store; the test command installs Python
+/// tools into a virtual environment, never the system Python, and the
+/// README says what it installs and where.
+#[test]
+fn the_readme_smoke_job_hides_the_ca_key_and_names_its_store() {
+    let section = readme_section("Set-up on a fresh machine");
+    let blocks = common::code_blocks(&section);
+    let (_, job) = blocks[0].1.trim().split_once(" && ").unwrap();
+    let env = Env::new();
+    let out = run_installed(&env, job);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{job}\n{stderr}");
+    assert!(!stdout.contains("PRIVATE KEY"), "{stdout}");
+    assert!(!stderr.contains("PRIVATE KEY"), "{stderr}");
+    let block: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(block["EPHEMERAL_STORE_ROOT_CA_KEY"], "<redacted>");
+    let store = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("pki: the store of this run is "))
+        .unwrap_or_else(|| panic!("no store path on stderr: {stderr}"));
+    assert!(Path::new(store).join("index.json").is_file(), "{store}");
+    assert!(Path::new(store).starts_with(env.root()), "{store}");
+
+    let ci =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run")).unwrap();
+    assert!(!ci.contains("--break-system-packages"), "{ci}");
+    assert!(ci.contains("python3 -m venv \"$PKI_TEST_VENV\""), "{ci}");
+    assert!(ci.contains("$HOME/.cache/pki-test-venv"), "{ci}");
+    assert!(
+        !ci.contains("python3 -m pip install"),
+        "pip runs from the venv only: {ci}"
+    );
+    for w in [
+        "kubernetes-validate",
+        "~/.cache/pki-test-venv",
+        "PKI_TEST_VENV",
+        "apt-get",
+    ] {
+        assert!(section.contains(w), "the set-up section lacks {w}");
     }
 }
 
@@ -330,6 +383,36 @@ fn bash_completes_user_names_from_the_store() {
     );
     // Commands and flags still complete.
     assert!(bash_completes(&env, &["pki", "rot"]).contains(&"rotate".to_string()));
+}
+
+/// Issue 21 item 12: `export asp --user` and `deploy asp --user` complete
+/// user names too, the first and a further one.
+#[test]
+fn bash_completes_user_names_after_export_asp_and_deploy_asp() {
+    let env = Env::with_users(&["alice", "albert", "bob"]);
+    assert_eq!(
+        bash_completes(&env, &["pki", "export", "asp", "--user", "al"]),
+        ["albert", "alice"]
+    );
+    assert_eq!(
+        bash_completes(&env, &["pki", "export", "asp", "--user", "alice", "b"]),
+        ["bob"]
+    );
+    assert_eq!(
+        bash_completes(
+            &env,
+            &[
+                "pki",
+                "deploy",
+                "asp",
+                "--url",
+                "http://m:8080",
+                "--user",
+                "b"
+            ]
+        ),
+        ["bob"]
+    );
 }
 
 /// `pki ARGS -h`, the short help.

@@ -336,16 +336,39 @@ pub fn marathon_schema(version: &str) -> jsonschema::Validator {
         .expect("the schema loads as draft 4")
 }
 
+/// The virtual environment `.ci/run` installs Python test tools into
+/// (never the system Python): `$PKI_TEST_VENV`, by default
+/// `~/.cache/pki-test-venv`.
+pub fn test_venv() -> PathBuf {
+    std::env::var_os("PKI_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/pki-test-venv")
+        })
+}
+
+/// A test tool to run: the one in [`test_venv`] when it is there, else
+/// `tool` as PATH finds it.
+pub fn test_tool(tool: &str) -> Command {
+    let venv = test_venv().join("bin").join(tool);
+    Command::new(if venv.is_file() {
+        venv.into_os_string()
+    } else {
+        tool.into()
+    })
+}
+
 /// Whether a test that needs `tool` can run: true when it is on PATH. On
 /// CI (`CI` set) a missing tool fails the test, since `.ci/run` installs
 /// it; elsewhere the test says why it is skipped.
 pub fn tool_or_skip(tool: &str, install: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let found = test_venv().join("bin").join(tool).is_file()
+        || Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
     if found {
         return true;
     }
