@@ -20,7 +20,7 @@ use crate::store::fs;
 use crate::x509::cert::CertInfo;
 use crate::x509::csr::{parse_csr, CsrKey};
 use crate::x509::names;
-use crate::x509::profile::{self, DEFAULT_USER_DAYS};
+use crate::x509::profile::DEFAULT_USER_DAYS;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -71,9 +71,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         },
     };
     names::validate_user(&user)?;
-    for s in &csr.sans {
-        profile::parse_san(s)?;
-    }
     let req = Request {
         user: user.clone(),
         key_type: csr.key_type,

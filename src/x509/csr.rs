@@ -7,6 +7,7 @@ use x509_parser::prelude::*;
 use crate::error::{Error, Result};
 use crate::x509::cert::key_type_of;
 use crate::x509::keys::KeyType;
+use crate::x509::profile::{typed_san, SanKind};
 
 /// What we take from a request once its signature is checked.
 pub struct Csr {
@@ -109,11 +110,13 @@ pub fn parse_csr(bytes: &[u8], what: &str) -> Result<Csr> {
                     ParsedExtension::SubjectAlternativeName(san) => {
                         for n in &san.general_names {
                             match n {
-                                GeneralName::DNSName(d) => sans.push(d.to_string()),
-                                GeneralName::RFC822Name(e) => sans.push(e.to_string()),
-                                GeneralName::URI(u) => sans.push(u.to_string()),
+                                GeneralName::DNSName(d) => sans.push((SanKind::Dns, d.to_string())),
+                                GeneralName::RFC822Name(e) => {
+                                    sans.push((SanKind::Email, e.to_string()))
+                                }
+                                GeneralName::URI(u) => sans.push((SanKind::Uri, u.to_string())),
                                 GeneralName::IPAddress(b) => match ip(b) {
-                                    Some(a) => sans.push(a),
+                                    Some(a) => sans.push((SanKind::Ip, a)),
                                     None => ignored.push("a malformed IP address SAN".into()),
                                 },
                                 other => ignored.push(format!("SAN {other:?}")),
@@ -125,15 +128,19 @@ pub fn parse_csr(bytes: &[u8], what: &str) -> Result<Csr> {
             }
         }
     }
-    if let Some((san, c)) = sans
-        .iter()
-        .find_map(|v| crate::x509::names::control_char(v).map(|c| (v, c)))
-    {
-        return Err(Error::input(
-            format!("{what} asks for the alternative name {san:?}, which contains {c}"),
-            "ask its owner for a request without it",
-        ));
-    }
+    // Each name keeps the type the request gives it, or the request is
+    // refused: the store keeps names as text and reads their type back
+    // from it, so a DNS name "10.1.2.3" would come back an IP address.
+    let sans = sans
+        .into_iter()
+        .map(|(kind, v)| match typed_san(kind, &v) {
+            Ok(_) => Ok(v),
+            Err(why) => Err(Error::input(
+                format!("{what} asks for the {} {v:?}, which {why}", kind.name()),
+                "ask its owner for a request without it, or with the name under its own type (DNS:, IP:, email:, URI:)",
+            )),
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(Csr {
         common_names,
         subject: info.subject.to_string(),

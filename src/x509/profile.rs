@@ -107,32 +107,76 @@ pub fn parse_san(s: &str) -> Result<SanType> {
             "give a DNS name, an IP address, an e-mail address or a URI",
         )
     };
-    // Controls would reach the certificate and every terminal that shows it.
-    if let Some(c) = crate::x509::names::control_char(s) {
-        return Err(bad(&format!("contains {c}")));
-    }
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(SanType::IpAddress(ip));
     }
-    let ia5 = |v: &str| v.try_into().map_err(|_| bad("is not ASCII"));
-    if s.contains("://") {
-        return Ok(SanType::URI(ia5(s)?));
-    }
-    if s.contains('@') {
-        return Ok(SanType::Rfc822Name(ia5(s)?));
-    }
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
+    let kind = if s.contains("://") {
+        SanKind::Uri
+    } else if s.contains('@') {
+        SanKind::Email
+    } else {
+        SanKind::Dns
     };
-    let dns = s.strip_prefix("*.").unwrap_or(s);
-    if s.len() > 253 || !dns.split('.').all(label_ok) {
-        return Err(bad("is not a valid DNS name"));
+    typed_san(kind, s).map_err(|why| bad(&why))
+}
+
+/// The type of a requested name, as a CSR states it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SanKind {
+    Dns,
+    Email,
+    Uri,
+    Ip,
+}
+
+impl SanKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SanKind::Dns => "DNS name",
+            SanKind::Email => "e-mail address",
+            SanKind::Uri => "URI",
+            SanKind::Ip => "IP address",
+        }
     }
-    Ok(SanType::DnsName(ia5(s)?))
+}
+
+/// `s` as a name of type `kind`, or why it is not one. The store keeps
+/// SANs as text and [`parse_san`] reads their type back from the text, so
+/// a name is taken only when its text reads back as its own type: a DNS
+/// name that is an IP address ("10.1.2.3") or has an `@`, an e-mail
+/// address without `@`, a URI without `://`, is not one.
+pub fn typed_san(kind: SanKind, s: &str) -> std::result::Result<SanType, String> {
+    // Controls would reach the certificate and every terminal that shows it.
+    if let Some(c) = crate::x509::names::control_char(s) {
+        return Err(format!("contains {c}"));
+    }
+    let ia5 = |v: &str| v.try_into().map_err(|_| "is not ASCII".to_string());
+    match kind {
+        SanKind::Ip => s
+            .parse::<IpAddr>()
+            .map(SanType::IpAddress)
+            .map_err(|_| "is not an IP address".into()),
+        _ if s.parse::<IpAddr>().is_ok() => Err(format!("is an IP address, not a {}", kind.name())),
+        SanKind::Uri if s.contains("://") => Ok(SanType::URI(ia5(s)?)),
+        SanKind::Uri => Err("has no \"://\" (pki carries URIs of the form scheme://...)".into()),
+        SanKind::Email if s.contains("://") => Err("is not an e-mail address".into()),
+        SanKind::Email if s.contains('@') => Ok(SanType::Rfc822Name(ia5(s)?)),
+        SanKind::Email => Err("is not an e-mail address (it has no @)".into()),
+        SanKind::Dns => {
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            };
+            let dns = s.strip_prefix("*.").unwrap_or(s);
+            if s.len() > 253 || !dns.split('.').all(label_ok) {
+                return Err("is not a valid DNS name".into());
+            }
+            Ok(SanType::DnsName(ia5(s)?))
+        }
+    }
 }
 
 /// Check a CRL distribution point URL. Only http: Riak fetches CRLs with a
