@@ -258,7 +258,8 @@ pub fn issue_batch(
 ) -> Result<Vec<Issued>> {
     let store = tx.store;
     let mut serials = tx.index.serials();
-    let crl_url = tx.index.settings.crl_url.clone();
+    // The signing CA's own CRL URL (a rollover's new CA has one of its own).
+    let crl_url = crate::ca::revoke::crl_url_of(&tx.index, &signer.serial);
     let mut made: Vec<Option<(CertInfo, Paths)>> = requests.iter().map(|_| None).collect();
     let types: Vec<KeyType> = requests.iter().map(|r| r.key_type).collect();
     let committed = &tx.index;

@@ -103,7 +103,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             alg: csr.key_type.signature_algorithm(),
         };
         let mut serials = tx.index.serials();
-        let crl_url = tx.index.settings.crl_url.clone();
+        let crl_url = crate::ca::revoke::crl_url_of(&tx.index, &signer.serial);
         let der = sign(
             &signer,
             &mut serials,

@@ -73,6 +73,10 @@ pub struct Rollover {
     /// When the current phase began.
     #[serde(with = "time::serde::rfc3339")]
     pub phase_since: OffsetDateTime,
+    /// The last CRL of the other CA (`pki crl` makes one per CA while a
+    /// rollover runs; `crl` above is the current CA's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl: Option<CrlRecord>,
 }
 
 /// The last CRL made by `pki crl`. Its number only grows (RFC 5280 5.2.3).
@@ -118,6 +122,11 @@ pub struct CaEntry {
     /// The key file is encrypted PKCS#8 (`init --encrypt`): signing needs a passphrase.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub encrypted: bool,
+    /// Its certificates name a CRL URL of its own: the configured one with
+    /// the CA serial inserted (a CA made by `rollover start`, whose
+    /// certificates are in use beside the other CA's; docs/revocation.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_crl_url: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,6 +220,7 @@ impl CaEntry {
             key,
             created_at: now,
             encrypted: false,
+            own_crl_url: false,
         })
     }
 }
@@ -301,7 +311,8 @@ impl Index {
             }
             serial_once(&entry, &c.serial)?;
         }
-        if let Some(crl) = &self.crl {
+        let other_crl = self.rollover.as_ref().and_then(|r| r.crl.as_ref());
+        for crl in self.crl.iter().chain(other_crl) {
             let entry = format!("crl (number {})", crl.number);
             hex_field(&crl.ca_serial, false)
                 .map_err(|p| bad(entry.clone(), format!("has CA serial {p}")))?;
@@ -482,6 +493,12 @@ impl Index {
                     .flat_map(|c| [Some(&c.cert), c.key.as_ref()]),
             )
             .chain(std::iter::once(self.crl.as_ref().map(|c| &c.path)))
+            .chain(std::iter::once(
+                self.rollover
+                    .as_ref()
+                    .and_then(|r| r.crl.as_ref())
+                    .map(|c| &c.path),
+            ))
             .flatten()
             .any(|p| p == rel)
     }

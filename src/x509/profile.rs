@@ -197,6 +197,26 @@ pub fn parse_crl_url(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
+/// The name of CA `serial`'s own CRL, made from the configured one (a URL
+/// or a file name): the serial inserted before the extension of the last
+/// path segment, `http://h/crl/rootCA.crl` becoming
+/// `http://h/crl/rootCA-<serial>.crl` (appended when there is none). A
+/// query or fragment stays at the end.
+pub fn per_ca_name(name: &str, serial: &str) -> String {
+    let (body, tail) = name.split_at(name.find(['?', '#']).unwrap_or(name.len()));
+    // A URL's path starts after its host; a URL without one gets one.
+    let path_start = body.find("://").map_or(0, |i| i + 3);
+    if path_start > 0 && !body[path_start..].contains('/') {
+        return format!("{body}/crl-{serial}{tail}");
+    }
+    let seg_start = body.rfind('/').map_or(0, |i| i + 1);
+    let at = match body[seg_start..].rfind('.') {
+        Some(dot) if dot > 0 => seg_start + dot,
+        _ => body.len(),
+    };
+    format!("{}-{serial}{}{tail}", &body[..at], &body[at..])
+}
+
 /// [`parse_crl_url`] as a usage error (exit 2).
 pub fn check_crl_url(s: &str) -> Result<()> {
     parse_crl_url(s)
@@ -340,6 +360,21 @@ mod tests {
             "http://x/\u{7}",
         ] {
             assert_eq!(parse_san(bad).unwrap_err().code(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_ca_s_own_crl_name_has_its_serial_before_the_extension() {
+        for (given, want) in [
+            ("http://h/crl/rootCA.crl", "http://h/crl/rootCA-0a1b.crl"),
+            ("http://h/crl/rootCA", "http://h/crl/rootCA-0a1b"),
+            ("http://h/a.b/crl?x=1.2", "http://h/a.b/crl-0a1b?x=1.2"),
+            ("http://h:80/r.crl#f", "http://h:80/r-0a1b.crl#f"),
+            ("/srv/www/.crl", "/srv/www/.crl-0a1b"),
+            ("rootCA.crl.pem", "rootCA.crl-0a1b.pem"),
+            ("http://crl.example", "http://crl.example/crl-0a1b"),
+        ] {
+            assert_eq!(per_ca_name(given, "0a1b"), want, "{given}");
         }
     }
 
