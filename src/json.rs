@@ -433,7 +433,7 @@ pub struct CheckDoc {
 /// no certificate could be read. `check` is one of: `ca-file`, `ca-key`,
 /// `ca-signature`, `ca-constraints`, `ca-key-usage`, `ca-validity`,
 /// `ca-mode`, `file`, `index`, `chain`, `name`, `validity`, `eku`, `key`,
-/// `mode`, `history`.
+/// `mode`, `history`, `crl`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyDoc {

@@ -206,3 +206,175 @@ fn every_phase_of_a_rollover_has_one_crl_per_ca_at_a_url_of_its_own() {
     }
     env.run(&["verify"]).ok();
 }
+
+#[test]
+fn verify_fails_on_a_stored_crl_that_is_garbage_or_signed_by_another_key() {
+    let env = Env::with_users(&["alice"]);
+    env.run(&["revoke", "alice"]).ok();
+    env.run(&["crl"]).ok();
+    let crl = env.store().join("crl/1.crl");
+    let r = env.run(&["verify", "--json"]);
+    let doc = r.ok().json();
+    let crl_checks = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "crl" && f["ok"] == true)
+        .count();
+    assert_eq!(crl_checks, 1, "{}", r.stdout);
+    // Garbage where the CRL was.
+    std::fs::write(&crl, "not a CRL\n").unwrap();
+    let r = env.run(&["verify"]);
+    r.code(3);
+    assert!(r.stdout.contains("crl/1.crl is not a CRL"), "{}", r.stdout);
+    // A CRL with the same issuer name and number, signed by another CA's key.
+    let other = Env::with_users(&["alice"]);
+    other.run(&["revoke", "alice"]).ok();
+    other.run(&["crl"]).ok();
+    std::fs::copy(other.store().join("crl/1.crl"), &crl).unwrap();
+    let r = env.run(&["verify"]);
+    r.code(3);
+    assert!(
+        r.stdout
+            .contains("signature that does not verify with the CA's key"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn an_imported_ca_with_a_negative_or_over_long_serial_is_refused() {
+    let env = Env::new();
+    sh(
+        &env,
+        "openssl genrsa -out ca.key 2048 2>/dev/null
+         openssl req -x509 -new -key ca.key -subj /CN=rootCA -days 365 -set_serial -5 -out neg.crt
+         openssl req -x509 -new -key ca.key -subj /CN=rootCA -days 365 \
+           -set_serial 0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f -out long.crt
+         openssl req -x509 -new -key ca.key -subj /CN=rootCA -days 365 \
+           -set_serial 0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f -out twenty.crt",
+    );
+    let before = env.snapshot(env.root());
+    env.run(&["import", "--cert", "neg.crt", "--key", "ca.key"])
+        .code(2)
+        .one_line_error(&["neg.crt has a negative serial number", "RFC 5280"]);
+    env.run(&["import", "--cert", "long.crt", "--key", "ca.key"])
+        .code(2)
+        .one_line_error(&["long.crt has a serial number of 30 octets", "at most 20"]);
+    assert_eq!(env.snapshot(env.root()), before);
+    // 20 octets is the most RFC 5280 allows, and is taken.
+    env.run(&["import", "--cert", "twenty.crt", "--key", "ca.key"])
+        .ok();
+}
+
+#[test]
+fn weak_cas_are_named_for_what_they_are_not_as_not_self_signed() {
+    let env = Env::new();
+    sh(
+        &env,
+        "openssl genrsa -out k1024.key 1024 2>/dev/null
+         openssl req -x509 -new -key k1024.key -subj /CN=rootCA -days 365 -out rsa1024.crt
+         openssl genrsa -out ca.key 2048 2>/dev/null
+         openssl req -x509 -new -key ca.key -subj /CN=rootCA -days 365 -md5 -out md5.crt",
+    );
+    for (cert, key, parts) in [
+        (
+            "rsa1024.crt",
+            "k1024.key",
+            &["1024-bit RSA key", "weak key"][..],
+        ),
+        (
+            "md5.crt",
+            "ca.key",
+            &["md5WithRSAEncryption", "weak signature algorithm"],
+        ),
+    ] {
+        let r = env.run(&["import", "--cert", cert, "--key", key]);
+        r.code(2).one_line_error(parts);
+        assert!(!r.stderr.contains("not self-signed"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn a_bmpstring_common_name_is_decoded_and_named_as_such() {
+    let env = Env::with_users(&[]);
+    std::fs::write(
+        env.path("bmp.cnf"),
+        "[req]\ndistinguished_name=dn\nprompt=no\nstring_mask=MASK:0x800\n[dn]\nCN=bmpuser\n",
+    )
+    .unwrap();
+    sh(
+        &env,
+        "openssl req -new -newkey rsa:2048 -nodes -keyout bmp.key -config bmp.cnf -out bmp.csr 2>/dev/null
+         openssl asn1parse -in bmp.csr | grep -q BMPSTRING",
+    );
+    let r = env.run(&["sign", "--csr", "bmp.csr"]);
+    r.ok();
+    assert!(
+        r.stderr.contains("\"bmpuser\" is a BMPString") && !r.stderr.contains("<unreadable>"),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(env.path("bmp.crt"), &r.stdout).unwrap();
+    let (ok, subject) = openssl(&[
+        "x509",
+        "-in",
+        env.path("bmp.crt").to_str().unwrap(),
+        "-noout",
+        "-subject",
+        "-nameopt",
+        "show_type",
+    ]);
+    assert!(ok && subject.contains("CN=UTF8STRING:bmpuser"), "{subject}");
+    env.run(&["verify", "bmpuser"]).ok();
+}
+
+#[test]
+fn input_files_are_read_with_a_cap() {
+    let env = Env::with_users(&["alice"]);
+    // A 1 GB file (sparse): refused after reading 1 MiB and one byte of it.
+    let big = std::fs::File::create(env.path("big.csr")).unwrap();
+    big.set_len(1 << 30).unwrap();
+    let t = std::time::Instant::now();
+    env.run(&["sign", "--csr", "big.csr"])
+        .code(2)
+        .one_line_error(&["big.csr is larger than 1024 KiB"]);
+    assert!(t.elapsed() < std::time::Duration::from_secs(20));
+    // The same cap on stdin.
+    let r = env.run_stdin(&["sign", "--csr", "-"], &"x".repeat((1 << 20) + 1));
+    r.code(2).one_line_error(&["stdin is larger than 1024 KiB"]);
+    // Every other input file is read through the same function.
+    env.run(&["verify", "--cert", "big.csr"])
+        .code(2)
+        .one_line_error(&["larger than 1024 KiB"]);
+}
+
+#[test]
+fn a_merge_file_with_a_key_twice_is_refused() {
+    let env = Env::with_users(&["alice"]);
+    std::fs::write(
+        env.path("app.json"),
+        r#"{"id":"/ephemeral-store","env":{"KEEP":"1"},"env":{"OTHER":"2"}}"#,
+    )
+    .unwrap();
+    let r = env.run(&[
+        "export", "marathon", "--user", "alice", "--merge", "app.json",
+    ]);
+    r.code(2)
+        .one_line_error(&["app.json has a duplicate key \"env\""]);
+    assert!(r.stdout.is_empty());
+}
+
+#[test]
+fn man_pages_are_0644_under_umask_000() {
+    let mut env = Env::new();
+    env.umask = Some(0);
+    env.run(&["man", "--out", "man1"]).ok();
+    let mut n = 0;
+    for e in std::fs::read_dir(env.path("man1")).unwrap() {
+        let p = e.unwrap().path();
+        assert_eq!(mode(&p), 0o644, "{}", p.display());
+        n += 1;
+    }
+    assert!(n > 10);
+}

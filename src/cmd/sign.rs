@@ -89,6 +89,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
                 csr.subject
             ));
         }
+        if csr.cn_is_bmp && a.user.is_none() {
+            ctx.warn(format!(
+                "the request's Common Name {user:?} is a BMPString; the certificate's CN is a UTF8String, which Riak reads"
+            ));
+        }
         if !csr.ignored.is_empty() {
             ctx.warn(format!(
                 "ignored from the request (pki applies its own user profile): {}",

@@ -13,6 +13,9 @@ use crate::x509::profile::{typed_san, SanKind};
 pub struct Csr {
     /// Every Common Name of the subject.
     pub common_names: Vec<String>,
+    /// The Common Name is a BMPString (UTF-16), decoded: the certificate's
+    /// CN is a UTF8String, the type Riak reads.
+    pub cn_is_bmp: bool,
     /// The subject, for messages.
     pub subject: String,
     pub key_type: KeyType,
@@ -73,11 +76,7 @@ pub fn parse_csr(bytes: &[u8], what: &str) -> Result<Csr> {
     let common_names = info
         .subject
         .iter_common_name()
-        .map(|cn| {
-            cn.as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|_| "<unreadable>".into())
-        })
+        .map(crate::x509::cert::cn_text)
         .collect::<Vec<_>>();
     // Nothing of the subject but the CN is used, but all of it is printed:
     // a control character anywhere in it is refused, with the reason.
@@ -141,8 +140,13 @@ pub fn parse_csr(bytes: &[u8], what: &str) -> Result<Csr> {
             )),
         })
         .collect::<Result<Vec<_>>>()?;
+    let cn_is_bmp = info
+        .subject
+        .iter_common_name()
+        .any(|cn| crate::x509::cert::bmp_string(cn).is_some());
     Ok(Csr {
         common_names,
+        cn_is_bmp,
         subject: info.subject.to_string(),
         key_type,
         public_key: spki.subject_public_key.data.to_vec(),
