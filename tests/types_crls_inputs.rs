@@ -191,6 +191,16 @@ fn every_phase_of_a_rollover_has_one_crl_per_ca_at_a_url_of_its_own() {
         let (ok, why) = crl_verify(ca, &served(&cdp(cert)), cert);
         assert_eq!(ok, want, "switch, {}: {why}", cert.display());
     }
+    // --json names the other CA's CRL, its file and its URL.
+    let doc = env.run(&["crl", "--json", "--out", out]).ok().json();
+    assert_eq!(doc["crl_url"], own.as_str());
+    assert_eq!(
+        doc["other"]["ca_serial"],
+        ix.ca.as_ref().unwrap().serial.as_str()
+    );
+    assert_eq!(doc["other"]["crl_url"], url);
+    assert_eq!(doc["other"]["out"], out);
+    assert_eq!(doc["other"]["revoked"][0]["user"], "bob");
     // A CA's CRL at the other's URL is no CRL for its certificates.
     let (ok, _) = crl_verify(&new_ca, &served(url), &alice_new);
     assert!(!ok);

@@ -236,6 +236,20 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             crl_url: crl_url_of(&index, &mine.ca_serial),
             pem: mine.pem_text.clone(),
             revoked,
+            other: match made.get(1) {
+                Some(m) => Some(json::OtherCrlDoc {
+                    ca_serial: m.ca_serial.clone(),
+                    path: ctx.store.path(&m.rel).display().to_string(),
+                    out: outs
+                        .get(1)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .map(|p| p.display().to_string()),
+                    crl_url: crl_url_of(&index, &m.ca_serial),
+                    pem: m.pem_text.clone(),
+                    revoked: revoked_of(&m.ca_serial)?,
+                }),
+                None => None,
+            },
         })?;
     } else if a.out.is_none() {
         match a.format {
