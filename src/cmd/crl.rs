@@ -143,7 +143,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             let mut made = Vec::new();
             for (i, ca) in cas.iter().enumerate() {
                 // Each CRL is signed by the CA whose certificates it lists.
-                let signer = crate::ca::key::signer_for(tx.store, ca, &ctx.passphrase)?;
+                let signer = match i {
+                    0 => crate::ca::key::signer(tx.store, &tx.index, &ctx.passphrase)?,
+                    _ => crate::ca::key::signer_for(tx.store, ca, &ctx.passphrase)?,
+                };
                 let revoked = tx
                     .index
                     .revoked_by(&ca.serial)
