@@ -19,17 +19,16 @@ fn csr(env: &Env, name: &str, cn: &str, san: &str) {
     );
 }
 
+/// What openssl prints for extension `ext` of a certificate.
+fn openssl_ext(cert: &std::path::Path, ext: &str) -> String {
+    let (ok, out) = openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-ext", ext]);
+    assert!(ok, "{out}");
+    out
+}
+
 /// The subjectAltName line of a certificate, as openssl prints it.
 fn sans(path: &std::path::Path) -> String {
-    let (ok, out) = openssl(&[
-        "x509",
-        "-in",
-        path.to_str().unwrap(),
-        "-noout",
-        "-ext",
-        "subjectAltName",
-    ]);
-    assert!(ok, "{out}");
+    let out = openssl_ext(path, "subjectAltName");
     out.lines().nth(1).unwrap_or("").trim().to_string()
 }
 
@@ -95,15 +94,7 @@ fn sign_keeps_the_type_of_every_requested_name_or_refuses_it() {
 
 /// The CRL distribution point a certificate names.
 fn cdp(cert: &std::path::Path) -> String {
-    let (ok, out) = openssl(&[
-        "x509",
-        "-in",
-        cert.to_str().unwrap(),
-        "-noout",
-        "-ext",
-        "crlDistributionPoints",
-    ]);
-    assert!(ok, "{out}");
+    let out = openssl_ext(cert, "crlDistributionPoints");
     let at = out.find("URI:").expect("a CRL URI") + 4;
     out[at..].lines().next().unwrap().trim().to_string()
 }

@@ -205,12 +205,7 @@ pub fn crl_url_of(index: &Index, ca_serial: &str) -> Option<String> {
 
 /// Whether CA `ca_serial` has a CRL URL (and so CRL file names) of its own.
 pub fn own_crl_url(index: &Index, ca_serial: &str) -> bool {
-    index
-        .ca
-        .iter()
-        .chain(&index.ca_history)
-        .chain(index.rollover.as_ref().map(|r| &r.other))
-        .any(|c| c.serial == ca_serial && c.own_crl_url)
+    index.ca_by_serial(ca_serial).is_some_and(|c| c.own_crl_url)
 }
 
 /// [`crl_status`] for one CA and the record of its last CRL.

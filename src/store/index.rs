@@ -503,6 +503,15 @@ impl Index {
             .any(|p| p == rel)
     }
 
+    /// The CA with serial `serial`: current, earlier, or a rollover's other.
+    pub fn ca_by_serial(&self, serial: &str) -> Option<&CaEntry> {
+        self.ca
+            .iter()
+            .chain(&self.ca_history)
+            .chain(self.rollover.as_ref().map(|r| &r.other))
+            .find(|c| c.serial == serial)
+    }
+
     pub fn serial_in_use(&self, serial: &str) -> bool {
         self.certificates.iter().any(|c| c.serial == serial)
             || self

@@ -272,19 +272,13 @@ impl Checker<'_> {
     }
 
     fn crl(&self, index: &Index, crl: &CrlRecord) -> Outcome {
-        let ca = index
-            .ca
-            .iter()
-            .chain(&index.ca_history)
-            .chain(index.rollover.as_ref().map(|r| &r.other))
-            .find(|c| c.serial == crl.ca_serial)
-            .ok_or_else(|| {
-                format!(
-                    "{} was signed by CA serial {}, which the index does not know",
-                    crl.path.display(),
-                    crl.ca_serial
-                )
-            })?;
+        let ca = index.ca_by_serial(&crl.ca_serial).ok_or_else(|| {
+            format!(
+                "{} was signed by CA serial {}, which the index does not know",
+                crl.path.display(),
+                crl.ca_serial
+            )
+        })?;
         let ca_der = self
             .store
             .read_cert_der(&ca.cert)
