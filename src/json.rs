@@ -328,6 +328,23 @@ pub struct CrlDoc {
     /// The CRL itself, PEM.
     pub pem: String,
     pub revoked: Vec<Revoked>,
+    /// During a CA rollover, the other CA's CRL, made beside it and signed
+    /// by that CA (docs/rollover.md); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other: Option<OtherCrlDoc>,
+}
+
+/// The rollover's other CA's CRL in [`CrlDoc`]: the same number and dates.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherCrlDoc {
+    pub ca_serial: String,
+    pub path: String,
+    pub out: Option<String>,
+    /// Where this CA's certificates say its CRL is published.
+    pub crl_url: Option<String>,
+    pub pem: String,
+    pub revoked: Vec<Revoked>,
 }
 
 /// `pki config --json` (show, set, unset): the settings after the command.
@@ -455,7 +472,7 @@ pub struct CheckDoc {
 /// no certificate could be read. `check` is one of: `ca-file`, `ca-key`,
 /// `ca-signature`, `ca-constraints`, `ca-key-usage`, `ca-validity`,
 /// `ca-mode`, `file`, `index`, `chain`, `name`, `validity`, `eku`, `key`,
-/// `mode`, `history`.
+/// `mode`, `history`, `crl`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyDoc {

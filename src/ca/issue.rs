@@ -20,7 +20,7 @@ use crate::store::audit::{Event, Kind};
 use crate::store::{CertEntry, CertState, Index, Store, Tx};
 use crate::x509::cert::{rfc3339, CertInfo};
 use crate::x509::keys::{KeyFormat, KeyType, PrivateKey};
-use crate::x509::profile::{self, Signer, UserProfile};
+use crate::x509::profile::{self, typed_san, SanKind, Signer, UserProfile};
 use crate::x509::serial::Serial;
 
 /// A request for one certificate, fully validated.
@@ -284,7 +284,8 @@ pub fn issue_batch(
 ) -> Result<Vec<Issued>> {
     let store = tx.store;
     let mut serials = tx.index.serials();
-    let crl_url = tx.index.settings.crl_url.clone();
+    // The signing CA's own CRL URL (a rollover's new CA has one of its own).
+    let crl_url = crate::ca::revoke::crl_url_of(&tx.index, &signer.serial);
     let mut made: Vec<Option<(CertInfo, Paths)>> = requests.iter().map(|_| None).collect();
     let types: Vec<KeyType> = requests.iter().map(|r| r.key_type).collect();
     let committed = &tx.index;
@@ -403,12 +404,20 @@ fn sans_of(store: &Store, old: &CertEntry, warnings: &mut Vec<String>) -> Result
     let info = CertInfo::from_der(&store.read_cert_der(&old.cert)?, "the current certificate")?;
     let mut out = Vec::new();
     for san in info.subject_alt_names {
-        match ["DNS:", "IP:", "email:", "URI:"]
+        let kinds = [
+            ("DNS:", SanKind::Dns),
+            ("IP:", SanKind::Ip),
+            ("email:", SanKind::Email),
+            ("URI:", SanKind::Uri),
+        ];
+        // Only a name whose text reads back as its own type: the new
+        // certificate must not carry it under another type.
+        match kinds
             .iter()
-            .find_map(|p| san.strip_prefix(p))
+            .find_map(|(p, k)| Some((*k, san.strip_prefix(p)?)))
         {
-            Some(v) => out.push(v.to_string()),
-            None => warnings.push(format!(
+            Some((kind, v)) if typed_san(kind, v).is_ok() => out.push(v.to_string()),
+            _ => warnings.push(format!(
                 "{}: the alternative name {san} cannot be carried over and is dropped",
                 old.user
             )),

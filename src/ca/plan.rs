@@ -393,6 +393,7 @@ mod tests {
             key: "ca/ca1.key".into(),
             created_at: T0,
             encrypted: false,
+            own_crl_url: false,
         }
     }
 

@@ -5,10 +5,11 @@ use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::store::audit::{Event, Kind};
-use crate::store::{CertEntry, CertState, Index};
+use crate::store::{CaEntry, CertEntry, CertState, CrlRecord, Index};
 use crate::x509::cert::{rfc3339, whole_seconds};
 use crate::x509::crl::{Reason, Revoked};
 use crate::x509::names;
+use crate::x509::profile::per_ca_name;
 use crate::x509::serial::Serial;
 
 /// A serial as users type it (any case, optional 0x, colons, leading
@@ -198,7 +199,9 @@ pub fn crl_due(index: &Index, now: OffsetDateTime) -> Option<String> {
 /// CRL made in a store with no CRL URL is never attention (nobody fetches
 /// it): what would be is a hint.
 pub fn crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus> {
-    let status = published_crl_status(index, now)?;
+    let status = crl_cas(index, now)
+        .into_iter()
+        .find_map(|(ca, crl)| ca_crl_status(index, ca, crl, now))?;
     // Certificates issued with no CRL URL send Riak nowhere: a CRL made
     // anyway (one `pki crl` to try it) is fetched by nobody, so its age
     // is a hint, never an alarm.
@@ -214,25 +217,68 @@ pub fn crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus> {
     })
 }
 
-/// [`crl_status`] as if the CRL the store made were fetched by Riak.
-fn published_crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus> {
-    let ca = index.ca.as_ref()?;
+/// The CAs whose certificates may still be in use at `now`, each with the
+/// record of its last CRL: the current CA, then a rollover's other CA
+/// (unless it has expired, and its certificates with it). `pki crl` makes
+/// a CRL for each, signed by that CA.
+pub fn crl_cas(index: &Index, now: OffsetDateTime) -> Vec<(&CaEntry, Option<&CrlRecord>)> {
+    let mut out: Vec<_> = index.ca.iter().map(|ca| (ca, index.crl.as_ref())).collect();
+    if let Some(r) = index.rollover.as_ref().filter(|r| r.other.not_after > now) {
+        out.push((&r.other, r.crl.as_ref()));
+    }
+    out
+}
+
+/// The CRL distribution point that the certificates of CA `ca_serial`
+/// name: the configured URL, with the serial inserted for a CA that has a
+/// URL of its own (one made by `rollover start`); None when no URL is
+/// configured.
+pub fn crl_url_of(index: &Index, ca_serial: &Serial) -> Option<String> {
+    let url = index.settings.crl_url.as_deref()?;
+    Some(if own_crl_url(index, ca_serial) {
+        per_ca_name(url, ca_serial)
+    } else {
+        url.to_string()
+    })
+}
+
+/// Whether CA `ca_serial` has a CRL URL (and so CRL file names) of its own.
+pub fn own_crl_url(index: &Index, ca_serial: &Serial) -> bool {
+    index.ca_by_serial(ca_serial).is_some_and(|c| c.own_crl_url)
+}
+
+/// [`crl_status`] for one CA and the record of its last CRL.
+fn ca_crl_status(
+    index: &Index,
+    ca: &CaEntry,
+    crl: Option<&CrlRecord>,
+    now: OffsetDateTime,
+) -> Option<CrlStatus> {
     let revoked = || index.revoked_by(ca);
+    // The current CA's messages say "CRL #n"; the other CA's say which CA.
+    let of = if index.ca.as_ref().is_some_and(|c| c.serial == ca.serial) {
+        String::new()
+    } else {
+        format!(" of the rollover's other CA (serial {})", ca.serial)
+    };
     let attention = |warning: String| {
         Some(CrlStatus {
             warning,
             attention: true,
         })
     };
-    let Some(crl) = &index.crl else {
-        return match (&index.settings.crl_url, revoked().count()) {
-            (Some(url), _) => attention(format!(
+    let Some(crl) = crl else {
+        return match (crl_url_of(index, &ca.serial), revoked().count()) {
+            (Some(url), _) if of.is_empty() => attention(format!(
                 "no CRL has been made, but certificates name {url}: run `pki crl --out FILE` and publish FILE there"
+            )),
+            (Some(url), _) => attention(format!(
+                "no CRL{of} has been made, but its certificates name {url}: run `pki crl --out FILE` and publish what it writes"
             )),
             (None, 0) => None,
             (None, n) => Some(CrlStatus {
                 warning: format!(
-                    "{n} certificate(s) are revoked but no CRL has been made: run `pki crl --out FILE` and publish it"
+                    "{n} certificate(s){of} are revoked but no CRL has been made: run `pki crl --out FILE` and publish it"
                 ),
                 attention: false,
             }),
@@ -241,19 +287,19 @@ fn published_crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus>
     let n = crl.number;
     if crl.next_update <= now {
         return attention(format!(
-            "CRL #{n} expired at {}: Riak refuses every client whose certificate names it; run `pki crl --out FILE` and publish it",
+            "CRL #{n}{of} expired at {}: Riak refuses every client whose certificate names it; run `pki crl --out FILE` and publish it",
             rfc3339(crl.next_update)
         ));
     }
     // A CRL signed before a renewal with the same key still verifies.
     if !index.same_key(&crl.ca_serial, ca) {
         return attention(format!(
-            "CRL #{n} was signed by an earlier CA: run `pki crl --out FILE` and publish it"
+            "CRL #{n}{of} was signed by an earlier CA: run `pki crl --out FILE` and publish it"
         ));
     }
     if let Some(c) = revoked().find(|c| c.revoked_at.is_some_and(|t| t >= crl.this_update)) {
         return attention(format!(
-            "{} (serial {}) was revoked after CRL #{n} was made: run `pki crl --out FILE` and publish it",
+            "{} (serial {}) was revoked after CRL #{n}{of} was made: run `pki crl --out FILE` and publish it",
             c.user, c.serial
         ));
     }
@@ -261,7 +307,7 @@ fn published_crl_status(index: &Index, now: OffsetDateTime) -> Option<CrlStatus>
     let left = crl.next_update - now;
     if left * 3 <= life {
         return attention(format!(
-            "CRL #{n} expires at {} ({} h left): run `pki crl --out FILE` and publish it",
+            "CRL #{n}{of} expires at {} ({} h left): run `pki crl --out FILE` and publish it",
             rfc3339(crl.next_update),
             left.whole_hours()
         ));
@@ -290,7 +336,6 @@ mod tests {
         }
     }
 
-    use crate::store::{CaEntry, CrlRecord};
     use crate::x509::keys::KeyType;
     use time::macros::datetime;
     use time::Duration;
@@ -309,6 +354,7 @@ mod tests {
             key: "k".into(),
             created_at: t,
             encrypted: false,
+            own_crl_url: false,
         });
         // A store that makes CRLs names where they are published (see
         // a_crl_nobody_fetches_is_a_hint_never_attention for one that does not).

@@ -61,13 +61,17 @@ pub fn start(
     let ca = tx.index.ca(tx.store)?;
     let key_type = key_type.unwrap_or(ca.key_type);
     let days = days.unwrap_or_else(|| lifetime_days(ca.not_before, ca.not_after));
-    let (entry, _signer) =
+    let (mut entry, _signer) =
         create_successor(tx.store, &tx.index, key_type, days, None, pass, tx.now)?;
+    // Its certificates are in use beside the current CA's, each checked
+    // against its own issuer's CRL: they name a CRL URL of its own.
+    entry.own_crl_url = true;
     tx.index.rollover = Some(Rollover {
         phase: Phase::Trust,
         other: entry.clone(),
         started_at: tx.now,
         phase_since: tx.now,
+        crl: None,
     });
     tx.record(
         Event::new("rollover", Kind::RolloverStarted)
@@ -192,11 +196,15 @@ pub fn advance(
                     "{u}: superseded with the old CA: its key is not in the store (signed from a CSR); sign a new CSR with `pki sign`"
                 ));
             }
+            // The CRL records follow their CAs: the new CA's becomes the
+            // current one, the old CA's the other's.
+            let old_crl = std::mem::replace(&mut tx.index.crl, r.crl.clone());
             tx.index.rollover = Some(Rollover {
                 phase: Phase::Switch,
                 other: old,
                 started_at: r.started_at,
                 phase_since: tx.now,
+                crl: old_crl,
             });
             Ok(Some(Advanced {
                 phase: Some(Phase::Switch),

@@ -471,6 +471,12 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
 fn read_app(ctx: &Ctx, p: &std::path::Path) -> Result<Value> {
     let text = fs::read_input_text(p)?;
     let (v, relaxed) = marathon::parse_app_text(&text).map_err(|e| {
+        if e.to_string().starts_with("duplicate key") {
+            return Error::input(
+                format!("{} has a {}", p.display(), crate::error::one_line(&e)),
+                "keep one of them: which one Marathon would take is not defined",
+            );
+        }
         Error::input(
             format!(
                 "{} is not JSON: {}",

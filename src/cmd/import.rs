@@ -115,6 +115,12 @@ fn read_cert(path: &Path) -> Result<(Vec<u8>, CertInfo)> {
             "re-issue it with a positive serial number",
         ));
     }
+    if let Some(why) = crate::x509::cert::serial_problem(&der) {
+        return Err(Error::input(
+            format!("{what} {why}"),
+            "re-issue it with a positive serial number of at most 20 octets (`openssl req -x509` makes one)",
+        ));
+    }
     Ok((der, info))
 }
 

@@ -8,6 +8,7 @@ use clap::CommandFactory;
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json;
+use crate::store::fs;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -51,6 +52,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         .filter(|n| n.starts_with("pki"))
         .collect();
     written.sort();
+    // clap_mangen creates the files with the caller's umask (0666 under
+    // umask 000): pages are public, not writable by others.
+    for n in &written {
+        fs::set_mode(&dir.join(n), fs::PUBLIC_MODE)?;
+    }
     let written: Vec<String> = written
         .into_iter()
         .map(|n| dir.join(n).display().to_string())

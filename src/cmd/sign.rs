@@ -20,7 +20,7 @@ use crate::store::fs;
 use crate::x509::cert::CertInfo;
 use crate::x509::csr::{parse_csr, CsrKey};
 use crate::x509::names;
-use crate::x509::profile::{self, DEFAULT_USER_DAYS};
+use crate::x509::profile::DEFAULT_USER_DAYS;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -71,9 +71,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         },
     };
     names::validate_user(&user)?;
-    for s in &csr.sans {
-        profile::parse_san(s)?;
-    }
     let req = Request {
         user: user.clone(),
         key_type: csr.key_type,
@@ -93,6 +90,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
                 csr.subject
             ));
         }
+        if csr.cn_is_bmp && a.user.is_none() {
+            ctx.warn(format!(
+                "the request's Common Name {user:?} is a BMPString; the certificate's CN is a UTF8String, which Riak reads"
+            ));
+        }
         if !csr.ignored.is_empty() {
             ctx.warn(format!(
                 "ignored from the request (pki applies its own user profile): {}",
@@ -107,7 +109,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             alg: csr.key_type.signature_algorithm(),
         };
         let mut serials = tx.index.serials();
-        let crl_url = tx.index.settings.crl_url.clone();
+        let crl_url = crate::ca::revoke::crl_url_of(&tx.index, &signer.serial);
         let der = sign(
             &signer,
             &mut serials,

@@ -85,6 +85,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         }
         if a.users.is_empty() {
             c.history(&index);
+            c.crls(&index);
         }
     }
     let mut findings = c.findings;

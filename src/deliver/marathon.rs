@@ -93,7 +93,7 @@ pub fn validate_app_id(id: &str) -> Result<()> {
 /// Returns the value and whether that was needed; the error is the strict
 /// parse's.
 pub fn parse_app_text(text: &str) -> serde_json::Result<(Value, bool)> {
-    let strict = match serde_json::from_str(text) {
+    let strict = match parse_app_json(text) {
         Ok(v) => return Ok((v, false)),
         Err(e) => e,
     };
@@ -117,7 +117,7 @@ pub fn parse_app_text(text: &str) -> serde_json::Result<(Value, bool)> {
         escaped = in_string && c == '\\' && !escaped;
         relaxed.push(c);
     }
-    match changed.then(|| serde_json::from_str(&relaxed)) {
+    match changed.then(|| parse_app_json(&relaxed)) {
         Some(Ok(v)) => Ok((v, true)),
         _ => Err(strict),
     }
@@ -212,6 +212,68 @@ pub const READ_ONLY: [&str; 11] = [
     "readinessCheckResults",
 ];
 
+/// An app file's JSON text as a value, refusing an object that names a key
+/// twice: serde_json would keep the last silently (a second `"env"` would
+/// drop the first, and with it variables the operator meant to keep), and
+/// which one Marathon takes is not defined (RFC 8259 4).
+pub fn parse_app_json(text: &str) -> std::result::Result<Value, serde_json::Error> {
+    use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+
+    struct Unique(Value);
+    impl<'de> Deserialize<'de> for Unique {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            d.deserialize_any(UniqueVisitor).map(Unique)
+        }
+    }
+    struct UniqueVisitor;
+    impl<'de> Visitor<'de> for UniqueVisitor {
+        type Value = Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+        fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+            Ok(Value::String(v.to_string()))
+        }
+        fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(Unique(v)) = seq.next_element()? {
+                out.push(v);
+            }
+            Ok(Value::Array(out))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(k) = map.next_key::<String>()? {
+                if out.contains_key(&k) {
+                    return Err(A::Error::custom(format!("duplicate key {k:?}")));
+                }
+                let Unique(v) = map.next_value()?;
+                out.insert(k, v);
+            }
+            Ok(Value::Object(out))
+        }
+    }
+    serde_json::from_str::<Unique>(text).map(|u| u.0)
+}
+
 /// An app as `GET /v2/apps/ID` answers it, made into one Marathon takes
 /// back on PUT: the `{"app": ...}` wrapper taken off, the [`READ_ONLY`]
 /// fields and every `null` (GET's way of saying "not set", which the
@@ -270,6 +332,23 @@ mod tests {
         let e = parse_app_text("{\"a\": \"b\n\", // c\n}").unwrap_err();
         assert!(e.to_string().contains("control character"), "{e}");
         assert!(parse_app_text("{\"a\": 1,}").is_err());
+    }
+
+    #[test]
+    fn app_json_with_a_key_twice_is_refused_at_any_depth() {
+        let ok = r#"{"id":"/a","env":{"A":"1"},"n":[1,-2,0.5,null,true]}"#;
+        assert_eq!(
+            parse_app_json(ok).unwrap(),
+            serde_json::from_str::<Value>(ok).unwrap()
+        );
+        for bad in [
+            r#"{"env":{"A":"1"},"env":{"B":"2"}}"#,
+            r#"{"app":{"env":{"A":"1","A":"2"}}}"#,
+            r#"[{"x":1,"x":1}]"#,
+        ] {
+            let e = parse_app_json(bad).unwrap_err().to_string();
+            assert!(e.starts_with("duplicate key"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -352,21 +352,45 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io("sync directory", dir, e))
 }
 
-/// Read a whole input file given by the user, `-` meaning stdin; errors are exit 2.
+/// The largest input file pki reads (`--csr`, `--cert`, `--key`,
+/// `--merge`, `--from`, a passphrase file, a Marathon config): 1 MiB. A
+/// certificate, a key or a Marathon app definition is a few KiB, a user
+/// list of 50,000 names fits; a larger file is a mistake (or an attack on
+/// memory) and is refused before it is read whole.
+pub const INPUT_CAP: u64 = 1 << 20;
+
+/// Read a whole input file given by the user, `-` meaning stdin; errors are
+/// exit 2. At most [`INPUT_CAP`] bytes: one more is read to tell a file of
+/// exactly the cap from a larger one, never the rest.
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
-    if path.as_os_str() == "-" {
-        let mut v = Vec::new();
-        return std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)
-            .map(|_| v)
-            .map_err(|source| Error::Read {
-                path: "stdin".into(),
-                source,
-            });
+    let (name, source): (PathBuf, Box<dyn Read>) = if path.as_os_str() == "-" {
+        ("stdin".into(), Box::new(std::io::stdin()))
+    } else {
+        let f = fs::File::open(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        (path.to_path_buf(), Box::new(f))
+    };
+    let mut v = Vec::new();
+    source
+        .take(INPUT_CAP + 1)
+        .read_to_end(&mut v)
+        .map_err(|source| Error::Read {
+            path: name.clone(),
+            source,
+        })?;
+    if v.len() as u64 > INPUT_CAP {
+        return Err(Error::input(
+            format!(
+                "{} is larger than {} KiB, more than any input pki takes",
+                name.display(),
+                INPUT_CAP / 1024
+            ),
+            "check that it is the file you meant (a certificate, key, CSR or app definition is a few KiB)",
+        ));
     }
-    fs::read(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })
+    Ok(v)
 }
 
 /// Read a user-given input file as UTF-8 text.

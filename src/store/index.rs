@@ -74,6 +74,10 @@ pub struct Rollover {
     /// When the current phase began.
     #[serde(with = "time::serde::rfc3339")]
     pub phase_since: OffsetDateTime,
+    /// The last CRL of the other CA (`pki crl` makes one per CA while a
+    /// rollover runs; `crl` above is the current CA's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl: Option<CrlRecord>,
 }
 
 /// The last CRL made by `pki crl`. Its number only grows (RFC 5280 5.2.3).
@@ -119,6 +123,11 @@ pub struct CaEntry {
     /// The key file is encrypted PKCS#8 (`init --encrypt`): signing needs a passphrase.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub encrypted: bool,
+    /// Its certificates name a CRL URL of its own: the configured one with
+    /// the CA serial inserted (a CA made by `rollover start`, whose
+    /// certificates are in use beside the other CA's; docs/revocation.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_crl_url: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,6 +221,7 @@ impl CaEntry {
             key,
             created_at: now,
             encrypted: false,
+            own_crl_url: false,
         })
     }
 }
@@ -297,7 +307,8 @@ impl Index {
             }
             serial_once(&entry, &c.serial)?;
         }
-        if let Some(crl) = &self.crl {
+        let other_crl = self.rollover.as_ref().and_then(|r| r.crl.as_ref());
+        for crl in self.crl.iter().chain(other_crl) {
             let entry = format!("crl (number {})", crl.number);
             placed(&crl.path, &["crl"]).map_err(|p| bad(entry, format!("names its file {p}")))?;
         }
@@ -508,8 +519,23 @@ impl Index {
                     .flat_map(|c| [Some(&c.cert), c.key.as_ref()]),
             )
             .chain(std::iter::once(self.crl.as_ref().map(|c| &c.path)))
+            .chain(std::iter::once(
+                self.rollover
+                    .as_ref()
+                    .and_then(|r| r.crl.as_ref())
+                    .map(|c| &c.path),
+            ))
             .flatten()
             .any(|p| p == rel)
+    }
+
+    /// The CA with serial `serial`: current, earlier, or a rollover's other.
+    pub fn ca_by_serial(&self, serial: &Serial) -> Option<&CaEntry> {
+        self.ca
+            .iter()
+            .chain(&self.ca_history)
+            .chain(self.rollover.as_ref().map(|r| &r.other))
+            .find(|c| c.serial == *serial)
     }
 
     pub fn serial_in_use(&self, serial: &Serial) -> bool {
@@ -621,6 +647,7 @@ mod tests {
             key: key.into(),
             created_at: not_after,
             encrypted: false,
+            own_crl_url: false,
         }
     }
 

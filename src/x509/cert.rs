@@ -73,15 +73,7 @@ impl CertInfo {
                 "give one certificate per file",
             ));
         }
-        let common_names = x
-            .subject()
-            .iter_common_name()
-            .map(|cn| {
-                cn.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|_| "<unreadable>".into())
-            })
-            .collect();
+        let common_names = x.subject().iter_common_name().map(cn_text).collect();
         let mut key_usage = Vec::new();
         let mut extended_key_usage = Vec::new();
         let mut subject_alt_names = Vec::new();
@@ -227,6 +219,48 @@ pub fn key_type_of(spki: &SubjectPublicKeyInfo<'_>) -> Option<KeyType> {
 }
 
 /// `t` without its fraction of a second: how X.509 and CRLs carry time.
+/// The text of a name attribute (a CN): any string type x509-parser reads,
+/// and a BMPString (UTF-16BE, which it does not); `<unreadable>` else.
+pub fn cn_text(attr: &AttributeTypeAndValue<'_>) -> String {
+    if let Ok(s) = attr.as_str() {
+        return s.to_string();
+    }
+    bmp_string(attr).unwrap_or_else(|| "<unreadable>".into())
+}
+
+/// A BMPString attribute's text (UTF-16BE), if the attribute is one.
+pub fn bmp_string(attr: &AttributeTypeAndValue<'_>) -> Option<String> {
+    let v = attr.attr_value();
+    if v.tag() != x509_parser::der_parser::asn1_rs::Tag::BmpString {
+        return None;
+    }
+    let bytes = v.data;
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    let units = bytes.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+    char::decode_utf16(units)
+        .collect::<std::result::Result<String, _>>()
+        .ok()
+}
+
+/// Why a certificate's serial number breaks RFC 5280 4.1.2.2 (a positive
+/// integer of at most 20 octets), if it is negative or too long. (Zero is
+/// refused by the caller, which words it itself.)
+pub fn serial_problem(der: &[u8]) -> Option<String> {
+    let (_, x) = X509Certificate::from_der(der).ok()?;
+    let raw = x.raw_serial();
+    if raw.first().is_some_and(|b| b & 0x80 != 0) {
+        return Some("has a negative serial number, which RFC 5280 forbids".into());
+    }
+    (raw.len() > 20).then(|| {
+        format!(
+            "has a serial number of {} octets; RFC 5280 allows at most 20",
+            raw.len()
+        )
+    })
+}
+
 pub fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(0).expect("0 is a valid nanosecond")
 }

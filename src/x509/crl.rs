@@ -75,17 +75,45 @@ pub fn crl_pem(der: &[u8]) -> String {
     )
 }
 
+/// The DER of a CRL given as PEM (`X509 CRL`) or DER, if it is one.
+fn crl_der(bytes: &[u8]) -> Option<Vec<u8>> {
+    let der = match pem::parse(bytes) {
+        Ok(p) if p.tag() == "X509 CRL" => p.into_contents(),
+        Ok(_) => return None,
+        Err(_) => bytes.to_vec(),
+    };
+    x509_parser::parse_x509_crl(&der).is_ok().then_some(der)
+}
+
 /// Whether `path` already holds a CRL (PEM or DER), so replacing it is routine.
 pub fn holds_crl(path: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(path) else {
-        return false;
-    };
-    let der = match pem::parse(&bytes) {
-        Ok(p) if p.tag() == "X509 CRL" => p.into_contents(),
-        Ok(_) => return false,
-        Err(_) => bytes,
-    };
-    x509_parser::parse_x509_crl(&der).is_ok()
+    std::fs::read(path).is_ok_and(|b| crl_der(&b).is_some())
+}
+
+/// Whether `bytes` is the CRL number `number` that the CA `ca_der` signed:
+/// Ok(what was seen) or Err(what is wrong), for `pki verify`.
+pub fn check_crl(bytes: &[u8], ca_der: &[u8], number: u64) -> std::result::Result<String, String> {
+    let der = crl_der(bytes).ok_or("is not a CRL")?;
+    let (_, crl) = x509_parser::parse_x509_crl(&der).map_err(|e| format!("is not a CRL ({e})"))?;
+    let (_, ca) = x509_parser::parse_x509_certificate(ca_der)
+        .map_err(|e| format!("cannot be checked: the CA certificate does not parse ({e})"))?;
+    if crl.issuer().as_raw() != ca.subject().as_raw() {
+        return Err(format!(
+            "names the issuer {}, not the CA {}",
+            crl.issuer(),
+            ca.subject()
+        ));
+    }
+    crl.verify_signature(ca.public_key())
+        .map_err(|_| "has a signature that does not verify with the CA's key: it was altered or signed by another key".to_string())?;
+    let got = crl.crl_number().map(|n| n.to_string());
+    if got.as_deref() != Some(number.to_string().as_str()) {
+        return Err(format!(
+            "has CRL number {}, the index says {number}",
+            got.as_deref().unwrap_or("(none)")
+        ));
+    }
+    Ok(format!("CRL #{number}, signed by the CA"))
 }
 
 /// Sign a CRL: `signer` is the CA, `revoked` every certificate of it that

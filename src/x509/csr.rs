@@ -7,11 +7,15 @@ use x509_parser::prelude::*;
 use crate::error::{Error, Result};
 use crate::x509::cert::key_type_of;
 use crate::x509::keys::KeyType;
+use crate::x509::profile::{typed_san, SanKind};
 
 /// What we take from a request once its signature is checked.
 pub struct Csr {
     /// Every Common Name of the subject.
     pub common_names: Vec<String>,
+    /// The Common Name is a BMPString (UTF-16), decoded: the certificate's
+    /// CN is a UTF8String, the type Riak reads.
+    pub cn_is_bmp: bool,
     /// The subject, for messages.
     pub subject: String,
     pub key_type: KeyType,
@@ -74,11 +78,7 @@ pub fn parse_csr(bytes: &[u8], what: &str) -> Result<Csr> {
     let common_names = info
         .subject
         .iter_common_name()
-        .map(|cn| {
-            cn.as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|_| "<unreadable>".into())
-        })
+        .map(crate::x509::cert::cn_text)
         .collect::<Vec<_>>();
     // Nothing of the subject but the CN is used, but all of it is printed:
     // a control character anywhere in it is refused, with the reason.
@@ -111,11 +111,13 @@ pub fn parse_csr(bytes: &[u8], what: &str) -> Result<Csr> {
                     ParsedExtension::SubjectAlternativeName(san) => {
                         for n in &san.general_names {
                             match n {
-                                GeneralName::DNSName(d) => sans.push(d.to_string()),
-                                GeneralName::RFC822Name(e) => sans.push(e.to_string()),
-                                GeneralName::URI(u) => sans.push(u.to_string()),
+                                GeneralName::DNSName(d) => sans.push((SanKind::Dns, d.to_string())),
+                                GeneralName::RFC822Name(e) => {
+                                    sans.push((SanKind::Email, e.to_string()))
+                                }
+                                GeneralName::URI(u) => sans.push((SanKind::Uri, u.to_string())),
                                 GeneralName::IPAddress(b) => match ip(b) {
-                                    Some(a) => sans.push(a),
+                                    Some(a) => sans.push((SanKind::Ip, a)),
                                     None => ignored.push("a malformed IP address SAN".into()),
                                 },
                                 other => ignored.push(format!("SAN {other:?}")),
@@ -127,17 +129,26 @@ pub fn parse_csr(bytes: &[u8], what: &str) -> Result<Csr> {
             }
         }
     }
-    if let Some((san, c)) = sans
-        .iter()
-        .find_map(|v| crate::x509::names::control_char(v).map(|c| (v, c)))
-    {
-        return Err(Error::input(
-            format!("{what} asks for the alternative name {san:?}, which contains {c}"),
-            "ask its owner for a request without it",
-        ));
-    }
+    // Each name keeps the type the request gives it, or the request is
+    // refused: the store keeps names as text and reads their type back
+    // from it, so a DNS name "10.1.2.3" would come back an IP address.
+    let sans = sans
+        .into_iter()
+        .map(|(kind, v)| match typed_san(kind, &v) {
+            Ok(_) => Ok(v),
+            Err(why) => Err(Error::input(
+                format!("{what} asks for the {} {v:?}, which {why}", kind.name()),
+                "ask its owner for a request without it, or with the name under its own type (DNS:, IP:, email:, URI:)",
+            )),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let cn_is_bmp = info
+        .subject
+        .iter_common_name()
+        .any(|cn| crate::x509::cert::bmp_string(cn).is_some());
     Ok(Csr {
         common_names,
+        cn_is_bmp,
         subject: info.subject.to_string(),
         key_type,
         public_key: spki.subject_public_key.data.to_vec(),

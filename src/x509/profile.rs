@@ -190,32 +190,76 @@ pub fn parse_san(s: &str) -> Result<SanType> {
             "give a DNS name, an IP address, an e-mail address or a URI",
         )
     };
-    // Controls would reach the certificate and every terminal that shows it.
-    if let Some(c) = crate::x509::names::control_char(s) {
-        return Err(bad(&format!("contains {c}")));
-    }
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(SanType::IpAddress(ip));
     }
-    let ia5 = |v: &str| v.try_into().map_err(|_| bad("is not ASCII"));
-    if s.contains("://") {
-        return Ok(SanType::URI(ia5(s)?));
-    }
-    if s.contains('@') {
-        return Ok(SanType::Rfc822Name(ia5(s)?));
-    }
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
+    let kind = if s.contains("://") {
+        SanKind::Uri
+    } else if s.contains('@') {
+        SanKind::Email
+    } else {
+        SanKind::Dns
     };
-    let dns = s.strip_prefix("*.").unwrap_or(s);
-    if s.len() > 253 || !dns.split('.').all(label_ok) {
-        return Err(bad("is not a valid DNS name"));
+    typed_san(kind, s).map_err(|why| bad(&why))
+}
+
+/// The type of a requested name, as a CSR states it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SanKind {
+    Dns,
+    Email,
+    Uri,
+    Ip,
+}
+
+impl SanKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SanKind::Dns => "DNS name",
+            SanKind::Email => "e-mail address",
+            SanKind::Uri => "URI",
+            SanKind::Ip => "IP address",
+        }
     }
-    Ok(SanType::DnsName(ia5(s)?))
+}
+
+/// `s` as a name of type `kind`, or why it is not one. The store keeps
+/// SANs as text and [`parse_san`] reads their type back from the text, so
+/// a name is taken only when its text reads back as its own type: a DNS
+/// name that is an IP address ("10.1.2.3") or has an `@`, an e-mail
+/// address without `@`, a URI without `://`, is not one.
+pub fn typed_san(kind: SanKind, s: &str) -> std::result::Result<SanType, String> {
+    // Controls would reach the certificate and every terminal that shows it.
+    if let Some(c) = crate::x509::names::control_char(s) {
+        return Err(format!("contains {c}"));
+    }
+    let ia5 = |v: &str| v.try_into().map_err(|_| "is not ASCII".to_string());
+    match kind {
+        SanKind::Ip => s
+            .parse::<IpAddr>()
+            .map(SanType::IpAddress)
+            .map_err(|_| "is not an IP address".into()),
+        _ if s.parse::<IpAddr>().is_ok() => Err(format!("is an IP address, not a {}", kind.name())),
+        SanKind::Uri if s.contains("://") => Ok(SanType::URI(ia5(s)?)),
+        SanKind::Uri => Err("has no \"://\" (pki carries URIs of the form scheme://...)".into()),
+        SanKind::Email if s.contains("://") => Err("is not an e-mail address".into()),
+        SanKind::Email if s.contains('@') => Ok(SanType::Rfc822Name(ia5(s)?)),
+        SanKind::Email => Err("is not an e-mail address (it has no @)".into()),
+        SanKind::Dns => {
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            };
+            let dns = s.strip_prefix("*.").unwrap_or(s);
+            if s.len() > 253 || !dns.split('.').all(label_ok) {
+                return Err("is not a valid DNS name".into());
+            }
+            Ok(SanType::DnsName(ia5(s)?))
+        }
+    }
 }
 
 /// Check a CRL distribution point URL. Only http: Riak fetches CRLs with a
@@ -234,6 +278,26 @@ pub fn parse_crl_url(s: &str) -> Result<String, String> {
         return Err(format!("{s:?} contains {c:?}; percent-encode it"));
     }
     Ok(s.to_string())
+}
+
+/// The name of CA `serial`'s own CRL, made from the configured one (a URL
+/// or a file name): the serial inserted before the extension of the last
+/// path segment, `http://h/crl/rootCA.crl` becoming
+/// `http://h/crl/rootCA-<serial>.crl` (appended when there is none). A
+/// query or fragment stays at the end.
+pub fn per_ca_name(name: &str, serial: &Serial) -> String {
+    let (body, tail) = name.split_at(name.find(['?', '#']).unwrap_or(name.len()));
+    // A URL's path starts after its host; a URL without one gets one.
+    let path_start = body.find("://").map_or(0, |i| i + 3);
+    if path_start > 0 && !body[path_start..].contains('/') {
+        return format!("{body}/crl-{serial}{tail}");
+    }
+    let seg_start = body.rfind('/').map_or(0, |i| i + 1);
+    let at = match body[seg_start..].rfind('.') {
+        Some(dot) if dot > 0 => seg_start + dot,
+        _ => body.len(),
+    };
+    format!("{}-{serial}{}{tail}", &body[..at], &body[at..])
 }
 
 /// [`parse_crl_url`] as a usage error (exit 2).
@@ -379,6 +443,21 @@ mod tests {
             "http://x/\u{7}",
         ] {
             assert_eq!(parse_san(bad).unwrap_err().code(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_ca_s_own_crl_name_has_its_serial_before_the_extension() {
+        for (given, want) in [
+            ("http://h/crl/rootCA.crl", "http://h/crl/rootCA-0a1b.crl"),
+            ("http://h/crl/rootCA", "http://h/crl/rootCA-0a1b"),
+            ("http://h/a.b/crl?x=1.2", "http://h/a.b/crl-0a1b?x=1.2"),
+            ("http://h:80/r.crl#f", "http://h:80/r-0a1b.crl#f"),
+            ("/srv/www/.crl", "/srv/www/.crl-0a1b"),
+            ("rootCA.crl.pem", "rootCA.crl-0a1b.pem"),
+            ("http://crl.example", "http://crl.example/crl-0a1b"),
+        ] {
+            assert_eq!(per_ca_name(given, &"0a1b".into()), want, "{given}");
         }
     }
 

@@ -26,6 +26,7 @@ mod hostile_input;
 mod import_sign_revoke;
 mod kill_sweeps;
 mod marathon_schema;
+mod names_crls_inputs;
 mod probe;
 mod props;
 mod redirects;

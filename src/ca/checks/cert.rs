@@ -176,6 +176,16 @@ pub enum SelfSigned {
         issuer: String,
     },
     BadSignature(String),
+    /// Self-issued, but signed with a broken digest (MD5, MD2): verifiers
+    /// refuse it for that, whatever else holds.
+    WeakSignature {
+        algorithm: &'static str,
+    },
+    /// Self-issued, but its RSA key is shorter than 2048 bits, which
+    /// verifiers (and pki) refuse.
+    WeakKey {
+        bits: usize,
+    },
 }
 
 /// Whether it may act as a CA: CA:TRUE, or an X.509 v1 root (no
@@ -216,7 +226,13 @@ pub fn root_ca(x: &X509Certificate<'_>) -> RootCa {
     } else {
         match x.verify_signature(None) {
             Ok(()) => SelfSigned::Verifies,
-            Err(e) => SelfSigned::BadSignature(e.to_string()),
+            // Say why it does not verify when the reason is a weak
+            // algorithm or key, not that it is no self-signature.
+            Err(e) => match (weak_signature(x), rsa_bits(x)) {
+                (Some(algorithm), _) => SelfSigned::WeakSignature { algorithm },
+                (None, Some(bits)) if bits < 2048 => SelfSigned::WeakKey { bits },
+                _ => SelfSigned::BadSignature(e.to_string()),
+            },
         }
     };
     let version = x.version().0 + 1;
@@ -245,6 +261,43 @@ pub fn root_ca(x: &X509Certificate<'_>) -> RootCa {
     }
 }
 
+/// The name of a broken signature algorithm `x` is signed with, if it is.
+fn weak_signature(x: &X509Certificate<'_>) -> Option<&'static str> {
+    match x.signature_algorithm.algorithm.to_id_string().as_str() {
+        "1.2.840.113549.1.1.4" => Some("md5WithRSAEncryption (MD5)"),
+        "1.2.840.113549.1.1.2" => Some("md2WithRSAEncryption (MD2)"),
+        "1.2.840.113549.1.1.3" => Some("md4WithRSAEncryption (MD4)"),
+        _ => None,
+    }
+}
+
+/// The size of `x`'s RSA key, if it has one.
+fn rsa_bits(x: &X509Certificate<'_>) -> Option<usize> {
+    match x.public_key().parsed() {
+        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => Some(rsa.key_size()),
+        _ => None,
+    }
+}
+
+impl SelfSigned {
+    /// What is wrong with a weak CA, and what to do, when it is weak.
+    fn weakness(&self) -> Option<(String, &'static str)> {
+        match self {
+            SelfSigned::WeakSignature { algorithm } => Some((
+                format!(
+                    "is signed with {algorithm}, a weak signature algorithm that verifiers refuse"
+                ),
+                "make a new CA (`pki init`, or `pki rotate --ca`): pki signs with SHA-256",
+            )),
+            SelfSigned::WeakKey { bits } => Some((
+                format!("has a {bits}-bit RSA key, a weak key that verifiers refuse"),
+                "make a new CA (`pki init`, or `pki rotate --ca`) with a key of 2048 bits or more",
+            )),
+            _ => None,
+        }
+    }
+}
+
 impl RootCa {
     /// (`ca-signature`, `ca-constraints`, `ca-key-usage`) in `verify`'s words.
     pub fn outcomes(&self) -> [Outcome; 3] {
@@ -254,6 +307,10 @@ impl RootCa {
                 Err(format!("is not self-signed (issued by {issuer})"))
             }
             SelfSigned::BadSignature(e) => Err(format!("the self-signature does not verify ({e})")),
+            weak => {
+                let (what, hint) = weak.weakness().expect("the other variants are weak");
+                Err(format!("{what}; {hint}"))
+            }
         };
         let constraints = match &self.constraints {
             Constraints::V1Root => Ok("X.509 v1 root (no extensions): accepted as a CA, as OpenSSL and Erlang do".to_string()),
@@ -299,6 +356,9 @@ pub fn ca_problem(der: &[u8], now: OffsetDateTime) -> Option<(String, String)> {
             format!("has keyUsage {usages} without keyCertSign, so it cannot sign certificates"),
             "give a CA certificate whose keyUsage includes keyCertSign".into(),
         ));
+    }
+    if let Some((what, hint)) = rules.self_signed.weakness() {
+        return Some((what, hint.into()));
     }
     if rules.self_signed != SelfSigned::Verifies {
         return Some((

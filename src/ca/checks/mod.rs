@@ -16,7 +16,7 @@ use ::time::OffsetDateTime;
 use x509_parser::prelude::*;
 
 use crate::error::{one_line, Result};
-use crate::store::{CaEntry, CertEntry, CertState, Index, Scanned, Store};
+use crate::store::{CaEntry, CertEntry, CertState, CrlRecord, Index, Scanned, Store};
 use crate::x509::cert::sha256_hex;
 use crate::x509::keys::PrivateKey;
 
@@ -46,6 +46,8 @@ pub enum Check {
     Mode,
     /// A superseded or revoked certificate's, or an earlier CA's, files.
     History,
+    /// A CRL the index records: there, a CRL, signed by its CA.
+    Crl,
 }
 
 impl Check {
@@ -68,12 +70,13 @@ impl Check {
             Check::Key => "key",
             Check::Mode => "mode",
             Check::History => "history",
+            Check::Crl => "crl",
         }
     }
 
     /// Whether it is about the CA (or the CAs' and certificates' history).
     pub fn of_ca(self) -> bool {
-        self.name().starts_with("ca-") || self == Check::History
+        self.name().starts_with("ca-") || self == Check::History || self == Check::Crl
     }
 }
 
@@ -305,6 +308,42 @@ impl Checker<'_> {
             self.add(u, s, Check::Key, cert::key_matches(k, &x));
         }
         (label, Some(serial))
+    }
+
+    /// The CRLs the index records (the current CA's, and the other CA's
+    /// during a rollover): each file is a CRL with the recorded number,
+    /// signed by the CA the index says signed it.
+    pub fn crls(&mut self, index: &Index) {
+        let other = index.rollover.as_ref().and_then(|r| r.crl.as_ref());
+        for crl in index.crl.iter().chain(other) {
+            let serial = crl.ca_serial.to_string();
+            let s = Some(serial.as_str());
+            let outcome = self.crl(index, crl);
+            self.add(None, s, Check::Crl, outcome);
+        }
+    }
+
+    fn crl(&self, index: &Index, crl: &CrlRecord) -> Outcome {
+        let ca = index.ca_by_serial(&crl.ca_serial).ok_or_else(|| {
+            format!(
+                "{} was signed by CA serial {}, which the index does not know",
+                crl.path.display(),
+                crl.ca_serial
+            )
+        })?;
+        let ca_der = self
+            .store
+            .read_cert_der(&ca.cert)
+            .map_err(|e| e.to_string())?;
+        let text = self.store.read_text(&crl.path).map_err(|e| e.to_string())?;
+        let seen =
+            crate::x509::crl::check_crl(text.as_bytes(), &ca_der, crl.number).map_err(|e| {
+                format!(
+                    "{} {e}; run `pki crl --out FILE` and publish it",
+                    crl.path.display()
+                )
+            })?;
+        Ok(format!("{}: {seen}", crl.path.display()))
     }
 
     /// Superseded and revoked certificates and earlier CAs: every file the
