@@ -512,23 +512,8 @@ fn a_held_lock_is_exit_4_and_wait_waits() {
     assert_eq!(env.snapshot(&env.store()), before);
     // Reading needs no lock.
     env.run(&["list"]).ok();
-    let mut child = env
-        .command(&["--wait", "issue", "u", "--key-type", "ecdsa-p256"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // Release the lock once pki says it is waiting for it (a signal, not a sleep).
-    use std::io::BufRead;
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut said = String::new();
-    while !said.contains("waiting for the store lock") {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "pki ended: {said}"
-        );
-        said.push_str(&line);
-    }
+    let (mut child, mut stderr, said) = waiting_issue(&env);
     drop(lock);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
@@ -599,12 +584,34 @@ fn a_running_pki_can_dump_no_core() {
         .open(env.store().join(".lock"))
         .unwrap();
     lock.lock().unwrap();
+    let (mut child, _stderr, said) = waiting_issue(&env);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    drop(lock);
+    assert!(child.wait().unwrap().success(), "{said}");
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap_or_else(|| panic!("no core line in {limits}"));
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], ["0", "0"], "{core}");
+}
+
+/// `pki --wait issue u` started while the test holds the store lock, read
+/// up to its "waiting for the store lock": the child, the rest of its
+/// stderr, and what it said so far.
+fn waiting_issue(
+    env: &Env,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+    String,
+) {
+    use std::io::BufRead;
     let mut child = env
         .command(&["--wait", "issue", "u", "--key-type", "ecdsa-p256"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    use std::io::BufRead;
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut said = String::new();
     while !said.contains("waiting for the store lock") {
@@ -615,13 +622,5 @@ fn a_running_pki_can_dump_no_core() {
         );
         said.push_str(&line);
     }
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
-    drop(lock);
-    assert!(child.wait().unwrap().success(), "{said}");
-    let core = limits
-        .lines()
-        .find(|l| l.starts_with("Max core file size"))
-        .unwrap_or_else(|| panic!("no core line in {limits}"));
-    let fields: Vec<&str> = core.split_whitespace().collect();
-    assert_eq!(&fields[4..6], ["0", "0"], "{core}");
+    (child, stderr, said)
 }
