@@ -56,7 +56,7 @@ pub enum Error {
     /// The CA is not valid yet: nothing signed under it would verify (exit 2).
     CaNotYetValid { not_before: String },
     /// Another `pki` holds the store lock (exit 4); `holder` is what the
-    /// lock file says of it ("pid 4242 (pki rotate)").
+    /// lock file says of it ("pid 4242 on host-1 (pki rotate)").
     Locked { dir: PathBuf, holder: String },
     /// An entry of `index.json` is not what pki writes (exit 2): a name,
     /// path or serial no command would accept.
@@ -342,7 +342,7 @@ mod tests {
             (
                 Error::Locked {
                     dir: "d".into(),
-                    holder: "pid 1 (pki issue)".into(),
+                    holder: "pid 1 on host-1 (pki issue)".into(),
                 },
                 4,
             ),

@@ -411,7 +411,7 @@ pub struct Lock {
 impl Lock {
     /// Take the store lock; without `wait`, refuse (exit 4) when it is held.
     /// With `wait`, say once (on stderr) that it waits and for whom. The
-    /// holder writes its pid and command line into the lock file; it is
+    /// holder writes its pid, host and command line into the lock file; it is
     /// opened without following a symbolic link, so a link planted there
     /// cannot make pki write elsewhere.
     pub fn acquire(store: &Path, wait: bool) -> Result<Lock> {
@@ -451,7 +451,13 @@ impl Lock {
             .enumerate()
             .map(|(i, a)| if i == 0 { "pki".to_string() } else { a })
             .collect();
-        let record = format!("pid {} ({})\n", std::process::id(), me.join(" "));
+        let host = rustix::system::uname();
+        let record = format!(
+            "pid {} on {} ({})\n",
+            std::process::id(),
+            host.nodename().to_string_lossy(),
+            me.join(" ")
+        );
         file.set_len(0)
             .and_then(|_| file.seek(std::io::SeekFrom::Start(0)))
             .and_then(|_| file.write_all(record.as_bytes()))
@@ -474,7 +480,9 @@ impl Drop for Lock {
     }
 }
 
-/// What the lock file says of its holder, for one line: "pid 4242 (pki rotate)".
+/// What the lock file says of its holder, for one line: "pid 4242 on
+/// host-1 (pki rotate)" (another host sharing the store's file system shows
+/// as such).
 fn holder(file: &mut File) -> String {
     let mut text = String::new();
     let _ = file

@@ -449,10 +449,14 @@ fn wait_says_once_whom_it_waits_for() {
         .open(env.path("pass.fifo"))
         .unwrap();
     let lock_text = std::fs::read_to_string(env.store().join(".lock")).unwrap();
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
     assert_eq!(
         lock_text,
         format!(
-            "pid {} (pki issue bob --passphrase-file pass.fifo)\n",
+            "pid {} on {host} (pki issue bob --passphrase-file pass.fifo)\n",
             holder.id()
         )
     );
@@ -462,7 +466,7 @@ fn wait_says_once_whom_it_waits_for() {
         .one_line_error(&[
             "another pki is working on the store pki",
             &format!(
-                "held by pid {} (pki issue bob --passphrase-file pass.fifo)",
+                "held by pid {} on {host} (pki issue bob --passphrase-file pass.fifo)",
                 holder.id()
             ),
             "--wait",
@@ -480,7 +484,7 @@ fn wait_says_once_whom_it_waits_for() {
     assert_eq!(
         first,
         format!(
-            "pki: waiting for the store lock of pki, held by pid {} (pki issue bob --passphrase-file pass.fifo)\n",
+            "pki: waiting for the store lock of pki, held by pid {} on {host} (pki issue bob --passphrase-file pass.fifo)\n",
             holder.id()
         )
     );
