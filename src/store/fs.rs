@@ -297,6 +297,8 @@ fn exists(path: &Path) -> Error {
 
 /// Append `data` to `path` (created with `mode` if missing; the mode is
 /// forced either way) with O_APPEND in one write, then fsync: the audit log.
+/// A write that fails part way (a full disk) is cut back off, so the file
+/// ends where it did; only a crash mid-write leaves a torn last line.
 pub fn append(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let created = fs::symlink_metadata(path).is_err();
     let mut f = open_store_file(
@@ -306,15 +308,30 @@ pub fn append(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     )?;
     f.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| Error::io("set permissions on", path, e))?;
-    f.write_all(data)
-        .map_err(|e| Error::io("append to", path, e))?;
-    f.sync_all().map_err(|e| Error::io("sync", path, e))?;
+    let before = f
+        .metadata()
+        .map_err(|e| Error::io("look at", path, e))?
+        .len();
+    if let Err(e) = f.write_all(data).and_then(|_| f.sync_all()) {
+        // Best effort: a file that cannot be cut back keeps a torn line,
+        // which the next run holding the lock removes.
+        let _ = f.set_len(before).and_then(|_| f.sync_all());
+        return Err(Error::io("append to", path, e));
+    }
     if created {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             sync_dir(dir)?;
         }
     }
     Ok(())
+}
+
+/// Cut a file of the store back to `len` bytes (a torn last line), then fsync.
+pub fn truncate(path: &Path, len: u64) -> Result<()> {
+    let f = open_store_file(OpenOptions::new().write(true), path, "open for repair")?;
+    f.set_len(len)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io("truncate", path, e))
 }
 
 /// Open (maybe create) a file of the store for writing with `opts`, never
