@@ -160,10 +160,21 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     report(ctx, &plan, &outcome, false)?;
     if let Some(h) = hook {
         let ran = run_hook(ctx, &h);
-        hook::done(&ctx.store, &h, ctx.wait, ctx.now)?;
+        forget(ctx, &h)?;
         ran?;
     }
     earlier
+}
+
+/// Forget a hook that has run. The rotation is committed whatever happens
+/// here: a failure says so, never "run the command again".
+fn forget(ctx: &Ctx, h: &PendingHook) -> Result<()> {
+    hook::done(&ctx.store, h, ctx.wait, ctx.now).map_err(|e| {
+        crate::store::after_commit(
+            &e,
+            "the --on-change command ran; if hook.pending is still in the store, the next `pki rotate` runs it again",
+        )
+    })
 }
 
 /// Run the hook a committed rotation left pending (and forget it), or drop
@@ -180,7 +191,7 @@ fn run_pending(ctx: &Ctx) -> Result<()> {
         h.command
     ));
     let ran = run_hook(ctx, &h);
-    hook::done(&ctx.store, &h, ctx.wait, ctx.now)?;
+    forget(ctx, &h)?;
     ran
 }
 
