@@ -388,12 +388,8 @@ pub struct Recovered {
 pub fn recover(store: &Store, now: OffsetDateTime) -> Result<Recovered> {
     let mut done = Recovered::default();
     let log = path(store);
-    let bytes = match crate::store::fs::read_private(&log, crate::store::fs::Kind::File) {
-        Ok(b) => b,
-        Err(Ok(refusal)) => return Err(refusal),
-        Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(Err(e)) => return Err(Error::io("read", &log, e)),
-    };
+    let bytes =
+        crate::store::fs::read_if_present(&log, crate::store::fs::Kind::File)?.unwrap_or_default();
     done.torn = torn_tail(&bytes);
     if done.torn > 0 {
         crate::store::fs::truncate(&log, (bytes.len() - done.torn) as u64)?;
@@ -404,30 +400,27 @@ pub fn recover(store: &Store, now: OffsetDateTime) -> Result<Recovered> {
         ));
     }
     let journal = store.dir.join(PENDING_FILE);
-    let pending = match crate::store::fs::read_private(&journal, crate::store::fs::Kind::File) {
-        Ok(b) => Some(serde_json::from_slice::<Pending>(&b).map_err(|e| {
-            Error::failed(
-                format!(
-                    "{} is not a pending audit journal: {}",
-                    journal.display(),
-                    crate::error::one_line(&e)
-                ),
-                "it is written atomically, so it was changed by hand: keep a copy, check the store with `pki verify`, then remove it",
-            )
-        })?),
-        Err(Ok(refusal)) => return Err(refusal),
-        Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(Err(e)) => return Err(Error::io("read", &journal, e)),
-    };
+    let pending = crate::store::fs::read_if_present(&journal, crate::store::fs::Kind::File)?
+        .map(|b| {
+            serde_json::from_slice::<Pending>(&b).map_err(|e| {
+                Error::failed(
+                    format!(
+                        "{} is not a pending audit journal: {}",
+                        journal.display(),
+                        crate::error::one_line(&e)
+                    ),
+                    "it is written atomically, so it was changed by hand: keep a copy, check the store with `pki verify`, then remove it",
+                )
+            })
+        })
+        .transpose()?;
     if pending.is_none() && done.torn == 0 {
         return Ok(done);
     }
     let mut appender = Appender::open(store, now, None, "nothing was changed: ")?;
     let mut notes = Vec::new();
     if let Some(p) = pending {
-        let index = store.dir.join(crate::store::INDEX_FILE);
-        let committed = crate::store::fs::read_private(&index, crate::store::fs::Kind::File)
-            .is_ok_and(|b| crate::x509::cert::sha256_hex(&b) == p.index_sha256);
+        let committed = store.index_sha256().as_deref() == Some(p.index_sha256.as_str());
         if committed {
             // Lines the log already has (an append that got through before
             // the journal was removed) are not appended twice.

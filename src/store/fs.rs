@@ -167,6 +167,17 @@ pub fn read_private(
     Ok(v)
 }
 
+/// Read a whole file of the store that may be missing (None): a refusal
+/// ([`open_private`]) or another I/O error is an error.
+pub fn read_if_present(path: &Path, kind: Kind) -> Result<Option<Vec<u8>>> {
+    match read_private(path, kind) {
+        Ok(b) => Ok(Some(b)),
+        Err(Ok(refusal)) => Err(refusal),
+        Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(Err(e)) => Err(Error::io("read", path, e)),
+    }
+}
+
 /// Create a directory of the store (and missing parents) 0700, or check
 /// an existing one (refusing a link, another owner, group or world write
 /// access) and force it to 0700. The mode is set on the directory opened

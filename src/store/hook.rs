@@ -58,21 +58,19 @@ pub fn write(store: &Store, hook: &PendingHook) -> Result<()> {
 /// The pending hook, if any.
 pub fn read(store: &Store) -> Result<Option<PendingHook>> {
     let p = path(store);
-    match fs::read_private(&p, fs::Kind::File) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
-            Error::failed(
-                format!(
-                    "{} is not a pending --on-change hook: {}",
-                    p.display(),
-                    crate::error::one_line(&e)
-                ),
-                "it is written atomically, so it was changed by hand: run the hook yourself if it is due, then remove the file",
-            )
-        }),
-        Err(Ok(refusal)) => Err(refusal),
-        Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(Err(e)) => Err(Error::io("read", &p, e)),
-    }
+    let Some(b) = fs::read_if_present(&p, fs::Kind::File)? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&b).map(Some).map_err(|e| {
+        Error::failed(
+            format!(
+                "{} is not a pending --on-change hook: {}",
+                p.display(),
+                crate::error::one_line(&e)
+            ),
+            "it is written atomically, so it was changed by hand: run the hook yourself if it is due, then remove the file",
+        )
+    })
 }
 
 /// Forget `hook` once it has run, unless another rotation replaced the
