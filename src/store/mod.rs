@@ -43,6 +43,8 @@ pub struct Store {
     pub dir: PathBuf,
     /// Unlocks an encrypted CA key; asked only when such a key is read.
     pub passphrase: crate::x509::secret::Passphrase,
+    /// Set once this run has replaced the index (see [`Store::after_commit_io`]).
+    committed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Store {
@@ -50,6 +52,7 @@ impl Store {
         Store {
             dir: dir.into(),
             passphrase: Default::default(),
+            committed: Default::default(),
         }
     }
 
@@ -345,6 +348,8 @@ impl Store {
                 return Err(e);
             }
         };
+        self.committed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let pending = "its audit record is kept in audit.pending and the next pki run that takes the store lock appends it";
         log.write(&entries).map_err(|e| after_commit(&e, pending))?;
         audit::remove_pending(self).map_err(|e| {
@@ -359,8 +364,25 @@ impl Store {
         }
     }
 
+    /// The error a command ends with, worded for what happened: an I/O
+    /// failure after this run committed a change (writing its report to
+    /// stdout, reading a file after the commit) says "the change was made,
+    /// but ...", never "run the command again", which would make a second
+    /// change. Other errors carry their own words.
+    pub fn after_commit_io(&self, e: Error) -> Error {
+        let committed = self.committed.load(std::sync::atomic::Ordering::SeqCst);
+        if committed && matches!(e, Error::Io { .. }) {
+            after_commit(
+                &e,
+                "it is recorded in the audit log (or the next run that takes the store lock records it); check the store with `pki verify`, and do not run the command again",
+            )
+        } else {
+            e
+        }
+    }
+
     /// SHA-256 of `index.json` as it is on disk (None when it cannot be read).
-    fn index_sha256(&self) -> Option<String> {
+    pub(crate) fn index_sha256(&self) -> Option<String> {
         fs::read_private(&self.dir.join(INDEX_FILE), fs::Kind::File)
             .ok()
             .map(|b| crate::x509::cert::sha256_hex(&b))
