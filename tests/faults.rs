@@ -538,6 +538,34 @@ impl Drop for Tmpfs {
     }
 }
 
+/// Append one chained entry whose detail pads the log to a whole number of
+/// pages, so that the next append needs a fresh page of the disk (with one
+/// page free, the lock file takes it and the append finds none).
+fn pad_log_to_page(store: &Path) {
+    let path = store.join("audit.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let last: pki::store::audit::Entry =
+        serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let line = |detail: String| {
+        let mut e = pki::store::audit::Entry {
+            seq: last.seq + 1,
+            time: last.time.clone(),
+            actor: last.actor.clone(),
+            command: "test".into(),
+            event: "padding".into(),
+            user: None,
+            serial: None,
+            detail: Some(detail),
+            prev_hash: last.hash.clone(),
+            hash: String::new(),
+        };
+        e.hash = e.compute_hash();
+        serde_json::to_string(&e).unwrap() + "\n"
+    };
+    let pad = (4096 - (text.len() + line(String::new()).len()) % 4096) % 4096;
+    std::fs::write(&path, text + &line("x".repeat(pad))).unwrap();
+}
+
 #[test]
 fn a_full_disk_neither_jams_the_store_nor_leaves_a_change_unaudited() {
     let stores = Stores::new();
@@ -546,7 +574,8 @@ fn a_full_disk_neither_jams_the_store_nor_leaves_a_change_unaudited() {
     let (mut runs, mut failed) = (0, 0);
     for case in cases(&stores) {
         let start = stores.start(&case);
-        for free in [0u64, 512, 4096, 8192, 16384] {
+        let frees = [0u64, 512, 4096, 8192, 16384, 65536];
+        for (free, aligned) in frees.iter().flat_map(|f| [(*f, false), (*f, true)]) {
             let Some(disk) = Tmpfs::mount(scratch.path().join("disk"), "4m") else {
                 return;
             };
@@ -559,13 +588,19 @@ fn a_full_disk_neither_jams_the_store_nor_leaves_a_change_unaudited() {
             let real = env.store();
             std::fs::remove_dir_all(&real).unwrap();
             std::os::unix::fs::symlink(&store, &real).unwrap();
+            if aligned {
+                pad_log_to_page(&store);
+            }
             let fill = disk.fill(free);
             let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
             let run = env.run(&args);
             std::fs::remove_file(fill).unwrap();
             runs += 1;
             failed += usize::from(run.code != 0);
-            let label = format!("{} ({free} bytes free, exit {})", case.name, run.code);
+            let label = format!(
+                "{} ({free} bytes free, log page-aligned: {aligned}, exit {})",
+                case.name, run.code
+            );
             check_after(&case, start, &env, &run, &label, &mut failures);
             drop(env);
             drop(disk);
