@@ -180,6 +180,10 @@ fn forget(ctx: &Ctx, h: &PendingHook) -> Result<()> {
 /// Run the hook a committed rotation left pending (and forget it), or drop
 /// one whose rotation never committed.
 fn run_pending(ctx: &Ctx) -> Result<()> {
+    // A `pki rotate` inside a hook must not run that same hook again.
+    if std::env::var_os(IN_HOOK).is_some() {
+        return Ok(());
+    }
     let Some(h) = hook::read(&ctx.store)? else {
         return Ok(());
     };
@@ -345,6 +349,10 @@ fn report(ctx: &Ctx, plan: &Plan, out: &Outcome, dry_run: bool) -> Result<()> {
     Ok(())
 }
 
+/// Set in the hook's environment: a `pki rotate` it runs leaves the
+/// pending hook (its own) alone.
+const IN_HOOK: &str = "PKI_ON_CHANGE";
+
 /// Run the `--on-change` command once, after the index was committed and
 /// the lock released (so the hook may run pki itself). Its stdout goes to
 /// our stderr: our stdout carries only our own data.
@@ -372,6 +380,7 @@ fn run_hook(ctx: &Ctx, hook: &PendingHook) -> Result<()> {
             "PKI_CA_ROTATED",
             if hook.ca_serial.is_some() { "1" } else { "0" },
         )
+        .env(IN_HOOK, "1")
         .stdin(Stdio::null())
         .stdout(to_stderr)
         .status();
