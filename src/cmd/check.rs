@@ -98,6 +98,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             "make and publish a new CRL with `pki crl --out FILE` (see the warning above)".into(),
         );
     }
+    // A rotation whose --on-change command has not run yet (its run stopped
+    // after the commit): the next `pki rotate` runs it.
+    if let Some(h) = crate::store::hook::read(&ctx.store)?.filter(|h| h.committed(&index)) {
+        ctx.warn(format!(
+            "the --on-change command of a committed rotation has not run yet ({}); the next `pki rotate` runs it",
+            h.command
+        ));
+        found.push("on-change hook pending".into());
+        fixes.push("run `pki rotate` to run the pending --on-change command".into());
+    }
     // A rollover left half done (its warning says what to run) is attention too.
     let rollover_only = found.is_empty() && doc.rollover_warning.is_some();
     doc.fix = (!fixes.is_empty()).then(|| fixes.join("; "));

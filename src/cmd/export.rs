@@ -177,10 +177,10 @@ fn k8s_cmd(ctx: &Ctx, a: K8sArgs) -> Result<()> {
                 .detail(format!("Kubernetes Secret in namespace {}", a.namespace)),
         );
     }
-    // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
+    // Record-or-refuse: the export is recorded (under the lock) before any key leaves.
     let audit = crate::store::audit::Appender::open_locking(&ctx.store, ctx.wait, ctx.now)?;
-    ctx.data(&text)?;
     audit.append(events)?;
+    ctx.data(&text)?;
     ctx.say(match store_user {
         Some(s) if names == s.user => format!(
             "Kubernetes objects for user {}: they carry the root CA private key; apply them with kubectl apply -f - and keep the text nowhere else",
@@ -240,9 +240,8 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
         (None, Format::App) => marathon::app_definition(&a.app_id, &a.image, env),
     };
     let text = crate::json::to_text(&doc, "the Marathon document")?;
-    // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
+    // Record-or-refuse: the export is recorded (under the lock) before any key leaves.
     let audit = crate::store::audit::Appender::open_locking(&ctx.store, ctx.wait, ctx.now)?;
-    ctx.data(&text)?;
     audit.append(vec![crate::store::audit::Event::new(
         "export marathon",
         Kind::Exported(Material::CaKey),
@@ -252,6 +251,7 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
         Some(p) => format!("Marathon env merged into {}", p.display()),
         None => format!("Marathon {} on stdout", a.format.name()),
     })])?;
+    ctx.data(&text)?;
     ctx.say(format!(
         "Marathon env for user {user}: it carries the root CA private key in clear; anyone who can read the app definition can mint users"
     ));
@@ -374,9 +374,8 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
         ),
     };
     let text = Zeroizing::new(crate::json::to_text(&doc, "the controller's env")?);
-    // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
+    // Record-or-refuse: the export is recorded (under the lock) before any key leaves.
     let audit = crate::store::audit::Appender::open_locking(&ctx.store, ctx.wait, ctx.now)?;
-    ctx.data(&text)?;
     let detail = match &a.merge {
         Some(p) => format!("{} merged into {}", asp::ENV_KEY, p.display()),
         None if a.format == AspFormat::App => "marathon-asp-ctlr app definition on stdout".into(),
@@ -404,6 +403,7 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
         );
     }
     audit.append(events)?;
+    ctx.data(&text)?;
     if material.users.is_empty() {
         ctx.say(format!(
             "{} with no user set: it holds {}",
@@ -496,7 +496,7 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
             });
         }
     }
-    // Record-or-refuse: the audit log is opened (under the lock) before any key leaves.
+    // Record-or-refuse: the export is recorded (under the lock) before any key leaves.
     let audit = crate::store::audit::Appender::open_locking(&ctx.store, ctx.wait, ctx.now)?;
     if !a.out.exists() {
         fs::private_dir(&a.out)?;
@@ -506,9 +506,7 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
             "give a directory for --out",
         ));
     }
-    fs::write_atomic(&key_path, key.as_bytes(), SECRET_MODE, replace)?;
-    fs::write_atomic(&cert_path, cert.as_bytes(), PUBLIC_MODE, replace)?;
-    fs::write_atomic(&ca_path, ca_cert.as_bytes(), PUBLIC_MODE, replace)?;
+    // Recorded before the key is written: no unrecorded copy of it exists.
     audit.append(vec![crate::store::audit::Event::new(
         "export files",
         Kind::Exported(Material::Key),
@@ -516,6 +514,9 @@ fn files(ctx: &Ctx, a: FilesArgs) -> Result<()> {
     .user(&a.user)
     .serial(&entry.serial)
     .detail(format!("user key written to {}", key_path.display()))])?;
+    fs::write_atomic(&key_path, key.as_bytes(), SECRET_MODE, replace)?;
+    fs::write_atomic(&cert_path, cert.as_bytes(), PUBLIC_MODE, replace)?;
+    fs::write_atomic(&ca_path, ca_cert.as_bytes(), PUBLIC_MODE, replace)?;
     if ctx.json {
         ctx.emit_json(&json::ExportFilesDoc {
             version: json::VERSION,

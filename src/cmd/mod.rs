@@ -124,7 +124,7 @@ fn now_from_env() -> Result<OffsetDateTime> {
 /// word is how the shell found pki: the completion script calls it so).
 pub fn dispatch(cli: Cli, argv: &[std::ffi::OsString]) -> Result<()> {
     let ctx = Ctx::from_cli(&cli)?;
-    match cli.command {
+    let done = match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Issue(a) => issue::run(&ctx, a),
         Command::List(a) => list::run(&ctx, a),
@@ -144,7 +144,8 @@ pub fn dispatch(cli: Cli, argv: &[std::ffi::OsString]) -> Result<()> {
         Command::Audit(a) => audit::run(&ctx, a),
         Command::Rollover(a) => rollover::run(&ctx, a),
         Command::Probe(a) => probe::run(&ctx, a),
-    }
+    };
+    done.map_err(|e| ctx.store.after_commit_io(e))
 }
 
 /// Turn a path relative to the store into one for display.

@@ -21,6 +21,7 @@ use crate::cmd::Ctx;
 use crate::error::{Error, Result};
 use crate::json::{self, RotateAction, RotateCa, RotateDoc};
 use crate::store::audit::Kind;
+use crate::store::hook::{self, PendingHook};
 use crate::store::{CaEntry, Tx};
 use crate::x509::cert::rfc3339;
 use crate::x509::keys::{KeyFormat, KeyType};
@@ -51,7 +52,9 @@ working under either CA certificate; exports carry both until the old one
 expires. Users are re-issued only when they are due themselves (--force
 forces the CA, not them). docs/rollover.md says when to renew and when to
 replace the key.
-Exit 1 when it fails; the rotation itself stays done.";
+Exit 1 when it fails; the rotation itself stays done. A hook that a run
+stopped after its commit did not run is run by the next `pki rotate`, and
+`pki check` reports it until then.";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP)]
@@ -130,9 +133,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     if a.dry_run {
         return report(ctx, &first, &Outcome::default(), true);
     }
+    // A hook a committed rotation could not run (its run stopped after the
+    // commit) runs now, before anything else; its outcome is reported last.
+    let earlier = run_pending(ctx);
     // Under the lock: re-read and plan again, so concurrent runs rotate
     // each due user exactly once.
-    let (plan, outcome) = ctx.store.transact(ctx.wait, ctx.now, |tx| {
+    let done = ctx.store.transact(ctx.wait, ctx.now, |tx| {
         if a.ca {
             refuse_during(&tx.index)?;
         }
@@ -144,14 +150,79 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         } else {
             Outcome::default()
         };
-        Ok((plan, outcome))
-    })?;
-    report(ctx, &plan, &outcome, false)?;
-    match &a.on_change {
-        Some(cmd) if !outcome.issued.is_empty() || outcome.new_ca.is_some() => {
-            run_hook(ctx, cmd, &outcome)
+        // Remembered before the commit: if this run stops after it, the
+        // next `pki rotate` runs the hook.
+        let hook = a
+            .on_change
+            .as_ref()
+            .filter(|_| !outcome.issued.is_empty() || outcome.new_ca.is_some())
+            .map(|cmd| PendingHook {
+                command: cmd.clone(),
+                issued: outcome.issued.clone(),
+                ca_serial: outcome.new_ca.as_ref().map(|c| c.serial.to_string()),
+            });
+        if let Some(h) = &hook {
+            hook::write(tx.store, h)?;
         }
-        _ => Ok(()),
+        Ok((plan, outcome, hook))
+    });
+    let (plan, outcome, hook) = match done {
+        Ok(d) => d,
+        Err(e) => return Err(hook_left(ctx, e)),
+    };
+    report(ctx, &plan, &outcome, false)?;
+    if let Some(h) = hook {
+        let ran = run_hook(ctx, &h);
+        forget(ctx, &h)?;
+        ran?;
+    }
+    earlier
+}
+
+/// Forget a hook that has run. The rotation is committed whatever happens
+/// here: a failure says so, never "run the command again".
+fn forget(ctx: &Ctx, h: &PendingHook) -> Result<()> {
+    hook::done(&ctx.store, h, ctx.wait, ctx.now).map_err(|e| {
+        crate::store::after_commit(
+            &e,
+            "the --on-change command ran; if hook.pending is still in the store, the next `pki rotate` runs it again",
+        )
+    })
+}
+
+/// Run the hook a committed rotation left pending (and forget it), or drop
+/// one whose rotation never committed.
+fn run_pending(ctx: &Ctx) -> Result<()> {
+    // A `pki rotate` inside a hook must not run that same hook again.
+    if std::env::var_os(IN_HOOK).is_some() {
+        return Ok(());
+    }
+    let Some(h) = hook::read(&ctx.store)? else {
+        return Ok(());
+    };
+    if !h.committed(&ctx.store.read_index()?) {
+        return hook::done(&ctx.store, &h, ctx.wait, ctx.now);
+    }
+    ctx.say(format!(
+        "running the --on-change command of an earlier rotation that did not run it: {}",
+        h.command
+    ));
+    let ran = run_hook(ctx, &h);
+    forget(ctx, &h)?;
+    ran
+}
+
+/// A rotation that failed after its commit: say that its hook did not run
+/// and when it will.
+fn hook_left(ctx: &Ctx, e: Error) -> Error {
+    let committed = matches!(hook::read(&ctx.store), Ok(Some(h))
+        if ctx.store.read_index().is_ok_and(|i| h.committed(&i)));
+    match e {
+        Error::Failed { msg, hint } if committed => Error::failed(
+            msg,
+            format!("{hint}; the --on-change command has not run: the next `pki rotate` runs it"),
+        ),
+        e => e,
     }
 }
 
@@ -313,12 +384,21 @@ fn report(ctx: &Ctx, plan: &Plan, out: &Outcome, dry_run: bool) -> Result<()> {
     Ok(())
 }
 
+/// Set in the hook's environment: a `pki rotate` it runs leaves the
+/// pending hook (its own) alone.
+const IN_HOOK: &str = "PKI_ON_CHANGE";
+
 /// Run the `--on-change` command once, after the index was committed and
 /// the lock released (so the hook may run pki itself). Its stdout goes to
 /// our stderr: our stdout carries only our own data.
-fn run_hook(ctx: &Ctx, cmd: &str, out: &Outcome) -> Result<()> {
-    let users: Vec<&str> = out.issued.keys().map(String::as_str).collect();
-    let serials: Vec<String> = out.issued.iter().map(|(u, s)| format!("{u}={s}")).collect();
+fn run_hook(ctx: &Ctx, hook: &PendingHook) -> Result<()> {
+    let cmd = &hook.command;
+    let users: Vec<&str> = hook.issued.keys().map(String::as_str).collect();
+    let serials: Vec<String> = hook
+        .issued
+        .iter()
+        .map(|(u, s)| format!("{u}={s}"))
+        .collect();
     let dir = std::path::absolute(&ctx.store.dir).unwrap_or_else(|_| ctx.store.dir.clone());
     let to_stderr = std::io::stderr()
         .as_fd()
@@ -333,8 +413,9 @@ fn run_hook(ctx: &Ctx, cmd: &str, out: &Outcome) -> Result<()> {
         .env("PKI_NEW_SERIALS", serials.join(" "))
         .env(
             "PKI_CA_ROTATED",
-            if out.new_ca.is_some() { "1" } else { "0" },
+            if hook.ca_serial.is_some() { "1" } else { "0" },
         )
+        .env(IN_HOOK, "1")
         .stdin(Stdio::null())
         .stdout(to_stderr)
         .status();

@@ -8,13 +8,23 @@
 //! content (the compact JSON of every field but `hash`, in the order above).
 //! Editing, deleting or reordering a line breaks the chain at that line.
 //!
-//! Order: a command commits `index.json` first and appends afterwards, while
-//! still holding the store lock. A crash between the two can lose the last
-//! audit line, but the log never records an event that did not happen.
+//! Order (docs/store.md, "The commit"): a change to the index and its
+//! audit lines are one commit. Under the store lock, the chained lines are
+//! first written to the pending journal `audit.pending` (atomically, with
+//! the SHA-256 of the index they go with), then `index.json` is replaced
+//! (the commit point), then the lines are appended to the log and the
+//! journal removed. Whoever takes the lock next first finishes a leftover
+//! journal ([`recover`]): its lines are appended when the index is the one
+//! it names (the change was committed), and it is dropped otherwise. So
+//! after recovery the log records every committed change and nothing else.
+//! A torn last line (an append cut short by a crash or a full disk: no
+//! line ending, or a last line that is not an entry) is provably
+//! incomplete, since every append ends in a whole line: the next locked run
+//! removes it and records that it did.
 //! Exports and deploy take no lock for their work; [`Appender::open_locking`]
 //! takes it (honouring `--wait`) and opens the log before any key material
-//! is output, and they append once the output is done: an export that
-//! cannot be recorded does not happen, and one that failed is not recorded.
+//! is output, and they append before the output: an export that cannot be
+//! recorded does not happen.
 //! A deploy, whose key goes over the network, records the attempt before it
 //! sends ([`Appender::record`]) and the outcome after, whatever it is.
 
@@ -27,6 +37,8 @@ use crate::store::Store;
 use time::OffsetDateTime;
 
 pub const AUDIT_FILE: &str = "audit.jsonl";
+/// The pending journal of a commit in progress (docs/store.md).
+pub const PENDING_FILE: &str = "audit.pending";
 /// `prev_hash` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -141,10 +153,16 @@ pub enum Kind {
     /// A deploy that found the app's env already holding what it would
     /// send, and sent nothing: no key left the machine.
     DeployUnchanged,
+    /// The next locked run appended the lines of a commit whose run
+    /// stopped before it could (`audit.pending`).
+    AuditCompleted,
+    /// The next locked run cut off a torn last line (a crash or a full
+    /// disk mid-append).
+    AuditTornLineRemoved,
 }
 
 impl Kind {
-    const PLAIN: [Kind; 16] = [
+    const PLAIN: [Kind; 18] = [
         Kind::CaCreated,
         Kind::CaImported,
         Kind::CaRotated,
@@ -161,6 +179,8 @@ impl Kind {
         Kind::RolloverAborted,
         Kind::UsersRemoved,
         Kind::DeployUnchanged,
+        Kind::AuditCompleted,
+        Kind::AuditTornLineRemoved,
     ];
 
     /// The event's name in `audit.jsonl`.
@@ -183,6 +203,8 @@ impl Kind {
             Kind::RolloverAborted => "rollover-aborted",
             Kind::UsersRemoved => "users-removed",
             Kind::DeployUnchanged => "deploy-unchanged",
+            Kind::AuditCompleted => "audit-completed",
+            Kind::AuditTornLineRemoved => "audit-torn-line-removed",
             Kind::Exported(CaKey) => "ca-key-exported",
             Kind::Exported(Key) => "key-exported",
             Kind::Deploy(CaKey, Sending) => "ca-key-sending",
@@ -299,7 +321,7 @@ pub fn record(store: &Store, now: OffsetDateTime, event: Event) -> Result<()> {
 
 /// Append several events (one command's batch) in order; see [`record`].
 pub fn record_all(store: &Store, now: OffsetDateTime, events: Vec<Event>) -> Result<()> {
-    Appender::open(store, now, None)?.append(events)
+    Appender::open(store, now, None, "the change was made, but ")?.append(events)
 }
 
 /// The log opened for appending: where the chain ends, and for commands
@@ -314,19 +336,16 @@ pub struct Appender<'a> {
 
 impl<'a> Appender<'a> {
     /// Open the log (created 0600 if missing) and read where its chain ends.
-    /// The caller holds the store lock, or passes it in `lock`.
+    /// The caller holds the store lock, or passes it in `lock`; `done` says
+    /// what became of the command's work when the log cannot be opened
+    /// ("nothing was changed: ").
     pub fn open(
         store: &'a Store,
         now: OffsetDateTime,
         lock: Option<crate::store::fs::Lock>,
+        done: &str,
     ) -> Result<Self> {
         let path = path(store);
-        // Without a lock of its own the caller has committed its change already.
-        let done = if lock.is_none() {
-            "the change was made, but "
-        } else {
-            "nothing was exported: "
-        };
         let damaged = |why: String| {
             Error::failed(
                 format!("{done}the audit log {} {why}", path.display()),
@@ -344,7 +363,7 @@ impl<'a> Appender<'a> {
         let (seq, prev) = if bytes.is_empty() {
             (0, GENESIS.to_string())
         } else {
-            if !bytes.ends_with(b"\n") {
+            if torn_tail(&bytes) > 0 {
                 return Err(damaged("ends in an incomplete line".into()));
             }
             let last = bytes[..bytes.len() - 1]
@@ -368,8 +387,8 @@ impl<'a> Appender<'a> {
     /// (honouring `--wait`) and open the log, BEFORE any key material leaves,
     /// so an export that cannot be recorded does not happen.
     pub fn open_locking(store: &'a Store, wait: bool, now: OffsetDateTime) -> Result<Self> {
-        let lock = store.lock(wait)?;
-        Appender::open(store, now, Some(lock))
+        let lock = store.lock(wait, now)?;
+        Appender::open(store, now, Some(lock), "nothing was exported: ")
     }
 
     /// Append the events, chained, in one write; then fsync. Releases the lock if it holds one.
@@ -381,10 +400,17 @@ impl<'a> Appender<'a> {
     /// (holding the lock, if any) for more: a send is recorded before it
     /// leaves and its outcome after.
     pub fn record(&mut self, events: Vec<Event>) -> Result<()> {
+        let entries = self.chain(events);
+        self.write(&entries)
+    }
+
+    /// The events as the log's next lines, chained to its end; nothing is
+    /// written (for the pending journal of a commit).
+    pub fn chain(&self, events: Vec<Event>) -> Vec<Entry> {
         let (mut seq, mut prev) = (self.seq, self.prev.clone());
         let time = crate::x509::cert::rfc3339(self.now);
         let actor = actor();
-        let mut text = String::new();
+        let mut out = Vec::new();
         for ev in events {
             seq += 1;
             let mut e = Entry {
@@ -401,22 +427,190 @@ impl<'a> Appender<'a> {
             };
             e.hash = e.compute_hash();
             prev = e.hash.clone();
-            text.push_str(&serde_json::to_string(&e).expect("plain data encodes"));
-            text.push('\n');
+            out.push(e);
         }
+        out
+    }
+
+    /// Append lines made by [`Appender::chain`] in one write, then fsync.
+    pub fn write(&mut self, entries: &[Entry]) -> Result<()> {
+        let Some(last) = entries.last() else {
+            return Ok(());
+        };
         crate::store::fs::append(
             &path(self.store),
-            text.as_bytes(),
+            lines(entries).as_bytes(),
             crate::store::fs::SECRET_MODE,
         )?;
         crate::ui::trace(format!(
-            "appended {} line(s) to {}: the audit record, up to seq {seq}",
-            text.lines().count(),
-            path(self.store).display()
+            "appended {} line(s) to {}: the audit record, up to seq {}",
+            entries.len(),
+            path(self.store).display(),
+            last.seq
         ));
-        (self.seq, self.prev) = (seq, prev);
+        (self.seq, self.prev) = (last.seq, last.hash.clone());
         Ok(())
     }
+}
+
+/// Entries as log text: one compact JSON line each.
+fn lines(entries: &[Entry]) -> String {
+    let mut text = String::new();
+    for e in entries {
+        text.push_str(&serde_json::to_string(e).expect("plain data encodes"));
+        text.push('\n');
+    }
+    text
+}
+
+/// How many bytes at the end of `log` are a torn line: an append cut short
+/// (no line ending), or a last line that is not an audit entry (a crash can
+/// leave a line of zeros). Every append ends in a whole line, so such a
+/// tail is provably incomplete. 0 when the log ends in a whole entry.
+pub fn torn_tail(log: &[u8]) -> usize {
+    if log.is_empty() {
+        return 0;
+    }
+    let body = log.strip_suffix(b"\n").unwrap_or(log);
+    let start = body.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let whole = log.ends_with(b"\n") && serde_json::from_slice::<Entry>(&body[start..]).is_ok();
+    if whole {
+        0
+    } else {
+        log.len() - start
+    }
+}
+
+/// The pending journal: the lines a commit appends, and the index they go
+/// with (SHA-256 of the `index.json` bytes the commit writes).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pending {
+    pub index_sha256: String,
+    pub entries: Vec<Entry>,
+}
+
+/// Write the pending journal (0600, atomically, refusing to replace one:
+/// a leftover journal is finished by [`recover`] before any commit).
+pub fn write_pending(store: &Store, pending: &Pending) -> Result<()> {
+    let text = serde_json::to_vec(pending).expect("plain data encodes");
+    let path = store.dir.join(PENDING_FILE);
+    crate::store::fs::write_atomic(
+        &path,
+        &text,
+        crate::store::fs::SECRET_MODE,
+        crate::store::fs::Replace::Never,
+    )?;
+    crate::ui::trace(format!(
+        "wrote {} (0600): the audit lines of the commit, appended once the index is written",
+        path.display()
+    ));
+    Ok(())
+}
+
+/// Remove the pending journal (and sync the store directory).
+pub fn remove_pending(store: &Store) -> Result<()> {
+    let path = store.dir.join(PENDING_FILE);
+    match std::fs::remove_file(&path) {
+        Ok(()) => crate::store::fs::sync_dir(&store.dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", &path, e)),
+    }
+}
+
+/// What [`recover`] found and did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Bytes of a torn last line removed from the log.
+    pub torn: usize,
+    /// Lines of a committed change's journal appended now.
+    pub completed: usize,
+    /// Lines of a journal whose change was never committed, dropped.
+    pub dropped: usize,
+}
+
+/// Finish what an interrupted run left, before anything else is done under
+/// the store lock (which the caller holds): remove a torn last line of the
+/// log, then finish a leftover pending journal: append the lines the log
+/// lacks when `index.json` is the index it names, drop it otherwise. Each
+/// repair is recorded in the log.
+pub fn recover(store: &Store, now: OffsetDateTime) -> Result<Recovered> {
+    let mut done = Recovered::default();
+    let log = path(store);
+    let bytes =
+        crate::store::fs::read_if_present(&log, crate::store::fs::Kind::File)?.unwrap_or_default();
+    done.torn = torn_tail(&bytes);
+    if done.torn > 0 {
+        crate::store::fs::truncate(&log, (bytes.len() - done.torn) as u64)?;
+        crate::ui::trace(format!(
+            "removed a torn last line of {} bytes from {}: an interrupted append",
+            done.torn,
+            log.display()
+        ));
+    }
+    let journal = store.dir.join(PENDING_FILE);
+    let pending = crate::store::fs::read_if_present(&journal, crate::store::fs::Kind::File)?
+        .map(|b| {
+            serde_json::from_slice::<Pending>(&b).map_err(|e| {
+                Error::failed(
+                    format!(
+                        "{} is not a pending audit journal: {}",
+                        journal.display(),
+                        crate::error::one_line(&e)
+                    ),
+                    "it is written atomically, so it was changed by hand: keep a copy, check the store with `pki verify`, then remove it",
+                )
+            })
+        })
+        .transpose()?;
+    if pending.is_none() && done.torn == 0 {
+        return Ok(done);
+    }
+    let mut appender = Appender::open(store, now, None, "nothing was changed: ")?;
+    let mut notes = Vec::new();
+    if let Some(p) = pending {
+        let committed = store.index_sha256().as_deref() == Some(p.index_sha256.as_str());
+        if committed {
+            // Lines the log already has (an append that got through before
+            // the journal was removed) are not appended twice.
+            let have = p
+                .entries
+                .iter()
+                .position(|e| e.hash == appender.prev)
+                .map_or(0, |i| i + 1);
+            let first_prev = p.entries.first().map(|e| e.prev_hash.as_str());
+            if have == 0 && first_prev.is_some_and(|h| h != appender.prev) {
+                return Err(Error::failed(
+                    format!(
+                        "{} holds the audit lines of a committed change, but the log {} does not end where they begin",
+                        journal.display(),
+                        log.display()
+                    ),
+                    "run `pki audit verify` and keep a copy of both files; then append the journal's lines by hand, or remove it",
+                ));
+            }
+            let rest = &p.entries[have..];
+            appender.write(rest)?;
+            done.completed = rest.len();
+            if !rest.is_empty() {
+                notes.push(Event::new("recover", Kind::AuditCompleted).detail(format!(
+                    "appended {} line(s) of a committed change from {PENDING_FILE}: its run stopped before recording them",
+                    rest.len()
+                )));
+            }
+        } else {
+            done.dropped = p.entries.len();
+        }
+        remove_pending(store)?;
+    }
+    if done.torn > 0 {
+        notes.push(Event::new("recover", Kind::AuditTornLineRemoved).detail(format!(
+            "a torn line of {} bytes was removed from the end of {AUDIT_FILE}: an append cut short by a crash or a full disk",
+            done.torn
+        )));
+    }
+    appender.record(notes)?;
+    Ok(done)
 }
 
 /// The first broken link of a log: its 1-based line number and what is wrong.
@@ -506,7 +700,7 @@ mod tests {
     #[test]
     fn every_kind_reads_back_from_its_name_and_only_sends_that_arrived_deliver() {
         let all: Vec<Kind> = Kind::all().collect();
-        assert_eq!(all.len(), 24);
+        assert_eq!(all.len(), 26);
         for k in &all {
             assert_eq!(Kind::parse(k.name()), Some(*k), "{k:?}");
         }

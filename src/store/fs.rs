@@ -167,6 +167,17 @@ pub fn read_private(
     Ok(v)
 }
 
+/// Read a whole file of the store that may be missing (None): a refusal
+/// ([`open_private`]) or another I/O error is an error.
+pub fn read_if_present(path: &Path, kind: Kind) -> Result<Option<Vec<u8>>> {
+    match read_private(path, kind) {
+        Ok(b) => Ok(Some(b)),
+        Err(Ok(refusal)) => Err(refusal),
+        Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(Err(e)) => Err(Error::io("read", path, e)),
+    }
+}
+
 /// Create a directory of the store (and missing parents) 0700, or check
 /// an existing one (refusing a link, another owner, group or world write
 /// access) and force it to 0700. The mode is set on the directory opened
@@ -308,6 +319,8 @@ fn exists(path: &Path) -> Error {
 
 /// Append `data` to `path` (created with `mode` if missing; the mode is
 /// forced either way) with O_APPEND in one write, then fsync: the audit log.
+/// A write that fails part way (a full disk) is cut back off, so the file
+/// ends where it did; only a crash mid-write leaves a torn last line.
 pub fn append(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let created = fs::symlink_metadata(path).is_err();
     let mut f = open_store_file(
@@ -317,15 +330,30 @@ pub fn append(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     )?;
     f.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| Error::io("set permissions on", path, e))?;
-    f.write_all(data)
-        .map_err(|e| Error::io("append to", path, e))?;
-    f.sync_all().map_err(|e| Error::io("sync", path, e))?;
+    let before = f
+        .metadata()
+        .map_err(|e| Error::io("look at", path, e))?
+        .len();
+    if let Err(e) = f.write_all(data).and_then(|_| f.sync_all()) {
+        // Best effort: a file that cannot be cut back keeps a torn line,
+        // which the next run holding the lock removes.
+        let _ = f.set_len(before).and_then(|_| f.sync_all());
+        return Err(Error::io("append to", path, e));
+    }
     if created {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             sync_dir(dir)?;
         }
     }
     Ok(())
+}
+
+/// Cut a file of the store back to `len` bytes (a torn last line), then fsync.
+pub fn truncate(path: &Path, len: u64) -> Result<()> {
+    let f = open_store_file(OpenOptions::new().write(true), path, "open for repair")?;
+    f.set_len(len)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io("truncate", path, e))
 }
 
 /// Open (maybe create) a file of the store for writing with `opts`, never

@@ -17,6 +17,7 @@
 
 pub mod audit;
 pub mod fs;
+pub mod hook;
 mod index;
 
 use std::path::{Path, PathBuf};
@@ -40,11 +41,16 @@ pub const LOCK_FILE: &str = ".lock";
 #[derive(Clone, Debug)]
 pub struct Store {
     pub dir: PathBuf,
+    /// Set once this run has replaced the index (see [`Store::after_commit_io`]).
+    committed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Store {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Store { dir: dir.into() }
+        Store {
+            dir: dir.into(),
+            committed: Default::default(),
+        }
     }
 
     pub fn path(&self, rel: &Path) -> PathBuf {
@@ -61,7 +67,16 @@ impl Store {
     /// only what a killed `init` leaves (the lock, `ca/`, temporary files) is
     /// a store in the making, so running `init` again succeeds.
     pub fn refuse_foreign_dir(&self) -> Result<()> {
-        const OURS: [&str; 6] = [INDEX_FILE, ".lock", "audit.jsonl", "ca", "users", "crl"];
+        const OURS: [&str; 8] = [
+            INDEX_FILE,
+            ".lock",
+            audit::AUDIT_FILE,
+            audit::PENDING_FILE,
+            hook::HOOK_FILE,
+            "ca",
+            "users",
+            "crl",
+        ];
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Ok(());
         };
@@ -258,7 +273,10 @@ impl Store {
 
     /// Replace the index atomically: the single commit point of every change.
     pub fn write_index(&self, index: &Index) -> Result<()> {
-        let text = crate::ui::to_text(index, "the index")?;
+        self.write_index_text(&crate::ui::to_text(index, "the index")?)
+    }
+
+    fn write_index_text(&self, text: &str) -> Result<()> {
         let path = self.dir.join(INDEX_FILE);
         fs::write_atomic(&path, text.as_bytes(), SECRET_MODE, Replace::Allow)?;
         crate::ui::trace(format!(
@@ -313,12 +331,13 @@ impl Store {
             self.read_index()?;
         }
         let _lock = fs::Lock::acquire(&self.dir, wait)?;
+        fs::remove_temp_files(self.temp_dirs())?;
+        audit::recover(self, now)?;
         let index = if create && !self.exists() {
             Index::new()
         } else {
             self.read_index()?
         };
-        fs::remove_temp_files(self.temp_dirs())?;
         self.remove_orphans(&index)?;
         let mut tx = Tx {
             store: self,
@@ -328,21 +347,95 @@ impl Store {
             events: Vec::new(),
         };
         let out = f(&mut tx)?;
-        if tx.index != tx.before {
-            self.write_index(&tx.index)?;
+        if tx.index == tx.before {
+            if !tx.events.is_empty() {
+                audit::record_all(self, now, tx.events)?;
+            }
+            return Ok(out);
         }
-        if !tx.events.is_empty() {
-            audit::record_all(self, now, tx.events)?;
-        }
+        self.commit(&tx.index, tx.events, now)?;
         Ok(out)
+    }
+
+    /// Write `index` and record `events` as one commit (docs/store.md): the
+    /// chained lines go to the pending journal first, then the index is
+    /// replaced (the commit point), then the lines are appended and the
+    /// journal removed. A failure before the commit point changes nothing;
+    /// one after it says "the change was made", and the next run holding
+    /// the lock appends what is still pending ([`audit::recover`]).
+    fn commit(&self, index: &Index, events: Vec<audit::Event>, now: OffsetDateTime) -> Result<()> {
+        let text = crate::ui::to_text(index, "the index")?;
+        let index_sha256 = crate::x509::cert::sha256_hex(text.as_bytes());
+        let mut log = audit::Appender::open(self, now, None, "nothing was changed: ")?;
+        let entries = log.chain(events);
+        if !entries.is_empty() {
+            audit::write_pending(
+                self,
+                &audit::Pending {
+                    index_sha256: index_sha256.clone(),
+                    entries: entries.clone(),
+                },
+            )?;
+        }
+        let late = match self.write_index_text(&text) {
+            Ok(()) => None,
+            // The rename may have happened and a later step (the directory
+            // sync) failed: the index on disk says which.
+            Err(e) if self.index_sha256().as_deref() == Some(index_sha256.as_str()) => Some(e),
+            Err(e) => {
+                // Not committed: the journal goes (or the next run drops it).
+                let _ = audit::remove_pending(self);
+                return Err(e);
+            }
+        };
+        self.committed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let pending = "its audit record is kept in audit.pending and the next pki run that takes the store lock appends it";
+        log.write(&entries).map_err(|e| after_commit(&e, pending))?;
+        audit::remove_pending(self).map_err(|e| {
+            after_commit(&e, "the audit record is complete; the next pki run that takes the store lock removes audit.pending")
+        })?;
+        match late {
+            None => Ok(()),
+            Some(e) => Err(after_commit(
+                &e,
+                "it is recorded in the audit log; check the store with `pki verify`, and do not run the command again",
+            )),
+        }
+    }
+
+    /// The error a command ends with, worded for what happened: an I/O
+    /// failure after this run committed a change (writing its report to
+    /// stdout, reading a file after the commit) says "the change was made,
+    /// but ...", never "run the command again", which would make a second
+    /// change. Other errors carry their own words.
+    pub fn after_commit_io(&self, e: Error) -> Error {
+        let committed = self.committed.load(std::sync::atomic::Ordering::SeqCst);
+        if committed && matches!(e, Error::Io { .. }) {
+            after_commit(
+                &e,
+                "it is recorded in the audit log (or the next run that takes the store lock records it); check the store with `pki verify`, and do not run the command again",
+            )
+        } else {
+            e
+        }
+    }
+
+    /// SHA-256 of `index.json` as it is on disk (None when it cannot be read).
+    pub(crate) fn index_sha256(&self) -> Option<String> {
+        fs::read_private(&self.dir.join(INDEX_FILE), fs::Kind::File)
+            .ok()
+            .map(|b| crate::x509::cert::sha256_hex(&b))
     }
 
     /// Take the store lock (exit 4 when held and not waiting). Whoever
     /// holds it is the only pki writing here, so stale temporary files of
-    /// killed runs are removed now.
-    pub fn lock(&self, wait: bool) -> Result<fs::Lock> {
+    /// killed runs are removed now, and what an interrupted commit left is
+    /// finished ([`audit::recover`]).
+    pub fn lock(&self, wait: bool, now: OffsetDateTime) -> Result<fs::Lock> {
         let lock = fs::Lock::acquire(&self.dir, wait)?;
         fs::remove_temp_files(self.temp_dirs())?;
+        audit::recover(self, now)?;
         Ok(lock)
     }
 
@@ -558,6 +651,25 @@ impl Store {
     }
 }
 
+/// A failure after the commit point: "the change was made, but" what
+/// failed, and what becomes of the rest (`rest`), exit 1. The failed
+/// step's own advice ("run the command again") is left out: the change is
+/// made, and running the command again would make another.
+pub fn after_commit(e: &Error, rest: &str) -> Error {
+    let what = match e {
+        Error::Io { what, path, source } => format!(
+            "cannot {what} {}: {}",
+            path.display(),
+            crate::error::one_line(source)
+        ),
+        Error::Failed { msg, .. } | Error::Input { msg, .. } | Error::Refused { msg, .. } => {
+            msg.clone()
+        }
+        other => other.to_string(),
+    };
+    Error::failed(format!("the change was made, but {what}"), rest)
+}
+
 /// One finding of [`Store::scan`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scanned {
@@ -630,18 +742,74 @@ mod tests {
         let log = audit::read(&store).unwrap();
         assert_eq!(audit::verify(&log).unwrap().len(), 1);
 
-        // The index is written before the audit: with a log that cannot be
-        // appended to, the change is committed and the error says so.
-        std::fs::write(store.dir.join(audit::AUDIT_FILE), b"{\"seq\":1").unwrap();
-        let e = store
+        // A torn last line (an interrupted append) is removed by the next
+        // transaction, which records that it did, then its own change.
+        let path = store.dir.join(audit::AUDIT_FILE);
+        let mut text = std::fs::read(&path).unwrap();
+        text.extend_from_slice(b"{\"seq\":2");
+        std::fs::write(&path, &text).unwrap();
+        store
             .transact(false, now(), |tx| {
                 tx.index.settings.crl_url = None;
                 tx.record(audit::Event::new("test", audit::Kind::ConfigChanged));
                 Ok(())
             })
-            .unwrap_err();
-        assert!(e.to_string().contains("the change was made"), "{e}");
+            .unwrap();
         assert_eq!(store.read_index().unwrap().settings.crl_url, None);
+        let log = audit::verify(&audit::read(&store).unwrap()).unwrap();
+        let events: Vec<&str> = log.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(
+            events,
+            [
+                "config-changed",
+                "audit-torn-line-removed",
+                "config-changed"
+            ]
+        );
+        assert!(!store.dir.join(audit::PENDING_FILE).exists());
+    }
+
+    #[test]
+    fn a_pending_journal_is_completed_when_its_index_was_committed_and_dropped_otherwise() {
+        let (_d, store) = store_with_index();
+        let index = std::fs::read(store.dir.join(INDEX_FILE)).unwrap();
+        let journal = |sha: String| {
+            let log = audit::Appender::open(&store, now(), None, "").unwrap();
+            audit::Pending {
+                index_sha256: sha,
+                entries: log.chain(vec![audit::Event::new("test", audit::Kind::ConfigChanged)]),
+            }
+        };
+        // Not the index on disk: the change never committed.
+        audit::write_pending(&store, &journal("0".repeat(64))).unwrap();
+        store.transact(false, now(), |_| Ok(())).unwrap();
+        assert!(audit::read(&store).unwrap().is_empty());
+        assert!(!store.dir.join(audit::PENDING_FILE).exists());
+        // The index on disk: committed. Lines the log already has (the
+        // append got through, the journal was not removed yet) are kept once.
+        let p = journal(crate::x509::cert::sha256_hex(&index));
+        audit::write_pending(&store, &p).unwrap();
+        audit::Appender::open(&store, now(), None, "")
+            .unwrap()
+            .write(&p.entries)
+            .unwrap();
+        store.transact(false, now(), |_| Ok(())).unwrap();
+        let log = audit::verify(&audit::read(&store).unwrap()).unwrap();
+        assert_eq!(log.len(), 1);
+        // Lines it lacks are appended, and the completion is recorded.
+        let (_d, store) = store_with_index();
+        let p = {
+            let log = audit::Appender::open(&store, now(), None, "").unwrap();
+            audit::Pending {
+                index_sha256: crate::x509::cert::sha256_hex(&index),
+                entries: log.chain(vec![audit::Event::new("test", audit::Kind::ConfigChanged)]),
+            }
+        };
+        audit::write_pending(&store, &p).unwrap();
+        store.transact(false, now(), |_| Ok(())).unwrap();
+        let log = audit::verify(&audit::read(&store).unwrap()).unwrap();
+        let events: Vec<&str> = log.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(events, ["config-changed", "audit-completed"]);
     }
 
     #[test]

@@ -146,13 +146,12 @@ fn tampering_is_reported_at_the_first_broken_line() {
         assert!(!v.intact);
         assert_eq!(format!("line {}", v.broken_line.unwrap()), line);
     }
-    // Appending to a damaged log refuses to pretend: the change is made, the error says so.
+    // A torn last line (an interrupted append) is provably incomplete: the
+    // next run holding the lock removes it, says so in the log, and goes on
+    // (issue 20; tests/faults.rs covers the repair).
     std::fs::write(&path, &good[..good.len() - 10]).unwrap();
-    env.run(&["issue", "d"]).code(1).one_line_error(&[
-        "the change was made",
-        "incomplete line",
-        "pki audit verify",
-    ]);
+    env.run(&["issue", "d"]).ok();
+    env.run(&["audit", "verify"]).ok();
     std::fs::write(&path, &good).unwrap();
     env.run(&["audit", "verify"]).ok();
 }

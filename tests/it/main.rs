@@ -22,6 +22,7 @@ mod docs_as_printed;
 mod encrypted_key;
 mod export_k8s;
 mod export_riak_admin;
+mod faults;
 mod hostile_input;
 mod import_sign_revoke;
 mod kill_sweeps;
