@@ -222,36 +222,45 @@ impl Store {
             Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Err(self.no_store()),
             Err(Err(source)) => return Err(Error::Read { path, source }),
         };
-        let mut de = serde_json::Deserializer::from_slice(&text);
-        let index: Index = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            if let Some(refusal) = Index::unknown_reason(&text, &path) {
-                return refusal;
-            }
-            // A serial not in the form pki writes: the entry is named by
-            // where it stands ("certificates[3].serial"), like every other
-            // bad entry (Serial's reader words the problem).
-            let at = e.path().to_string();
-            if at.ends_with("serial") && e.inner().classify() == serde_json::error::Category::Data {
-                return Error::BadIndex {
-                    path: path.clone(),
-                    entry: at,
-                    problem: crate::error::one_line(&e.into_inner())
-                        .split(" at line ")
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                };
-            }
-            let e = e.into_inner();
-            Error::failed(
-                format!(
-                    "{} is damaged: {}",
-                    path.display(),
-                    crate::error::one_line(&e)
-                ),
-                "restore it from a backup; the certificates and keys beside it are intact",
-            )
-        })?;
+        // The plain reader first (tracking the path of every value would
+        // triple the cost of a large index); only a refused index is read
+        // again, to say where it went wrong.
+        let index: Index = serde_json::from_slice(&text)
+            .or_else(|_| {
+                let mut de = serde_json::Deserializer::from_slice(&text);
+                serde_path_to_error::deserialize(&mut de)
+            })
+            .map_err(|e| {
+                if let Some(refusal) = Index::unknown_reason(&text, &path) {
+                    return refusal;
+                }
+                // A serial not in the form pki writes: the entry is named by
+                // where it stands ("certificates[3].serial"), like every other
+                // bad entry (Serial's reader words the problem).
+                let at = e.path().to_string();
+                if at.ends_with("serial")
+                    && e.inner().classify() == serde_json::error::Category::Data
+                {
+                    return Error::BadIndex {
+                        path: path.clone(),
+                        entry: at,
+                        problem: crate::error::one_line(&e.into_inner())
+                            .split(" at line ")
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                    };
+                }
+                let e = e.into_inner();
+                Error::failed(
+                    format!(
+                        "{} is damaged: {}",
+                        path.display(),
+                        crate::error::one_line(&e)
+                    ),
+                    "restore it from a backup; the certificates and keys beside it are intact",
+                )
+            })?;
         if index.format != INDEX_FORMAT {
             return Err(Error::failed(
                 format!(
@@ -331,14 +340,17 @@ impl Store {
             self.read_index()?;
         }
         let _lock = fs::Lock::acquire(&self.dir, wait)?;
-        fs::remove_temp_files(self.temp_dirs())?;
+        // What an interrupted run may have left is in the directories
+        // changed since the last commit: listed once (one stat per user).
+        let changed = self.temp_dirs();
+        fs::remove_temp_files(changed.iter().cloned())?;
         audit::recover(self, now)?;
         let index = if create && !self.exists() {
             Index::new()
         } else {
             self.read_index()?
         };
-        self.remove_orphans(&index)?;
+        self.remove_orphans(&index, &changed)?;
         let mut tx = Tx {
             store: self,
             now,
@@ -510,8 +522,8 @@ impl Store {
     /// the user directories changed since the index was written (where a
     /// killed run leaves them; see [`Store::temp_dirs`]). Only under the
     /// store lock, with `index` as read under it: no other pki is writing.
-    fn remove_orphans(&self, index: &Index) -> Result<()> {
-        for rel in self.orphans_in(index, &self.temp_dirs()) {
+    fn remove_orphans(&self, index: &Index, changed: &[PathBuf]) -> Result<()> {
+        for rel in self.orphans_in(index, changed) {
             let p = self.path(&rel);
             std::fs::remove_file(&p)
                 .map_err(|e| Error::io("remove the orphan of an interrupted run", &p, e))?;

@@ -74,12 +74,32 @@ impl Serial {
         Ok(Serial::from_der(&octets))
     }
 
+    /// The serial whose canonical form ([`Display`](fmt::Display): minimal
+    /// octets, lower-case hex) is exactly `s`; None for any other text. The
+    /// index's reader: one pass, one allocation.
+    pub fn from_canonical(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        // Minimal octets: no leading zero octet, unless it is the only one.
+        if b.is_empty() || b.len() % 2 == 1 || (b.len() > 2 && b.starts_with(b"00")) {
+            return None;
+        }
+        b.chunks(2)
+            .map(|d| Some(digit(d[0])? << 4 | digit(d[1])?))
+            .collect::<Option<Vec<u8>>>()
+            .map(Serial)
+    }
+
     /// A serial as the index records it (exact lower-case hex); a malformed
     /// one means a damaged index.
     pub fn from_index(s: &str) -> Result<Self> {
-        match Serial::parse(s) {
-            Ok(v) if v == *s => Ok(v),
-            _ => Err(Error::failed(
+        match Serial::from_canonical(s) {
+            Some(v) => Ok(v),
+            None => Err(Error::failed(
                 format!("the index holds a malformed serial {s:?}"),
                 "restore index.json from a backup",
             )),
@@ -118,13 +138,12 @@ impl serde::Serialize for Serial {
 
 impl<'de> serde::Deserialize<'de> for Serial {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = <String as serde::Deserialize>::deserialize(d)?;
-        match Serial::parse(&s) {
-            Ok(v) if v == *s => Ok(v),
-            _ => Err(serde::de::Error::custom(format_args!(
+        let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        Serial::from_canonical(&s).ok_or_else(|| {
+            serde::de::Error::custom(format_args!(
                 "is {s:?}, which is not the lower-case hex pki writes"
-            ))),
-        }
+            ))
+        })
     }
 }
 
@@ -139,7 +158,6 @@ impl From<&str> for Serial {
 /// Serials compare with their hex form, as people and documents write it.
 impl PartialEq<str> for Serial {
     fn eq(&self, other: &str) -> bool {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         other.len() == 2 * self.0.len()
             && self.0.iter().zip(other.as_bytes().chunks(2)).all(|(b, d)| {
                 d[0] == DIGITS[usize::from(b >> 4)] && d[1] == DIGITS[usize::from(b & 15)]
@@ -159,12 +177,15 @@ impl PartialEq<String> for Serial {
     }
 }
 
+/// The lower-case hex digits, by value.
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// Lower-case hex, the form serials and fingerprints take everywhere.
 pub fn hex(bytes: &[u8]) -> String {
-    use fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
     }
     s
 }
@@ -199,6 +220,14 @@ mod tests {
             assert!(Serial::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Serial::from_index("0b7f").unwrap().as_bytes(), [0x0b, 0x7f]);
+        // The index's reader takes exactly the canonical form, as parse and
+        // Display agree on it.
+        for s in ["00", "0b", "7f", "0b7f", "ff00"] {
+            assert_eq!(Serial::from_canonical(s).unwrap().to_string(), s);
+        }
+        for bad in ["", "0", "000b", "0B7F", "zz", "0b7", " 0b", "0x0b"] {
+            assert!(Serial::from_canonical(bad).is_none(), "{bad}");
+        }
         for bad in ["abc", "zz", "0B7F", "000b"] {
             assert!(Serial::from_index(bad).is_err(), "{bad}");
         }
