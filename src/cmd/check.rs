@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::json::{self, CheckDoc};
 use crate::store::fs::{self, Replace, PUBLIC_MODE};
 use crate::store::{CaEntry, Index};
-use crate::ui::prometheus::{self, label};
+use crate::ui::prometheus::label;
 use crate::x509::cert::rfc3339;
 
 const AFTER_HELP: &str = "\
@@ -82,7 +82,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         }
     }
     if let Some(path) = &a.prometheus {
-        prometheus::check_path(path)?;
+        crate::cmd::check_prometheus_path(path)?;
         let text = prometheus(&index, ca, a.within, crl_due, ctx.now);
         fs::write_atomic(path, text.as_bytes(), PUBLIC_MODE, Replace::Allow)?;
         ctx.detail(format!("wrote {}", path.display()));

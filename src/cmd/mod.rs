@@ -218,3 +218,20 @@ pub fn check_store_host(host: Option<&str>) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+/// Refuse a `--prometheus` path (of `check` and `probe`) whose directory
+/// does not exist, before writing: the textfile collector's directory is
+/// node_exporter's to make.
+pub fn check_prometheus_path(path: &std::path::Path) -> Result<()> {
+    match crate::store::fs::missing_parent(path) {
+        Some(dir) => Err(Error::failed(
+            format!(
+                "--prometheus {}: the directory {} does not exist",
+                path.display(),
+                dir.display()
+            ),
+            "create it (node_exporter's --collector.textfile.directory), or give a path in an existing directory",
+        )),
+        None => Ok(()),
+    }
+}

@@ -12,7 +12,7 @@ use crate::json::{self, NodeCertificate, ProbeDoc, ProbeResult};
 use crate::probe::{self, Login, Node, Outcome};
 use crate::store::fs::{self, Replace, PUBLIC_MODE};
 use crate::store::{CertEntry, CertState};
-use crate::ui::prometheus::{self as prom, label};
+use crate::ui::prometheus::label;
 use crate::x509::cert::{days_left, rfc3339, CertInfo};
 use crate::x509::keys::KeyFormat;
 
@@ -81,7 +81,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         }
     }
     if let Some(path) = &a.prometheus {
-        prom::check_path(path)?;
+        crate::cmd::check_prometheus_path(path)?;
     }
     let index = ctx.store.read_index()?;
     index.ca(&ctx.store)?;

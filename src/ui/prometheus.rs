@@ -1,30 +1,7 @@
 //! node_exporter textfiles (`check --prometheus`, `probe --prometheus`):
-//! the label escaping and the check of the path before writing. The file
-//! itself is written atomically with `store::fs::write_atomic`, mode 0644.
-
-use std::path::Path;
-
-use crate::error::{Error, Result};
-
-/// Refuse a --prometheus path whose directory does not exist, before
-/// writing (the textfile collector's directory is node_exporter's).
-pub fn check_path(path: &Path) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        return Err(Error::failed(
-            format!(
-                "--prometheus {}: the directory {} does not exist",
-                path.display(),
-                dir.display()
-            ),
-            "create it (node_exporter's --collector.textfile.directory), or give a path in an existing directory",
-        ));
-    }
-    Ok(())
-}
+//! the label escaping. The path is checked before writing by
+//! `cmd::check_prometheus_path`, and the file written atomically with
+//! `store::fs::write_atomic`, mode 0644.
 
 /// Escape a label value as the text exposition format requires.
 pub fn label(v: &str) -> String {
