@@ -59,7 +59,7 @@ impl Ctx {
             .and_then(|k| k.passphrase_file.clone())
             .or_else(|| cli.passphrase_file.clone());
         Ok(Ctx {
-            store: Store::new(cli.dir.clone()),
+            store: Store::open(&cli.address()?),
             passphrase: crate::ca::key::Passphrase::new(passphrase_file),
             ui: Ui {
                 json: cli.json,
