@@ -195,6 +195,9 @@ pub enum Command {
     Rollover(cmd::rollover::Action),
     /// Log in to the running store (Riak's port 8087) as each user would: TLS, auth, ping.
     Probe(cmd::probe::Args),
+    /// The store itself: copy it to another address (a directory, or Vault).
+    #[command(subcommand)]
+    Store(cmd::store::Action),
 }
 
 /// What the rest of pki must know about a command, stated once per command
@@ -298,6 +301,9 @@ impl Command {
             }
             // Reads the index and the users' keys; takes no lock, needs no CA key.
             Command::Probe(_) => f("probe", false, None, None),
+            Command::Store(cmd::store::Action::Copy(a)) => {
+                f("store copy", true, Some(&a.lock), None)
+            }
         }
     }
 }

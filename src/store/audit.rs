@@ -160,10 +160,15 @@ pub enum Kind {
     /// The next locked run cut off a torn last line (a crash or a full
     /// disk mid-append).
     AuditTornLineRemoved,
+    /// The whole store (keys included) was copied to another address
+    /// (`pki store copy`); recorded in the source before anything is sent.
+    StoreCopiedTo,
+    /// The first line of a copy's own history: where it came from.
+    StoreCopiedFrom,
 }
 
 impl Kind {
-    const PLAIN: [Kind; 18] = [
+    const PLAIN: [Kind; 20] = [
         Kind::CaCreated,
         Kind::CaImported,
         Kind::CaRotated,
@@ -182,6 +187,8 @@ impl Kind {
         Kind::DeployUnchanged,
         Kind::AuditCompleted,
         Kind::AuditTornLineRemoved,
+        Kind::StoreCopiedTo,
+        Kind::StoreCopiedFrom,
     ];
 
     /// The event's name in `audit.jsonl`.
@@ -206,6 +213,8 @@ impl Kind {
             Kind::DeployUnchanged => "deploy-unchanged",
             Kind::AuditCompleted => "audit-completed",
             Kind::AuditTornLineRemoved => "audit-torn-line-removed",
+            Kind::StoreCopiedTo => "store-copied-to",
+            Kind::StoreCopiedFrom => "store-copied-from",
             Kind::Exported(CaKey) => "ca-key-exported",
             Kind::Exported(Key) => "key-exported",
             Kind::Deploy(CaKey, Sending) => "ca-key-sending",
@@ -247,7 +256,10 @@ impl Kind {
     pub fn delivered(self) -> bool {
         !matches!(
             self,
-            Kind::Deploy(_, SendStage::Sending | SendStage::Failed) | Kind::DeployUnchanged
+            Kind::Deploy(_, SendStage::Sending | SendStage::Failed)
+                | Kind::DeployUnchanged
+                | Kind::StoreCopiedTo
+                | Kind::StoreCopiedFrom
         )
     }
 }
@@ -395,7 +407,7 @@ impl<'a> Appender<'a> {
 }
 
 /// `events` as the lines that follow entry `seq` (hash `prev`).
-fn chain(mut seq: u64, prev: &str, now: OffsetDateTime, events: Vec<Event>) -> Vec<Entry> {
+pub fn chain(mut seq: u64, prev: &str, now: OffsetDateTime, events: Vec<Event>) -> Vec<Entry> {
     let mut prev = prev.to_string();
     let time = crate::x509::cert::rfc3339(now);
     let actor = actor();
@@ -736,7 +748,7 @@ mod tests {
     #[test]
     fn every_kind_reads_back_from_its_name_and_only_sends_that_arrived_deliver() {
         let all: Vec<Kind> = Kind::all().collect();
-        assert_eq!(all.len(), 26);
+        assert_eq!(all.len(), 28);
         for k in &all {
             assert_eq!(Kind::parse(k.name()), Some(*k), "{k:?}");
         }

@@ -472,6 +472,28 @@ impl DirStore {
         }
     }
 
+    /// Replace the index and the whole audit log (`pki store copy`): the
+    /// log is written first, then the index (the commit point). The caller
+    /// holds the lock.
+    pub fn replace_all(
+        &self,
+        text: &str,
+        log: &[audit::Entry],
+        committed: impl FnOnce(),
+    ) -> Result<()> {
+        let path = audit::log_path(&self.dir);
+        fs::write_atomic(
+            &path,
+            audit::lines(log).as_bytes(),
+            SECRET_MODE,
+            Replace::Allow,
+        )?;
+        audit::remove_pending(&self.dir)?;
+        self.write_index_text(text)?;
+        committed();
+        Ok(())
+    }
+
     /// A small document of the store beside the index (`hook.pending`).
     pub fn read_doc(&self, name: &str) -> Result<Option<Vec<u8>>> {
         fs::read_if_present(&self.dir.join(name), fs::Kind::File)

@@ -507,6 +507,12 @@ impl Index {
     /// Whether any entry (a CA, a rollover's other CA, a certificate, the
     /// CRL) names the file `rel`.
     pub fn names(&self, rel: &std::path::Path) -> bool {
+        self.files().any(|p| p == rel)
+    }
+
+    /// Every file an entry names (CAs, a rollover's other CA, certificates
+    /// and their keys, the CRLs), each once per entry.
+    pub fn files(&self) -> impl Iterator<Item = &PathBuf> {
         let cas = self
             .ca
             .iter()
@@ -526,7 +532,6 @@ impl Index {
                     .map(|c| &c.path),
             ))
             .flatten()
-            .any(|p| p == rel)
     }
 
     /// The CA with serial `serial`: current, earlier, or a rollover's other.

@@ -288,6 +288,33 @@ impl Store {
         }
     }
 
+    /// Replace the index and the whole audit log with `index` and `log`
+    /// (`pki store copy`), as one commit; the caller holds the lock, taken
+    /// with [`Store::lock_new`].
+    pub fn replace_all(&self, index: &Index, log: &[audit::Entry]) -> Result<()> {
+        let text = crate::ui::to_text(index, "the index")?;
+        let committed = || self.committed.store(true, Ordering::SeqCst);
+        match &self.backend {
+            Backend::Dir(d) => d.replace_all(&text, log, committed),
+            Backend::Vault(v) => v.replace_all(&text, log, committed),
+        }
+    }
+
+    /// Take the lock of a store that may not exist yet (the target of a
+    /// copy); a directory store's directory is made first
+    /// ([`Store::make_room`]).
+    pub fn lock_new(&self, wait: bool, now: OffsetDateTime) -> Result<Lock> {
+        self.make_room()?;
+        match &self.backend {
+            Backend::Dir(d) => Ok(Lock::Dir(d.lock(wait, now)?.0)),
+            Backend::Vault(v) => {
+                let lease = v.lock(wait)?;
+                v.begin(true)?;
+                Ok(Lock::Vault(lease))
+            }
+        }
+    }
+
     /// Take the store lock (exit 4 when held and not waiting), finishing
     /// first what an interrupted run left ([`DirStore::lock`]).
     pub fn lock(&self, wait: bool, now: OffsetDateTime) -> Result<Lock> {

@@ -343,7 +343,25 @@ impl VaultStore {
         entries: &[Entry],
         committed: impl FnOnce(),
     ) -> Result<()> {
-        let (old, version) = self
+        self.commit_onto(false, index_text, entries, committed)
+    }
+
+    /// Replace the index and the whole audit log (`pki store copy`) in one
+    /// commit, under the lock.
+    pub fn replace_all(&self, text: &str, log: &[Entry], committed: impl FnOnce()) -> Result<()> {
+        self.commit_onto(true, Some(text), log, committed)
+    }
+
+    /// The commit onto the state read under the lock (`fresh`: onto an
+    /// empty one, whose version is still the one read).
+    fn commit_onto(
+        &self,
+        fresh: bool,
+        index_text: Option<&str>,
+        entries: &[Entry],
+        committed: impl FnOnce(),
+    ) -> Result<()> {
+        let (read, version) = self
             .session
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -354,7 +372,8 @@ impl VaultStore {
                     "this is a bug in pki; please report it",
                 )
             })?;
-        let mut state = old.clone();
+        let old = read.clone();
+        let mut state = if fresh { State::new() } else { read };
         state.format = STATE_FORMAT;
         if let Some(text) = index_text {
             self.encode_index(&mut state, text)?;
