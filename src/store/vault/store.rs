@@ -266,8 +266,18 @@ impl VaultStore {
         let me = Holder::me();
         let key = self.key("lock");
         let mut said = false;
+        // Most often the lock is free: create it at once (one request).
+        let mut cas = 0;
         loop {
-            let mut cas = 0;
+            if let Put::Written { version } =
+                client.kv_put(&self.mount, &key, &me.to_value(), Some(cas))?
+            {
+                crate::ui::trace(format!("locked {} as {me}", self.shown(Path::new("lock"))));
+                *self.session.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                return Ok(Lease::start(client, self.mount.clone(), key, me, version));
+            }
+            // Held, or taken by another writer first: look at the holder.
+            cas = 0;
             if let Some(cur) = client.kv_get(&self.mount, &key)? {
                 let held: Option<Holder> = serde_json::from_value(Value::Object(cur.data)).ok();
                 match held {
@@ -292,18 +302,8 @@ impl VaultStore {
                     _ => cas = cur.version,
                 }
             }
-            match client.kv_put(&self.mount, &key, &me.to_value(), Some(cas))? {
-                Put::Written { version } => {
-                    crate::ui::trace(format!("locked {} as {me}", self.shown(Path::new("lock"))));
-                    *self.session.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                    return Ok(Lease::start(client, self.mount.clone(), key, me, version));
-                }
-                // Another writer got there first: look again.
-                Put::CasMismatch => continue,
-            }
         }
     }
-
     /// Under the lock: read `state` (kept for the commit) and the index
     /// (a new empty one when `create` and there is none).
     pub fn begin(&self, create: bool) -> Result<Index> {
