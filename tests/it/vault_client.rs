@@ -810,6 +810,8 @@ fn a_raft_cluster_elects_a_leader_and_standbys_serve_the_store() {
             .unwrap(),
         Put::Written { version: 1 }
     );
+    // One request: forwarded by the standby, not redirected.
+    assert_eq!(c.requests(), 1);
     let killed = cluster.kill_active();
     assert_eq!(killed, leader);
     let new_leader = cluster.wait_for_leader();
