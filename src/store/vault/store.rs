@@ -403,7 +403,17 @@ impl VaultStore {
             // in Vault says whether the write was made.
             Err(e) => match self.read_state() {
                 Ok(Some((now, v))) if now == state => v,
-                _ => return Err(e),
+                Ok(_) => return Err(e),
+                Err(_) => {
+                    return Err(Error::failed(
+                        format!(
+                            "the answer to the commit was lost and {} cannot be read to say whether it was made: {}",
+                            self.address(),
+                            crate::error::one_line(&e)
+                        ),
+                        "once Vault answers, `pki audit show` says whether this change was recorded; if it was not, run the command again",
+                    ))
+                }
             },
         };
         committed();
