@@ -19,6 +19,7 @@ pub mod audit;
 pub mod fs;
 pub mod hook;
 mod index;
+pub mod publish;
 
 use std::path::{Path, PathBuf};
 
