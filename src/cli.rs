@@ -186,6 +186,9 @@ pub enum Command {
     Rollover(cmd::rollover::Action),
     /// Log in to the running store (Riak's port 8087) as each user would: TLS, auth, ping.
     Probe(cmd::probe::Args),
+    /// For a store on Vault: the policy to grant pki, or Marathon (the --by-reference values).
+    #[command(subcommand)]
+    Vault(cmd::vault::Action),
 }
 
 /// What the rest of pki must know about a command, stated once per command
@@ -289,6 +292,8 @@ impl Command {
             }
             // Reads the index and the users' keys; takes no lock, needs no CA key.
             Command::Probe(_) => f("probe", false, None, None),
+            // Prints a policy made from the address alone; reads no store.
+            Command::Vault(cmd::vault::Action::Policy(_)) => f("vault policy", false, None, None),
         }
     }
 }
