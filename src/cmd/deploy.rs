@@ -14,7 +14,7 @@ use std::time::Duration;
 pub use args::{AspArgs, Connection, MarathonArgs, Target};
 
 use crate::cmd::Ctx;
-use crate::deliver::by_reference::{self as byref, Outgoing, RefPayload, ASP, STORE};
+use crate::deliver::by_reference::{self as byref, Outgoing, Read, RefPayload};
 use crate::deliver::deploy::{
     plan, record_unchanged, send, AspPayload, MarathonPayload, Payload, Plan,
 };
@@ -75,22 +75,15 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
 /// Vault, the app given references to it.
 fn marathon_by_reference(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
     let cfg = config(&a.conn, &a.app_id)?;
-    let at = ctx.store.publish_target(STORE)?;
-    let index = ctx.store.read_index()?;
-    let user = pick_user(&ctx.store, &index, a.user.as_deref())?
-        .user
-        .clone();
-    let recipe = byref::store_publication(a.key_format, false);
-    let out = byref::compute(
-        &ctx.store,
-        &index,
-        STORE,
-        &recipe,
-        &ctx.passphrase,
-        ctx.now,
-        true,
-    )?;
-    ctx.warn_all(&out.warnings);
+    let (
+        user,
+        Read {
+            at,
+            index,
+            recipe,
+            out,
+        },
+    ) = super::export::read_store(ctx, a.user.as_deref(), a.key_format, false)?;
     let payload = RefPayload::new(
         "deploy marathon",
         byref::store_references(&user, &at),
@@ -120,27 +113,18 @@ fn marathon_by_reference(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
 fn asp_by_reference(ctx: &Ctx, a: AspArgs) -> Result<()> {
     let cfg = config(&a.conn, &a.app_id)?;
     super::check_store_host(a.store_host.as_deref())?;
-    let at = ctx.store.publish_target(ASP)?;
-    let index = ctx.store.read_index()?;
-    let recipe = byref::asp_publication(
-        &index,
-        &a.who.users,
-        a.who.all_users,
-        a.store_host.as_deref(),
-        a.store_port,
+    let Read {
+        at,
+        index,
+        recipe,
+        out,
+    } = super::export::read_asp(
+        ctx,
+        &a.who,
+        (a.store_host.as_deref(), a.store_port),
         a.key_format,
         a.allow_non_rsa,
-    );
-    let out = byref::compute(
-        &ctx.store,
-        &index,
-        ASP,
-        &recipe,
-        &ctx.passphrase,
-        ctx.now,
-        true,
     )?;
-    ctx.warn_all(&out.warnings);
     let (host, port) = byref::asp_address(&recipe);
     let describe = match out.names().as_slice() {
         [] => format!("{} by reference with no user", asp::ENV_KEY),

@@ -375,6 +375,39 @@ pub fn compute(
     }
 }
 
+/// What a command by reference reads before it records or sends
+/// anything: where `name` goes, the index, the publication made from it
+/// (`recipe`, which may refuse: a user that is not there) and its values.
+pub struct Read {
+    pub at: Published,
+    pub index: Index,
+    pub recipe: Publication,
+    pub out: Outgoing,
+}
+
+/// Read, in this order: where `name` would be published (a directory
+/// store is refused here, exit 2, before the store is read), the index,
+/// the publication `recipe` makes of it, and its values (the CA key read,
+/// users checked as an export checks them). Warnings are the caller's to print.
+pub fn read(
+    store: &Store,
+    name: &str,
+    pass: &Passphrase,
+    now: OffsetDateTime,
+    recipe: impl FnOnce(&Index) -> Result<Publication>,
+) -> Result<Read> {
+    let at = store.publish_target(name)?;
+    let index = store.read_index()?;
+    let recipe = recipe(&index)?;
+    let out = compute(store, &index, name, &recipe, pass, now, true)?;
+    Ok(Read {
+        at,
+        index,
+        recipe,
+        out,
+    })
+}
+
 /// Record in the index how `name` is published, so rotations and
 /// rollovers publish it again (a `config-changed` event when it changed;
 /// nothing is written when the index already says so).

@@ -476,7 +476,7 @@ pub fn send(
 }
 
 /// The serials of the CAs `index` trusts, the current one first.
-pub(crate) fn trusted_serials(index: &Index, at: OffsetDateTime) -> Vec<String> {
+pub fn trusted_serials(index: &Index, at: OffsetDateTime) -> Vec<String> {
     index
         .trusted(at)
         .iter()

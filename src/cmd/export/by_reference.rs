@@ -12,33 +12,28 @@
 use serde_json::Value;
 
 use super::{AspArgs, AspFormat, Format, MarathonArgs};
+use crate::cli::AspUsers;
 use crate::cmd::Ctx;
-use crate::deliver::by_reference::{self as byref, Outgoing, References, ASP, STORE};
+use crate::deliver::by_reference::{self as byref, Outgoing, Read, References, ASP, STORE};
 use crate::deliver::{asp, marathon, pick_user};
 use crate::error::Result;
 use crate::json;
 use crate::store::publish::{Publication, Published};
+use crate::x509::keys::KeyFormat;
 
 pub fn marathon_cmd(ctx: &Ctx, a: &MarathonArgs, merge_into: Option<Value>) -> Result<()> {
     if let Some(v) = &a.marathon_version {
         byref::check_marathon_version(v, "--marathon-version")?;
     }
-    let at = ctx.store.publish_target(STORE)?;
-    let index = ctx.store.read_index()?;
-    let user = pick_user(&ctx.store, &index, a.user.as_deref())?
-        .user
-        .clone();
-    let recipe = byref::store_publication(a.key_format, a.allow_non_rsa);
-    let out = byref::compute(
-        &ctx.store,
-        &index,
-        STORE,
-        &recipe,
-        &ctx.passphrase,
-        ctx.now,
-        true,
-    )?;
-    ctx.warn_all(&out.warnings);
+    let (
+        user,
+        Read {
+            at,
+            index,
+            recipe,
+            out,
+        },
+    ) = read_store(ctx, a.user.as_deref(), a.key_format, a.allow_non_rsa)?;
     // The store refuses every client under an expired CA: say so (issue 14).
     ctx.warn_all(crate::ca::export_warning(
         index.ca(&ctx.store)?,
@@ -81,33 +76,24 @@ pub fn asp_cmd(ctx: &Ctx, a: &AspArgs, settings: &[(String, String)]) -> Result<
         }
         None => None,
     };
-    let at = ctx.store.publish_target(ASP)?;
-    let index = ctx.store.read_index()?;
+    let Read {
+        at,
+        index,
+        recipe,
+        out,
+    } = read_asp(
+        ctx,
+        &a.who,
+        (a.store_host.as_deref(), a.store_port),
+        a.key_format,
+        a.allow_non_rsa,
+    )?;
     // The controller's root-ca is the CA: an expired one fails every login.
     ctx.warn_all(crate::ca::export_warning(
         index.ca(&ctx.store)?,
         crate::ca::policy::Within::default(),
         ctx.now,
     ));
-    let recipe = byref::asp_publication(
-        &index,
-        &a.who.users,
-        a.who.all_users,
-        a.store_host.as_deref(),
-        a.store_port,
-        a.key_format,
-        a.allow_non_rsa,
-    );
-    let out = byref::compute(
-        &ctx.store,
-        &index,
-        ASP,
-        &recipe,
-        &ctx.passphrase,
-        ctx.now,
-        true,
-    )?;
-    ctx.warn_all(&out.warnings);
     let refs = byref::asp_references(&at);
     let doc = match (merge_into, a.format) {
         (Some(mut app), _) => {
@@ -149,6 +135,49 @@ pub fn asp_cmd(ctx: &Ctx, a: &AspArgs, settings: &[(String, String)]) -> Result<
         published.location()
     ));
     Ok(())
+}
+
+/// What `export marathon` and `deploy marathon` by reference read
+/// ([`byref::read`]): the user (the one named, or the store's only one)
+/// and the CA's publication. Its warnings are printed.
+pub fn read_store(
+    ctx: &Ctx,
+    user: Option<&str>,
+    format: KeyFormat,
+    allow_non_rsa: bool,
+) -> Result<(String, Read)> {
+    let mut picked = String::new();
+    let read = byref::read(&ctx.store, STORE, &ctx.passphrase, ctx.now, |index| {
+        picked = pick_user(&ctx.store, index, user)?.user.clone();
+        Ok(byref::store_publication(format, allow_non_rsa))
+    })?;
+    ctx.warn_all(&read.out.warnings);
+    Ok((picked, read))
+}
+
+/// What `export asp` and `deploy asp` by reference read: the controller's
+/// publication for `who` at `address` (`--store-host`, `--store-port`).
+/// Its warnings are printed.
+pub fn read_asp(
+    ctx: &Ctx,
+    who: &AspUsers,
+    address: (Option<&str>, Option<u16>),
+    format: KeyFormat,
+    allow_non_rsa: bool,
+) -> Result<Read> {
+    let read = byref::read(&ctx.store, ASP, &ctx.passphrase, ctx.now, |index| {
+        Ok(byref::asp_publication(
+            index,
+            &who.users,
+            who.all_users,
+            address.0,
+            address.1,
+            format,
+            allow_non_rsa,
+        ))
+    })?;
+    ctx.warn_all(&read.out.warnings);
+    Ok(read)
 }
 
 /// `app` with the references' `secrets` block.
