@@ -26,6 +26,7 @@ Exit codes:
   4  refused: another pki holds the store lock, or the command would overwrite without --force
 
 Environment:
+  PKI_STORE the store (as --store): a directory or vault://MOUNT/PATH
   PKI_DIR   the store directory (as --dir)
   PKI_PASSPHRASE_FILE  the passphrase file of an encrypted CA key (as --passphrase-file)
   PKI_NOW   pretend the time is this RFC 3339 instant, for what-if questions: honoured by
@@ -41,16 +42,24 @@ pub const GLOBAL: &str = "Global options";
 #[derive(Debug, Parser)]
 #[command(name = "pki", version, about, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
-    /// The store directory.
+    /// The store: a directory, or vault://MOUNT/PATH for a store in Vault (docs/vault.md) [env: PKI_STORE] [default: pki].
     #[arg(
         long,
         global = true,
-        env = "PKI_DIR",
-        default_value = "pki",
+        value_name = "ADDRESS",
+        conflicts_with = "dir",
+        help_heading = GLOBAL
+    )]
+    pub store: Option<String>,
+
+    /// The store directory (a synonym of --store for a directory store) [env: PKI_DIR].
+    #[arg(
+        long,
+        global = true,
         value_name = "DIR",
         help_heading = GLOBAL
     )]
-    pub dir: PathBuf,
+    pub dir: Option<PathBuf>,
 
     /// Machine output on stdout: exactly one versioned JSON document.
     #[arg(long, global = true, help_heading = GLOBAL)]
@@ -186,6 +195,9 @@ pub enum Command {
     Rollover(cmd::rollover::Action),
     /// Log in to the running store (Riak's port 8087) as each user would: TLS, auth, ping.
     Probe(cmd::probe::Args),
+    /// The store itself: copy it to another address (a directory, or Vault).
+    #[command(subcommand)]
+    Store(cmd::store::Action),
     /// For a store on Vault: the policy to grant pki, or Marathon (the --by-reference values).
     #[command(subcommand)]
     Vault(cmd::vault::Action),
@@ -292,31 +304,73 @@ impl Command {
             }
             // Reads the index and the users' keys; takes no lock, needs no CA key.
             Command::Probe(_) => f("probe", false, None, None),
+            Command::Store(cmd::store::Action::Copy(a)) => {
+                f("store copy", true, Some(&a.lock), None)
+            }
             // Prints a policy made from the address alone; reads no store.
             Command::Vault(cmd::vault::Action::Policy(_)) => f("vault policy", false, None, None),
         }
     }
 }
 
+impl Cli {
+    /// The store this run works on: `--store` or `--dir` (never both),
+    /// else `PKI_STORE` or `PKI_DIR` (both only when they name the same
+    /// directory), else `./pki`. A flag beats the environment.
+    pub fn address(&self) -> crate::error::Result<crate::store::Address> {
+        use crate::store::Address;
+        if let Some(s) = &self.store {
+            return Address::parse(s);
+        }
+        if let Some(d) = &self.dir {
+            return Ok(Address::Dir(d.clone()));
+        }
+        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        match (var("PKI_STORE"), var("PKI_DIR")) {
+            (Some(s), Some(d)) if s != d => Err(crate::error::Error::usage(
+                format!(
+                    "PKI_STORE ({}) and PKI_DIR ({}) name different stores",
+                    s.to_string_lossy(),
+                    d.to_string_lossy()
+                ),
+                "unset one of them, or pass --store (or --dir), which wins over both",
+            )),
+            (Some(s), _) => Address::parse(&s.to_string_lossy()),
+            (None, Some(d)) => Ok(Address::Dir(PathBuf::from(d))),
+            (None, None) => Ok(Address::Dir(PathBuf::from("pki"))),
+        }
+    }
+}
+
 /// Completion of user names (`pki show a<TAB>`): the users with a current
-/// certificate in the store the line being completed names (`--dir`, else
-/// `PKI_DIR`, else `./pki`). Read from the index alone, without the lock;
+/// certificate in the directory store the line being completed names
+/// (`--store` or `--dir`, else `PKI_STORE` or `PKI_DIR`, else `./pki`). Read from the index alone, without the lock;
 /// nothing is offered when there is no store.
 pub fn user_names() -> clap_complete::engine::ArgValueCandidates {
     clap_complete::engine::ArgValueCandidates::new(|| {
         let words: Vec<String> = std::env::args().collect();
-        let dir = words
-            .windows(2)
-            .rev()
-            .find_map(|w| (w[0] == "--dir").then(|| w[1].clone()))
-            .or_else(|| {
-                words
-                    .iter()
-                    .rev()
-                    .find_map(|w| w.strip_prefix("--dir=").map(str::to_string))
-            })
+        let flag = |name: &str| {
+            let eq = format!("{name}=");
+            words
+                .windows(2)
+                .rev()
+                .find_map(|w| (w[0] == name).then(|| w[1].clone()))
+                .or_else(|| {
+                    words
+                        .iter()
+                        .rev()
+                        .find_map(|w| w.strip_prefix(eq.as_str()).map(str::to_string))
+                })
+        };
+        let named = flag("--store")
+            .or_else(|| flag("--dir"))
+            .or_else(|| std::env::var("PKI_STORE").ok())
             .or_else(|| std::env::var("PKI_DIR").ok())
             .unwrap_or_else(|| "pki".into());
+        // A store in Vault is not asked on every TAB.
+        let Ok(crate::store::Address::Dir(dir)) = crate::store::Address::parse(&named) else {
+            return Vec::new();
+        };
         let Ok(index) = crate::store::Store::new(dir).read_index() else {
             return Vec::new();
         };

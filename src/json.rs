@@ -414,6 +414,20 @@ pub struct ConfigDoc {
     pub crl_url: Option<String>,
 }
 
+/// `pki store copy --json`: what was copied where.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreCopyDoc {
+    pub version: u32,
+    /// The source: a directory or a `vault://` address.
+    pub from: String,
+    pub to: String,
+    /// Certificates, keys and CRLs copied (every file the index names).
+    pub files: u64,
+    /// Lines of the copy's audit log, the last one saying where it came from.
+    pub audit_lines: u64,
+}
+
 /// `pki completions SHELL --json`: the script, as text.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

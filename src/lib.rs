@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod deliver;
 pub mod error;
 pub mod json;
+pub mod net;
 pub mod probe;
 pub mod store;
 pub mod ui;

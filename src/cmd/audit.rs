@@ -22,7 +22,7 @@ pub enum Action {
 pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
     ctx.store.read_index()?;
     let text = audit::read(&ctx.store)?;
-    let path = audit::path(&ctx.store);
+    let path = ctx.store.audit_location();
     let (entries, broken) = match audit::verify(&text) {
         Ok(e) => (e, None),
         Err((e, b)) => (e, Some(b)),
@@ -102,7 +102,7 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
         Some(b) => Err(Error::Attention {
             msg: format!(
                 "{} line {} {}; the {} line(s) before it are intact; compare the log with a copy kept off this machine",
-                path.display(),
+                path,
                 b.line,
                 b.problem,
                 entries.len()

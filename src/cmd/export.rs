@@ -58,7 +58,7 @@ fn riak_admin_cmd(ctx: &Ctx, a: RiakAdminArgs) -> Result<()> {
             a.cidr
         ));
     }
-    let store = format!("{:?}", ctx.store.dir.display().to_string());
+    let store = format!("{:?}", ctx.store.name().display().to_string());
     let script = riak_admin::script(&store, &users, a.cidr, a.grant.as_deref());
     if ctx.json {
         let names = |v: &[&str]| v.iter().map(|u| u.to_string()).collect();

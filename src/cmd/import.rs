@@ -159,23 +159,15 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
             "the CA key is stored as it came, unencrypted, mode 0600 (--encrypt encrypts it)",
         ),
     };
-    if ctx.store.dir.exists() && !ctx.store.dir.is_dir() {
-        return Err(Error::StoreIsFile {
-            dir: ctx.store.dir.clone(),
-        });
-    }
+    ctx.store.refuse_file()?;
     // Refuse before creating anything when a CA exists and --force is absent.
-    if ctx.store.exists() {
+    if ctx.store.exists()? {
         let index = ctx.store.read_index()?;
         if check_ca_replaceable(&ctx.store, &index, &info, a.force)? {
             return already(ctx, &index);
         }
     }
-    ctx.store.guard()?;
-    if !ctx.store.exists() {
-        ctx.store.refuse_foreign_dir()?;
-    }
-    fs::store_dir(&ctx.store.dir)?;
+    ctx.store.make_room()?;
     let (index, retired) = ctx.store.transact_new(ctx.wait, ctx.now, |tx| {
         if check_ca_replaceable(tx.store, &tx.index, &info, a.force)? {
             return Ok((tx.index.clone(), None));
@@ -218,7 +210,7 @@ fn import_ca(ctx: &Ctx, a: &Args) -> Result<()> {
         ca.key_type,
         ca.serial,
         rfc3339(ca.not_after),
-        ctx.store.dir.display()
+        ctx.store.name().display()
     ));
     ctx.say(how);
     ctx.say_all(crate::ca::retired_note(retired));
@@ -238,9 +230,7 @@ fn check_ca_replaceable(
             return Ok(true);
         }
         if !force {
-            return Err(Error::CaExists {
-                dir: store.dir.clone(),
-            });
+            return Err(Error::CaExists { dir: store.name() });
         }
     }
     serial_free(index, &info.serial)?;
@@ -262,7 +252,7 @@ fn already(ctx: &Ctx, index: &Index) -> Result<()> {
     let ca = index.ca(&ctx.store)?;
     ctx.say(format!(
         "{} already holds this CA (serial {}); nothing to do",
-        ctx.store.dir.display(),
+        ctx.store.name().display(),
         ca.serial
     ));
     if ctx.json {

@@ -53,40 +53,32 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     if let Some(url) = &a.crl_url {
         crate::x509::profile::check_crl_url(url)?;
     }
-    if ctx.store.dir.exists() && !ctx.store.dir.is_dir() {
-        return Err(Error::StoreIsFile {
-            dir: ctx.store.dir.clone(),
-        });
-    }
+    ctx.store.refuse_file()?;
     // Refuse before creating anything when a CA exists and --force is absent.
-    if ctx.store.exists() && !a.force {
+    if ctx.store.exists()? && !a.force {
         ctx.store.read_index()?.ca(&ctx.store)?;
         // `init` then `init --crl-url URL` (docs/quickstart.md in order):
         // the URL is a setting of the CA there, not a reason to replace it.
         if let Some(url) = &a.crl_url {
             return Err(Error::Refused {
-                msg: format!("{} already holds a root CA", ctx.store.dir.display()),
+                msg: format!("{} already holds a root CA", ctx.store.name().display()),
                 hint: format!(
                     "to set its CRL URL run `pki config set crl-url {url}` (certificates issued from then on name it); --force would replace the CA"
                 ),
             });
         }
         return Err(Error::CaExists {
-            dir: ctx.store.dir.clone(),
+            dir: ctx.store.name(),
         });
     }
     // Ask for the passphrase before anything is created, so a bad one changes nothing.
     let pass = ctx.passphrase.for_new_key(a.encrypt)?;
-    ctx.store.guard()?;
-    if !ctx.store.exists() {
-        ctx.store.refuse_foreign_dir()?;
-    }
-    crate::store::fs::store_dir(&ctx.store.dir)?;
+    ctx.store.make_room()?;
     ctx.warn_all(crate::ca::issue::non_rsa_ca_warning(a.key_type));
     let (index, retired) = ctx.store.transact_new(ctx.wait, ctx.now, |tx| {
         if tx.index.ca.is_some() && !a.force {
             return Err(Error::CaExists {
-                dir: tx.store.dir.clone(),
+                dir: tx.store.name(),
             });
         }
         crate::ca::rollover::refuse_during(&tx.index)?;
@@ -120,7 +112,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         a.key_type,
         ca.serial,
         crate::x509::cert::rfc3339(ca.not_after),
-        ctx.store.dir.display()
+        ctx.store.name().display()
     ));
     if index.settings.crl_url.is_none() {
         ctx.warn(NO_CRL_URL);

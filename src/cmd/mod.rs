@@ -20,6 +20,7 @@ pub mod rollover;
 pub mod rotate;
 pub mod show;
 pub mod sign;
+pub mod store;
 pub mod vault;
 pub mod verify;
 
@@ -60,7 +61,7 @@ impl Ctx {
             .and_then(|k| k.passphrase_file.clone())
             .or_else(|| cli.passphrase_file.clone());
         Ok(Ctx {
-            store: Store::new(cli.dir.clone()),
+            store: Store::open(&cli.address()?),
             passphrase: crate::ca::key::Passphrase::new(passphrase_file),
             ui: Ui {
                 json: cli.json,
@@ -146,6 +147,7 @@ pub fn dispatch(cli: Cli, argv: &[std::ffi::OsString]) -> Result<()> {
         Command::Rollover(a) => rollover::run(&ctx, a),
         Command::Probe(a) => probe::run(&ctx, a),
         Command::Vault(a) => vault::run(&ctx, a),
+        Command::Store(a) => store::run(&ctx, a),
     };
     done.map_err(|e| ctx.store.after_commit_io(e))
 }

@@ -399,16 +399,27 @@ fn run_hook(ctx: &Ctx, hook: &PendingHook) -> Result<()> {
         .iter()
         .map(|(u, s)| format!("{u}={s}"))
         .collect();
-    let dir = std::path::absolute(&ctx.store.dir).unwrap_or_else(|_| ctx.store.dir.clone());
+    // The hook's own pki calls work on this store: its address, with a
+    // directory made absolute (the hook may change directory).
+    let store = match ctx.store.dir() {
+        Some(d) => std::path::absolute(d).unwrap_or_else(|_| d.to_path_buf()),
+        None => ctx.store.name(),
+    };
     let to_stderr = std::io::stderr()
         .as_fd()
         .try_clone_to_owned()
         .map_or_else(|_| Stdio::inherit(), Stdio::from);
     ctx.detail(format!("running --on-change: {cmd}"));
-    let status = Command::new("sh")
+    let mut sh = Command::new("sh");
+    // PKI_DIR names a directory store only.
+    match ctx.store.dir() {
+        Some(_) => sh.env("PKI_DIR", &store),
+        None => sh.env_remove("PKI_DIR"),
+    };
+    let status = sh
         .arg("-c")
         .arg(cmd)
-        .env("PKI_DIR", &dir)
+        .env("PKI_STORE", &store)
         .env("PKI_ROTATED_USERS", users.join(" "))
         .env("PKI_NEW_SERIALS", serials.join(" "))
         .env(

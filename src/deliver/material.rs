@@ -44,7 +44,7 @@ pub fn pick_user<'a>(store: &Store, index: &'a Index, user: Option<&str>) -> Res
             match active.as_slice() {
                 [one] => Ok(one),
                 [] => Err(Error::input(
-                    format!("the store {} has no users", store.dir.display()),
+                    format!("the store {} has no users", store.name().display()),
                     "issue one first: pki issue myuser",
                 )),
                 many => Err(Error::usage(

@@ -28,11 +28,12 @@
 //! A deploy, whose key goes over the network, records the attempt before it
 //! sends ([`Appender::record`]) and the outcome after, whatever it is.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::store::dir::DirStore;
 use crate::store::Store;
 use time::OffsetDateTime;
 
@@ -162,10 +163,15 @@ pub enum Kind {
     /// The next locked run cut off a torn last line (a crash or a full
     /// disk mid-append).
     AuditTornLineRemoved,
+    /// The whole store (keys included) was copied to another address
+    /// (`pki store copy`); recorded in the source before anything is sent.
+    StoreCopiedTo,
+    /// The first line of a copy's own history: where it came from.
+    StoreCopiedFrom,
 }
 
 impl Kind {
-    const PLAIN: [Kind; 18] = [
+    const PLAIN: [Kind; 20] = [
         Kind::CaCreated,
         Kind::CaImported,
         Kind::CaRotated,
@@ -184,6 +190,8 @@ impl Kind {
         Kind::DeployUnchanged,
         Kind::AuditCompleted,
         Kind::AuditTornLineRemoved,
+        Kind::StoreCopiedTo,
+        Kind::StoreCopiedFrom,
     ];
 
     /// The event's name in `audit.jsonl`.
@@ -208,6 +216,8 @@ impl Kind {
             Kind::DeployUnchanged => "deploy-unchanged",
             Kind::AuditCompleted => "audit-completed",
             Kind::AuditTornLineRemoved => "audit-torn-line-removed",
+            Kind::StoreCopiedTo => "store-copied-to",
+            Kind::StoreCopiedFrom => "store-copied-from",
             Kind::Exported(CaKey) => "ca-key-exported",
             Kind::Exported(Key) => "key-exported",
             Kind::Published(CaKey) => "ca-key-published",
@@ -253,7 +263,10 @@ impl Kind {
     pub fn delivered(self) -> bool {
         !matches!(
             self,
-            Kind::Deploy(_, SendStage::Sending | SendStage::Failed) | Kind::DeployUnchanged
+            Kind::Deploy(_, SendStage::Sending | SendStage::Failed)
+                | Kind::DeployUnchanged
+                | Kind::StoreCopiedTo
+                | Kind::StoreCopiedFrom
         )
     }
 }
@@ -304,8 +317,9 @@ impl Entry {
     }
 }
 
-pub fn path(store: &Store) -> PathBuf {
-    store.dir.join(AUDIT_FILE)
+/// The log file of a directory store.
+pub fn log_path(dir: &Path) -> PathBuf {
+    dir.join(AUDIT_FILE)
 }
 
 /// Who is running pki: `$USER (uid N)`, for the record only (it is not proof).
@@ -338,49 +352,20 @@ pub struct Appender<'a> {
     now: OffsetDateTime,
     seq: u64,
     prev: String,
-    _lock: Option<crate::store::fs::Lock>,
+    _lock: Option<crate::store::Lock>,
 }
 
 impl<'a> Appender<'a> {
-    /// Open the log (created 0600 if missing) and read where its chain ends.
-    /// The caller holds the store lock, or passes it in `lock`; `done` says
-    /// what became of the command's work when the log cannot be opened
-    /// ("nothing was changed: ").
+    /// Open the log and read where its chain ends. The caller holds the
+    /// store lock, or passes it in `lock`; `done` says what became of the
+    /// command's work when the log cannot be opened ("nothing was changed: ").
     pub fn open(
         store: &'a Store,
         now: OffsetDateTime,
-        lock: Option<crate::store::fs::Lock>,
+        lock: Option<crate::store::Lock>,
         done: &str,
     ) -> Result<Self> {
-        let path = path(store);
-        let damaged = |why: String| {
-            Error::failed(
-                format!("{done}the audit log {} {why}", path.display()),
-                "run `pki audit verify` and keep a copy of the log before repairing it",
-            )
-        };
-        // Creating (or opening) it now proves it can be appended to.
-        crate::store::fs::append(&path, b"", crate::store::fs::SECRET_MODE)?;
-        let bytes = crate::store::fs::read_private(&path, crate::store::fs::Kind::File).map_err(
-            |e| match e {
-                Ok(refusal) => refusal,
-                Err(e) => damaged(format!("cannot be read: {}", crate::error::one_line(&e))),
-            },
-        )?;
-        let (seq, prev) = if bytes.is_empty() {
-            (0, GENESIS.to_string())
-        } else {
-            if torn_tail(&bytes) > 0 {
-                return Err(damaged("ends in an incomplete line".into()));
-            }
-            let last = bytes[..bytes.len() - 1]
-                .rsplit(|b| *b == b'\n')
-                .next()
-                .unwrap_or_default();
-            let e: Entry = serde_json::from_slice(last)
-                .map_err(|_| damaged("has a last line that is not an audit entry".into()))?;
-            (e.seq, e.hash)
-        };
+        let (seq, prev) = store.audit_head(done)?;
         Ok(Appender {
             store,
             now,
@@ -390,78 +375,132 @@ impl<'a> Appender<'a> {
         })
     }
 
-    /// For commands that hold no lock (exports, deploy): take the store lock
-    /// (honouring `--wait`) and open the log, BEFORE any key material leaves,
-    /// so an export that cannot be recorded does not happen.
+    /// For commands that hold no lock of their own (exports, deploy): take
+    /// the store lock (honouring `--wait`) and open the log, BEFORE any key
+    /// material leaves, so an export that cannot be recorded does not happen.
     pub fn open_locking(store: &'a Store, wait: bool, now: OffsetDateTime) -> Result<Self> {
         let lock = store.lock(wait, now)?;
         Appender::open(store, now, Some(lock), "nothing was exported: ")
     }
 
-    /// Append the events, chained, in one write; then fsync. Releases the lock if it holds one.
+    /// Append the events, chained, in one write. Releases the lock if it holds one.
     pub fn append(mut self, events: Vec<Event>) -> Result<()> {
         self.record(events)
     }
 
-    /// Append the events, chained, in one write, then fsync, and stay open
-    /// (holding the lock, if any) for more: a send is recorded before it
-    /// leaves and its outcome after.
+    /// Append the events, chained, in one write, and stay open (holding
+    /// the lock, if any) for more: a send is recorded before it leaves and
+    /// its outcome after.
     pub fn record(&mut self, events: Vec<Event>) -> Result<()> {
         let entries = self.chain(events);
         self.write(&entries)
     }
 
     /// The events as the log's next lines, chained to its end; nothing is
-    /// written (for the pending journal of a commit).
+    /// written (for the commit that carries them).
     pub fn chain(&self, events: Vec<Event>) -> Vec<Entry> {
-        let (mut seq, mut prev) = (self.seq, self.prev.clone());
-        let time = crate::x509::cert::rfc3339(self.now);
-        let actor = actor();
-        let mut out = Vec::new();
-        for ev in events {
-            seq += 1;
-            let mut e = Entry {
-                seq,
-                time: time.clone(),
-                actor: actor.clone(),
-                command: ev.command,
-                event: ev.event,
-                user: ev.user,
-                serial: ev.serial,
-                detail: ev.detail,
-                prev_hash: prev,
-                hash: String::new(),
-            };
-            e.hash = e.compute_hash();
-            prev = e.hash.clone();
-            out.push(e);
-        }
-        out
+        chain(self.seq, &self.prev, self.now, events)
     }
 
-    /// Append lines made by [`Appender::chain`] in one write, then fsync.
+    /// Append lines made by [`Appender::chain`] in one write.
     pub fn write(&mut self, entries: &[Entry]) -> Result<()> {
         let Some(last) = entries.last() else {
             return Ok(());
         };
-        crate::store::fs::append(
-            &path(self.store),
-            lines(entries).as_bytes(),
-            crate::store::fs::SECRET_MODE,
-        )?;
-        crate::ui::trace(format!(
-            "appended {} line(s) to {}: the audit record, up to seq {}",
-            entries.len(),
-            path(self.store).display(),
-            last.seq
-        ));
+        self.store.append_audit(entries)?;
         (self.seq, self.prev) = (last.seq, last.hash.clone());
         Ok(())
     }
 }
 
+/// `events` as the lines that follow entry `seq` (hash `prev`).
+pub fn chain(mut seq: u64, prev: &str, now: OffsetDateTime, events: Vec<Event>) -> Vec<Entry> {
+    let mut prev = prev.to_string();
+    let time = crate::x509::cert::rfc3339(now);
+    let actor = actor();
+    let mut out = Vec::new();
+    for ev in events {
+        seq += 1;
+        let mut e = Entry {
+            seq,
+            time: time.clone(),
+            actor: actor.clone(),
+            command: ev.command,
+            event: ev.event,
+            user: ev.user,
+            serial: ev.serial,
+            detail: ev.detail,
+            prev_hash: prev,
+            hash: String::new(),
+        };
+        e.hash = e.compute_hash();
+        prev = e.hash.clone();
+        out.push(e);
+    }
+    out
+}
+
+/// Where the chain of a directory store's log ends: the last line's seq
+/// and hash, (0, genesis) for an empty log. The log is created (0600)
+/// when missing, which proves it can be appended to.
+pub fn dir_head(dir: &Path, done: &str) -> Result<(u64, String)> {
+    let path = log_path(dir);
+    let damaged = |why: String| {
+        Error::failed(
+            format!("{done}the audit log {} {why}", path.display()),
+            "run `pki audit verify` and keep a copy of the log before repairing it",
+        )
+    };
+    crate::store::fs::append(&path, b"", crate::store::fs::SECRET_MODE)?;
+    let bytes = crate::store::fs::read_private(&path, crate::store::fs::Kind::File).map_err(
+        |e| match e {
+            Ok(refusal) => refusal,
+            Err(e) => damaged(format!("cannot be read: {}", crate::error::one_line(&e))),
+        },
+    )?;
+    head_of(&bytes).map_err(|why| damaged(why.into()))
+}
+
+/// The (seq, hash) a log's text ends with; why not, when its last line is
+/// torn or not an entry.
+pub fn head_of(bytes: &[u8]) -> std::result::Result<(u64, String), &'static str> {
+    if bytes.is_empty() {
+        return Ok((0, GENESIS.to_string()));
+    }
+    if torn_tail(bytes) > 0 {
+        return Err("ends in an incomplete line");
+    }
+    let last = bytes[..bytes.len() - 1]
+        .rsplit(|b| *b == b'\n')
+        .next()
+        .unwrap_or_default();
+    let e: Entry =
+        serde_json::from_slice(last).map_err(|_| "has a last line that is not an audit entry")?;
+    Ok((e.seq, e.hash))
+}
+
+/// Append lines to a directory store's log in one write, then fsync.
+pub fn append_lines(dir: &Path, entries: &[Entry]) -> Result<()> {
+    let Some(last) = entries.last() else {
+        return Ok(());
+    };
+    let path = log_path(dir);
+    crate::store::fs::append(
+        &path,
+        lines(entries).as_bytes(),
+        crate::store::fs::SECRET_MODE,
+    )?;
+    crate::ui::trace(format!(
+        "appended {} line(s) to {}: the audit record, up to seq {}",
+        entries.len(),
+        path.display(),
+        last.seq
+    ));
+    Ok(())
+}
+
 /// Entries as log text: one compact JSON line each.
-fn lines(entries: &[Entry]) -> String {
+pub fn lines(entries: &[Entry]) -> String {
     let mut text = String::new();
     for e in entries {
         text.push_str(&serde_json::to_string(e).expect("plain data encodes"));
@@ -497,11 +536,12 @@ pub struct Pending {
     pub entries: Vec<Entry>,
 }
 
-/// Write the pending journal (0600, atomically, refusing to replace one:
-/// a leftover journal is finished by [`recover`] before any commit).
-pub fn write_pending(store: &Store, pending: &Pending) -> Result<()> {
+/// Write the pending journal of a directory store (0600, atomically,
+/// refusing to replace one: a leftover journal is finished by [`recover`]
+/// before any commit).
+pub fn write_pending(dir: &Path, pending: &Pending) -> Result<()> {
     let text = serde_json::to_vec(pending).expect("plain data encodes");
-    let path = store.dir.join(PENDING_FILE);
+    let path = dir.join(PENDING_FILE);
     crate::store::fs::write_atomic(
         &path,
         &text,
@@ -516,10 +556,10 @@ pub fn write_pending(store: &Store, pending: &Pending) -> Result<()> {
 }
 
 /// Remove the pending journal (and sync the store directory).
-pub fn remove_pending(store: &Store) -> Result<()> {
-    let path = store.dir.join(PENDING_FILE);
+pub fn remove_pending(dir: &Path) -> Result<()> {
+    let path = dir.join(PENDING_FILE);
     match std::fs::remove_file(&path) {
-        Ok(()) => crate::store::fs::sync_dir(&store.dir),
+        Ok(()) => crate::store::fs::sync_dir(dir),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("remove", &path, e)),
     }
@@ -536,14 +576,15 @@ pub struct Recovered {
     pub dropped: usize,
 }
 
-/// Finish what an interrupted run left, before anything else is done under
-/// the store lock (which the caller holds): remove a torn last line of the
-/// log, then finish a leftover pending journal: append the lines the log
-/// lacks when `index.json` is the index it names, drop it otherwise. Each
-/// repair is recorded in the log.
-pub fn recover(store: &Store, now: OffsetDateTime) -> Result<Recovered> {
+/// Finish what an interrupted run left in a directory store, before
+/// anything else is done under the store lock (which the caller holds):
+/// remove a torn last line of the log, then finish a leftover pending
+/// journal: append the lines the log lacks when `index.json` is the index
+/// it names, drop it otherwise. Each repair is recorded in the log.
+pub fn recover(store: &DirStore, now: OffsetDateTime) -> Result<Recovered> {
+    let dir = &store.dir;
     let mut done = Recovered::default();
-    let log = path(store);
+    let log = log_path(dir);
     let bytes =
         crate::store::fs::read_if_present(&log, crate::store::fs::Kind::File)?.unwrap_or_default();
     done.torn = torn_tail(&bytes);
@@ -555,7 +596,7 @@ pub fn recover(store: &Store, now: OffsetDateTime) -> Result<Recovered> {
             log.display()
         ));
     }
-    let journal = store.dir.join(PENDING_FILE);
+    let journal = dir.join(PENDING_FILE);
     let pending = crate::store::fs::read_if_present(&journal, crate::store::fs::Kind::File)?
         .map(|b| {
             serde_json::from_slice::<Pending>(&b).map_err(|e| {
@@ -573,7 +614,7 @@ pub fn recover(store: &Store, now: OffsetDateTime) -> Result<Recovered> {
     if pending.is_none() && done.torn == 0 {
         return Ok(done);
     }
-    let mut appender = Appender::open(store, now, None, "nothing was changed: ")?;
+    let (mut seq, mut prev) = dir_head(dir, "nothing was changed: ")?;
     let mut notes = Vec::new();
     if let Some(p) = pending {
         let committed = store.index_sha256().as_deref() == Some(p.index_sha256.as_str());
@@ -583,10 +624,10 @@ pub fn recover(store: &Store, now: OffsetDateTime) -> Result<Recovered> {
             let have = p
                 .entries
                 .iter()
-                .position(|e| e.hash == appender.prev)
+                .position(|e| e.hash == prev)
                 .map_or(0, |i| i + 1);
             let first_prev = p.entries.first().map(|e| e.prev_hash.as_str());
-            if have == 0 && first_prev.is_some_and(|h| h != appender.prev) {
+            if have == 0 && first_prev.is_some_and(|h| h != prev) {
                 return Err(Error::failed(
                     format!(
                         "{} holds the audit lines of a committed change, but the log {} does not end where they begin",
@@ -597,7 +638,10 @@ pub fn recover(store: &Store, now: OffsetDateTime) -> Result<Recovered> {
                 ));
             }
             let rest = &p.entries[have..];
-            appender.write(rest)?;
+            append_lines(dir, rest)?;
+            if let Some(last) = rest.last() {
+                (seq, prev) = (last.seq, last.hash.clone());
+            }
             done.completed = rest.len();
             if !rest.is_empty() {
                 notes.push(Event::new("recover", Kind::AuditCompleted).detail(format!(
@@ -608,7 +652,7 @@ pub fn recover(store: &Store, now: OffsetDateTime) -> Result<Recovered> {
         } else {
             done.dropped = p.entries.len();
         }
-        remove_pending(store)?;
+        remove_pending(dir)?;
     }
     if done.torn > 0 {
         notes.push(Event::new("recover", Kind::AuditTornLineRemoved).detail(format!(
@@ -616,7 +660,7 @@ pub fn recover(store: &Store, now: OffsetDateTime) -> Result<Recovered> {
             done.torn
         )));
     }
-    appender.record(notes)?;
+    append_lines(dir, &chain(seq, &prev, now, notes))?;
     Ok(done)
 }
 
@@ -685,8 +729,12 @@ pub fn verify(text: &str) -> std::result::Result<Vec<Entry>, (Vec<Entry>, Broken
 
 /// Read the store's log; a missing log is empty.
 pub fn read(store: &Store) -> Result<String> {
-    store.guard()?;
-    let path = path(store);
+    store.audit_text()
+}
+
+/// Read a directory store's log file; a missing log is empty.
+pub fn read_dir_log(dir: &Path) -> Result<String> {
+    let path = log_path(dir);
     match crate::store::fs::read_private(&path, crate::store::fs::Kind::File) {
         Err(Ok(refusal)) => Err(refusal),
         Ok(b) => String::from_utf8(b).map_err(|_| Error::Attention {

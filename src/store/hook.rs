@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::store::fs::{self, Replace, SECRET_MODE};
 use crate::store::{Index, Store};
+use std::path::Path;
 
 pub const HOOK_FILE: &str = "hook.pending";
 
@@ -41,32 +41,27 @@ impl PendingHook {
     }
 }
 
-fn path(store: &Store) -> std::path::PathBuf {
-    store.dir.join(HOOK_FILE)
-}
-
 /// Remember `hook` (atomically, 0600), under the lock, before the commit.
 pub fn write(store: &Store, hook: &PendingHook) -> Result<()> {
     let text = crate::ui::to_text(hook, "the pending hook")?;
-    fs::write_atomic(&path(store), text.as_bytes(), SECRET_MODE, Replace::Allow)?;
+    store.write_doc(HOOK_FILE, text.as_bytes())?;
     crate::ui::trace(format!(
         "wrote {} (0600): the --on-change command, until it has run",
-        path(store).display()
+        store.path(Path::new(HOOK_FILE)).display()
     ));
     Ok(())
 }
 
 /// The pending hook, if any.
 pub fn read(store: &Store) -> Result<Option<PendingHook>> {
-    let p = path(store);
-    let Some(b) = fs::read_if_present(&p, fs::Kind::File)? else {
+    let Some(b) = store.read_doc(HOOK_FILE)? else {
         return Ok(None);
     };
     serde_json::from_slice(&b).map(Some).map_err(|e| {
         Error::failed(
             format!(
                 "{} is not a pending --on-change hook: {}",
-                p.display(),
+                store.path(Path::new(HOOK_FILE)).display(),
                 crate::error::one_line(&e)
             ),
             "it is written atomically, so it was changed by hand: run the hook yourself if it is due, then remove the file",
@@ -86,7 +81,5 @@ pub fn done(
     if read(store)?.as_ref() != Some(hook) {
         return Ok(());
     }
-    let p = path(store);
-    std::fs::remove_file(&p).map_err(|e| Error::io("remove", &p, e))?;
-    fs::sync_dir(&store.dir)
+    store.remove_doc(HOOK_FILE)
 }

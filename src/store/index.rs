@@ -365,9 +365,9 @@ impl Index {
 
     /// The current root CA, or an error that says to run `pki init`.
     pub fn ca(&self, store: &Store) -> Result<&CaEntry> {
-        self.ca.as_ref().ok_or_else(|| Error::NoStore {
-            dir: store.dir.clone(),
-        })
+        self.ca
+            .as_ref()
+            .ok_or_else(|| Error::NoStore { dir: store.name() })
     }
 
     /// The CAs a store and its clients trust at `now`: the current one
@@ -512,6 +512,12 @@ impl Index {
     /// Whether any entry (a CA, a rollover's other CA, a certificate, the
     /// CRL) names the file `rel`.
     pub fn names(&self, rel: &std::path::Path) -> bool {
+        self.files().any(|p| p == rel)
+    }
+
+    /// Every file an entry names (CAs, a rollover's other CA, certificates
+    /// and their keys, the CRLs), each once per entry.
+    pub fn files(&self) -> impl Iterator<Item = &PathBuf> {
         let cas = self
             .ca
             .iter()
@@ -531,7 +537,6 @@ impl Index {
                     .map(|c| &c.path),
             ))
             .flatten()
-            .any(|p| p == rel)
     }
 
     /// The CA with serial `serial`: current, earlier, or a rollover's other.
@@ -591,6 +596,66 @@ fn placed(p: &std::path::Path, dir: &[&str]) -> std::result::Result<(), String> 
         return Err(refuse());
     }
     Ok(())
+}
+
+impl Index {
+    /// Read an index from its text (`path`: where it was read, for
+    /// messages): the format must be this pki's and every entry what pki
+    /// writes ([`Index::validate`]).
+    pub fn parse(text: &[u8], path: &std::path::Path) -> Result<Index> {
+        let path = path.to_path_buf();
+        // The plain reader first (tracking the path of every value would
+        // triple the cost of a large index); only a refused index is read
+        // again, to say where it went wrong.
+        let index: Index = serde_json::from_slice(text)
+            .or_else(|_| {
+                let mut de = serde_json::Deserializer::from_slice(text);
+                serde_path_to_error::deserialize(&mut de)
+            })
+            .map_err(|e| {
+                if let Some(refusal) = Index::unknown_reason(text, &path) {
+                    return refusal;
+                }
+                // A serial not in the form pki writes: the entry is named by
+                // where it stands ("certificates[3].serial"), like every other
+                // bad entry (Serial's reader words the problem).
+                let at = e.path().to_string();
+                if at.ends_with("serial")
+                    && e.inner().classify() == serde_json::error::Category::Data
+                {
+                    return Error::BadIndex {
+                        path: path.clone(),
+                        entry: at,
+                        problem: crate::error::one_line(&e.into_inner())
+                            .split(" at line ")
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                    };
+                }
+                let e = e.into_inner();
+                Error::failed(
+                    format!(
+                        "{} is damaged: {}",
+                        path.display(),
+                        crate::error::one_line(&e)
+                    ),
+                    "restore it from a backup; the certificates and keys beside it are intact",
+                )
+            })?;
+        if index.format != INDEX_FORMAT {
+            return Err(Error::failed(
+                format!(
+                    "{} has format {}, this pki reads format {INDEX_FORMAT}",
+                    path.display(),
+                    index.format
+                ),
+                "use the pki version that made this store",
+            ));
+        }
+        index.validate(&path)?;
+        Ok(index)
+    }
 }
 
 #[cfg(test)]

@@ -1,27 +1,28 @@
-//! The on-disk store (layout documented in `docs/store.md`).
+//! The store: the index (the one source of truth), the certificates and
+//! keys it names, the audit log and the lock, behind one interface with two
+//! backends (docs/store.md, docs/vault.md): a directory on this host
+//! ([`dir::DirStore`], the default) and Vault's KV v2 secrets engine
+//! ([`vault::VaultStore`], `--store vault://MOUNT/PATH`).
 //!
-//! ```text
-//! <store>/                 0700
-//!   index.json             0600  the one source of truth: current CA, every certificate, settings
-//!   .lock                        taken by every command that writes
-//!   ca/<serial>.crt        0644  every CA certificate ever made here
-//!   ca/<serial>.key        0600  and its key
-//!   users/<user>/<serial>.crt / .key   every certificate issued to <user>, and its key
-//! ```
-//!
-//! Files are named by serial and never rewritten, so a new certificate and key
-//! are written beside the old ones and only the atomic replacement of
-//! `index.json` makes them current. A crash at any instant leaves the index
-//! naming a complete, matching old pair or a complete, matching new one;
-//! files written by an interrupted run are orphans no index names.
+//! Both keep the same contract. Certificates and keys are immutable
+//! objects named by serial, written before the index names them; the
+//! index is replaced as the single commit point of every change, and the
+//! change's audit lines are part of that commit (a journal on disk, the
+//! same document in Vault). A crash at any instant leaves the index naming
+//! a complete, matching old pair or a complete, matching new one.
 
+pub mod address;
 pub mod audit;
+pub mod dir;
 pub mod fs;
 pub mod hook;
 mod index;
 pub mod publish;
+pub mod vault;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
@@ -29,7 +30,10 @@ use crate::error::{Error, Result};
 use crate::x509::cert::CertInfo;
 use crate::x509::keys::{KeyFormat, PrivateKey};
 use crate::x509::serial::Serial;
-use fs::{Replace, PUBLIC_MODE, SECRET_MODE};
+pub use address::Address;
+use dir::DirStore;
+use fs::{PUBLIC_MODE, SECRET_MODE};
+use vault::VaultStore;
 
 pub use index::*;
 
@@ -38,271 +42,166 @@ pub const STORE_DIRS: [&str; 3] = ["ca", "users", "crl"];
 /// The lock every writer takes.
 pub const LOCK_FILE: &str = ".lock";
 
-/// A store directory.
-#[derive(Clone, Debug)]
+/// A store, on either backend.
+#[derive(Clone)]
 pub struct Store {
-    pub dir: PathBuf,
+    backend: Backend,
     /// Set once this run has replaced the index (see [`Store::after_commit_io`]).
-    committed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    committed: Arc<AtomicBool>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Dir(DirStore),
+    Vault(Arc<VaultStore>),
+}
+
+/// The store lock, held until dropped.
+pub enum Lock {
+    Dir(fs::Lock),
+    Vault(vault::Lease),
 }
 
 impl Store {
+    /// A directory store.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Store::open(&Address::Dir(dir.into()))
+    }
+
+    /// The store at `address`. Nothing is read or contacted yet.
+    pub fn open(address: &Address) -> Self {
+        let backend = match address {
+            Address::Dir(d) => Backend::Dir(DirStore { dir: d.clone() }),
+            Address::Vault { mount, path } => {
+                Backend::Vault(Arc::new(VaultStore::new(mount.clone(), path.clone())))
+            }
+        };
         Store {
-            dir: dir.into(),
+            backend,
             committed: Default::default(),
         }
     }
 
+    /// The directory of a directory store; None for a store in Vault.
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Dir(d) => Some(&d.dir),
+            Backend::Vault(_) => None,
+        }
+    }
+
+    /// The directory store, for what only a directory has (permissions,
+    /// temporary files, orphans on disk).
+    pub fn as_dir(&self) -> Option<&DirStore> {
+        match &self.backend {
+            Backend::Dir(d) => Some(d),
+            Backend::Vault(_) => None,
+        }
+    }
+
+    /// The store in Vault, for what only Vault has (published values, request counts).
+    pub fn as_vault(&self) -> Option<&VaultStore> {
+        match &self.backend {
+            Backend::Dir(_) => None,
+            Backend::Vault(v) => Some(v),
+        }
+    }
+
+    /// The store as messages name it: its directory, or its `vault://` address.
+    pub fn name(&self) -> PathBuf {
+        match &self.backend {
+            Backend::Dir(d) => d.dir.clone(),
+            Backend::Vault(v) => PathBuf::from(v.address().to_string()),
+        }
+    }
+
+    /// Where the store keeps `rel`, as messages show it (a file of the
+    /// directory store, an object of the store in Vault).
     pub fn path(&self, rel: &Path) -> PathBuf {
-        self.dir.join(rel)
+        match &self.backend {
+            Backend::Dir(d) => d.path(rel),
+            Backend::Vault(v) => PathBuf::from(v.shown(rel)),
+        }
     }
 
-    pub fn exists(&self) -> bool {
-        self.dir.join(INDEX_FILE).exists()
+    /// Whether the store has an index (a store in Vault that cannot be
+    /// reached says so as an error).
+    pub fn exists(&self) -> Result<bool> {
+        match &self.backend {
+            Backend::Dir(d) => Ok(d.exists()),
+            Backend::Vault(v) => v.exists(),
+        }
     }
 
-    /// Refuse (exit 4, nothing changed) to make a store in a directory that
-    /// exists, is not empty and is not a store: `init` must not chmod
-    /// someone's folder and drop `ca/` among their files. A directory holding
-    /// only what a killed `init` leaves (the lock, `ca/`, temporary files) is
-    /// a store in the making, so running `init` again succeeds.
-    pub fn refuse_foreign_dir(&self) -> Result<()> {
-        const OURS: [&str; 8] = [
-            INDEX_FILE,
-            ".lock",
-            audit::AUDIT_FILE,
-            audit::PENDING_FILE,
-            hook::HOOK_FILE,
-            "ca",
-            "users",
-            "crl",
-        ];
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+    /// Refuse to make a store at a path that is a file (exit 2).
+    pub fn refuse_file(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Dir(d) if d.dir.exists() && !d.dir.is_dir() => {
+                Err(Error::StoreIsFile { dir: d.dir.clone() })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Make room for a new store (`init`, `import`): a directory store's
+    /// directory must be private and ours, empty or a store in the making
+    /// ([`DirStore::refuse_foreign_dir`]), and is created 0700.
+    pub fn make_room(&self) -> Result<()> {
+        let Backend::Dir(d) = &self.backend else {
             return Ok(());
         };
-        let foreign = entries.flatten().find_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            (!OURS.contains(&name.as_str()) && !name.starts_with(".tmp-")).then_some(name)
-        });
-        if self.is_easy_rsa() {
-            return Err(Error::refused(self.easy_rsa_problem(), Self::EASY_RSA_HINT));
+        d.guard()?;
+        if !d.exists() {
+            d.refuse_foreign_dir()?;
         }
-        match foreign {
-            None => Ok(()),
-            Some(name) => Err(Error::refused(
-                format!(
-                    "{} is not empty (it holds {name:?}) and is not a pki store",
-                    self.dir.display()
-                ),
-                "give --dir (or PKI_DIR) a new or empty directory; pki does not put a CA among other files",
-            )),
-        }
+        fs::store_dir(&d.dir)
     }
 
-    /// What to do when the store's directory is an easy-rsa PKI.
-    const EASY_RSA_HINT: &'static str = "give pki a directory of its own with --dir (or PKI_DIR), e.g. `pki --dir ./ephemeral-store-pki init`; to adopt the easy-rsa CA instead: `pki --dir ./ephemeral-store-pki import --cert pki/ca.crt --key pki/private/ca.key`";
-
-    /// Whether the directory is a PKI easy-rsa made (`easyrsa init-pki`
-    /// makes `private/` and `reqs/`; `build-ca` and signing add `issued/`
-    /// and more): easy-rsa's default directory is `./pki`, as ours is.
-    fn is_easy_rsa(&self) -> bool {
-        ["private", "reqs"]
-            .iter()
-            .all(|d| self.dir.join(d).is_dir())
-    }
-
-    fn easy_rsa_problem(&self) -> String {
-        format!(
-            "{} is an easy-rsa PKI (it holds private/ and reqs/), not a pki store",
-            self.dir.display()
-        )
-    }
-
-    /// The refusal of a command that needs a store where there is none:
-    /// how to make one, or, in an easy-rsa PKI, to pick another directory.
-    fn no_store(&self) -> Error {
-        if self.is_easy_rsa() {
-            Error::input(self.easy_rsa_problem(), Self::EASY_RSA_HINT)
-        } else {
-            Error::NoStore {
-                dir: self.dir.clone(),
-            }
-        }
-    }
-
-    /// Refuse a store that is not private to the user running pki (exit 2,
-    /// naming the path and the fix): the store directory, `ca/`, `users/`,
-    /// `crl/`, the index, the lock and the audit log must each be owned by
-    /// this uid, not writable by group or others, and not a symbolic link.
-    /// Files deeper down are checked as they are opened. A missing store
-    /// passes (commands then say to run `pki init`).
+    /// Refuse a directory store that is not private to the user running
+    /// pki ([`DirStore::guard`]); Vault enforces its own policies.
     pub fn guard(&self) -> Result<()> {
-        // A trailing slash would make lstat follow a link: check the name itself.
-        let dir: PathBuf = self.dir.components().collect();
-        match std::fs::symlink_metadata(&dir) {
-            Ok(m) if !m.is_dir() && !m.file_type().is_symlink() => {
-                return Err(Error::input(
-                    format!("{} is not a directory", self.dir.display()),
-                    "point --dir (or PKI_DIR) at a pki store directory",
-                ))
-            }
-            Ok(_) => {
-                fs::check_path(&dir, fs::Kind::Dir)?;
-            }
-            Err(_) => return Ok(()),
+        match &self.backend {
+            Backend::Dir(d) => d.guard(),
+            Backend::Vault(_) => Ok(()),
         }
-        for d in STORE_DIRS {
-            fs::check_path(&self.dir.join(d), fs::Kind::Dir)?;
-        }
-        for f in [INDEX_FILE, LOCK_FILE, audit::AUDIT_FILE] {
-            fs::check_path(&self.dir.join(f), fs::Kind::Any)?;
-        }
-        Ok(())
     }
 
-    /// Walk the whole store without following anything: every path a
-    /// command would refuse ([`fs::untrusted`]: `ok` false) and every stale
-    /// temporary file the next locked run will remove (`ok` true), for
-    /// `pki verify`.
+    /// What `pki verify` reports of the store's own files: paths a command
+    /// would refuse and stale temporary files ([`DirStore::scan`]).
     pub fn scan(&self) -> Vec<Scanned> {
-        fn walk(dir: &Path, out: &mut Vec<Scanned>) {
-            let Ok(rd) = std::fs::read_dir(dir) else {
-                return;
-            };
-            let mut entries: Vec<_> = rd.flatten().collect();
-            entries.sort_by_key(|e| e.file_name());
-            for e in entries {
-                let p = e.path();
-                let Ok(m) = std::fs::symlink_metadata(&p) else {
-                    continue;
-                };
-                if let Some(err) = fs::untrusted(&p, &m, fs::Kind::Any) {
-                    out.push(Scanned {
-                        ok: false,
-                        message: err.to_string(),
-                    });
-                } else if e.file_name().to_string_lossy().starts_with(fs::TEMP_PREFIX) {
-                    out.push(Scanned {
-                        ok: true,
-                        message: format!(
-                            "{} is a temporary file left by an interrupted run; the next pki that takes the store lock removes it",
-                            p.display()
-                        ),
-                    });
-                } else if m.is_dir() {
-                    walk(&p, out);
-                }
-            }
+        match &self.backend {
+            Backend::Dir(d) => d.scan(),
+            Backend::Vault(_) => Vec::new(),
         }
-        let dir: PathBuf = self.dir.components().collect();
-        let Ok(m) = std::fs::symlink_metadata(&dir) else {
-            return Vec::new();
-        };
-        if let Some(err) = fs::untrusted(&self.dir, &m, fs::Kind::Dir) {
-            return vec![Scanned {
-                ok: false,
-                message: err.to_string(),
-            }];
+    }
+
+    /// The key and certificate files no index names: what an interrupted
+    /// run left (directory store; in Vault such objects are overwritten by
+    /// the retry and are never read).
+    pub fn orphans(&self, index: &Index) -> Vec<PathBuf> {
+        match &self.backend {
+            Backend::Dir(d) => d.orphans_in(index, &d.user_dirs()),
+            Backend::Vault(_) => Vec::new(),
         }
-        let mut out = Vec::new();
-        walk(&self.dir, &mut out);
-        out
     }
 
     /// Read the index; a missing store is exit 2 with a hint to run `pki
-    /// init`, a store that is not private is refused ([`Store::guard`]),
-    /// and so is an index whose entries are not what pki writes
-    /// ([`Index::validate`]).
+    /// init`, a store that is not private is refused, and so is an index
+    /// whose entries are not what pki writes ([`Index::validate`]).
     pub fn read_index(&self) -> Result<Index> {
-        self.guard()?;
-        let path = self.dir.join(INDEX_FILE);
-        let text = match fs::read_private(&path, fs::Kind::Any) {
-            Ok(t) => t,
-            Err(Ok(refusal)) => return Err(refusal),
-            Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Err(self.no_store()),
-            Err(Err(source)) => return Err(Error::Read { path, source }),
-        };
-        // The plain reader first (tracking the path of every value would
-        // triple the cost of a large index); only a refused index is read
-        // again, to say where it went wrong.
-        let index: Index = serde_json::from_slice(&text)
-            .or_else(|_| {
-                let mut de = serde_json::Deserializer::from_slice(&text);
-                serde_path_to_error::deserialize(&mut de)
-            })
-            .map_err(|e| {
-                if let Some(refusal) = Index::unknown_reason(&text, &path) {
-                    return refusal;
-                }
-                // A serial not in the form pki writes: the entry is named by
-                // where it stands ("certificates[3].serial"), like every other
-                // bad entry (Serial's reader words the problem).
-                let at = e.path().to_string();
-                if at.ends_with("serial")
-                    && e.inner().classify() == serde_json::error::Category::Data
-                {
-                    return Error::BadIndex {
-                        path: path.clone(),
-                        entry: at,
-                        problem: crate::error::one_line(&e.into_inner())
-                            .split(" at line ")
-                            .next()
-                            .unwrap_or_default()
-                            .to_string(),
-                    };
-                }
-                let e = e.into_inner();
-                Error::failed(
-                    format!(
-                        "{} is damaged: {}",
-                        path.display(),
-                        crate::error::one_line(&e)
-                    ),
-                    "restore it from a backup; the certificates and keys beside it are intact",
-                )
-            })?;
-        if index.format != INDEX_FORMAT {
-            return Err(Error::failed(
-                format!(
-                    "{} has format {}, this pki reads format {INDEX_FORMAT}",
-                    path.display(),
-                    index.format
-                ),
-                "use the pki version that made this store",
-            ));
+        match &self.backend {
+            Backend::Dir(d) => d.read_index(),
+            Backend::Vault(v) => v.read_index(),
         }
-        index.validate(&path)?;
-        crate::ui::trace(format!(
-            "read {} ({} certificate(s)): the store's state",
-            path.display(),
-            index.certificates.len()
-        ));
-        Ok(index)
-    }
-
-    /// Replace the index atomically: the single commit point of every change.
-    pub fn write_index(&self, index: &Index) -> Result<()> {
-        self.write_index_text(&crate::ui::to_text(index, "the index")?)
-    }
-
-    fn write_index_text(&self, text: &str) -> Result<()> {
-        let path = self.dir.join(INDEX_FILE);
-        fs::write_atomic(&path, text.as_bytes(), SECRET_MODE, Replace::Allow)?;
-        crate::ui::trace(format!(
-            "wrote {} (0600): the commit point, the change is now current",
-            path.display()
-        ));
-        Ok(())
     }
 
     /// One change to the store, the only way commands mutate it: take the
     /// lock (waiting when `wait`), re-read the index (a new empty one when
     /// `create` and there is none yet), and let `f` make its files and
     /// change `tx.index`. When `f` succeeds, the index is written if it
-    /// changed (the single commit point), then the events `f` recorded are
-    /// appended to the audit log. When `f` fails, neither is written: files
-    /// it made are orphans no index names.
+    /// changed, with the audit lines of the events `f` recorded, as one
+    /// commit. When `f` fails, neither is written: files it made are
+    /// orphans no index names.
     pub fn transact<T>(
         &self,
         wait: bool,
@@ -329,29 +228,17 @@ impl Store {
         create: bool,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        // Refuse an untrusted store, or say how to make one, before the lock
-        // is taken; the index is validated as it is read under the lock,
-        // before anything is written (read once more first when there is
-        // no lock file yet, which taking the lock would create).
-        self.guard()?;
-        if !create && !self.exists() {
-            return Err(self.no_store());
-        }
-        if self.exists() && !self.dir.join(LOCK_FILE).exists() {
-            self.read_index()?;
-        }
-        let _lock = fs::Lock::acquire(&self.dir, wait)?;
-        // What an interrupted run may have left is in the directories
-        // changed since the last commit: listed once (one stat per user).
-        let changed = self.temp_dirs();
-        fs::remove_temp_files(changed.iter().cloned())?;
-        audit::recover(self, now)?;
-        let index = if create && !self.exists() {
-            Index::new()
-        } else {
-            self.read_index()?
+        let (_lock, index) = match &self.backend {
+            Backend::Dir(d) => {
+                d.before_lock(create)?;
+                let (lock, changed) = d.lock(wait, now)?;
+                (Lock::Dir(lock), d.begin(create, &changed)?)
+            }
+            Backend::Vault(v) => {
+                let lease = v.lock(wait)?;
+                (Lock::Vault(lease), v.begin(create)?)
+            }
         };
-        self.remove_orphans(&index, &changed)?;
         let mut tx = Tx {
             store: self,
             now,
@@ -360,60 +247,28 @@ impl Store {
             events: Vec::new(),
         };
         let out = f(&mut tx)?;
-        if tx.index == tx.before {
-            if !tx.events.is_empty() {
-                audit::record_all(self, now, tx.events)?;
+        let (index, events) = (tx.index, tx.events);
+        if index == tx.before {
+            if !events.is_empty() {
+                audit::Appender::open(self, now, None, "the change was made, but ")?
+                    .append(events)?;
             }
             return Ok(out);
         }
-        self.commit(&tx.index, tx.events, now)?;
+        self.commit(&index, events, now)?;
         Ok(out)
     }
 
-    /// Write `index` and record `events` as one commit (docs/store.md): the
-    /// chained lines go to the pending journal first, then the index is
-    /// replaced (the commit point), then the lines are appended and the
-    /// journal removed. A failure before the commit point changes nothing;
-    /// one after it says "the change was made", and the next run holding
-    /// the lock appends what is still pending ([`audit::recover`]).
+    /// Write `index` and record `events` as one commit (the backends'
+    /// `commit`: docs/store.md, docs/vault.md).
     fn commit(&self, index: &Index, events: Vec<audit::Event>, now: OffsetDateTime) -> Result<()> {
         let text = crate::ui::to_text(index, "the index")?;
-        let index_sha256 = crate::x509::cert::sha256_hex(text.as_bytes());
-        let mut log = audit::Appender::open(self, now, None, "nothing was changed: ")?;
+        let log = audit::Appender::open(self, now, None, "nothing was changed: ")?;
         let entries = log.chain(events);
-        if !entries.is_empty() {
-            audit::write_pending(
-                self,
-                &audit::Pending {
-                    index_sha256: index_sha256.clone(),
-                    entries: entries.clone(),
-                },
-            )?;
-        }
-        let late = match self.write_index_text(&text) {
-            Ok(()) => None,
-            // The rename may have happened and a later step (the directory
-            // sync) failed: the index on disk says which.
-            Err(e) if self.index_sha256().as_deref() == Some(index_sha256.as_str()) => Some(e),
-            Err(e) => {
-                // Not committed: the journal goes (or the next run drops it).
-                let _ = audit::remove_pending(self);
-                return Err(e);
-            }
-        };
-        self.committed
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        let pending = "its audit record is kept in audit.pending and the next pki run that takes the store lock appends it";
-        log.write(&entries).map_err(|e| after_commit(&e, pending))?;
-        audit::remove_pending(self).map_err(|e| {
-            after_commit(&e, "the audit record is complete; the next pki run that takes the store lock removes audit.pending")
-        })?;
-        match late {
-            None => Ok(()),
-            Some(e) => Err(after_commit(
-                &e,
-                "it is recorded in the audit log; check the store with `pki verify`, and do not run the command again",
-            )),
+        let committed = || self.committed.store(true, Ordering::SeqCst);
+        match &self.backend {
+            Backend::Dir(d) => d.commit(&text, &entries, committed),
+            Backend::Vault(v) => v.commit(Some(&text), &entries, committed),
         }
     }
 
@@ -423,7 +278,7 @@ impl Store {
     /// but ...", never "run the command again", which would make a second
     /// change. Other errors carry their own words.
     pub fn after_commit_io(&self, e: Error) -> Error {
-        let committed = self.committed.load(std::sync::atomic::Ordering::SeqCst);
+        let committed = self.committed.load(Ordering::SeqCst);
         if committed && matches!(e, Error::Io { .. }) {
             after_commit(
                 &e,
@@ -434,127 +289,55 @@ impl Store {
         }
     }
 
-    /// SHA-256 of `index.json` as it is on disk (None when it cannot be read).
-    pub(crate) fn index_sha256(&self) -> Option<String> {
-        fs::read_private(&self.dir.join(INDEX_FILE), fs::Kind::File)
-            .ok()
-            .map(|b| crate::x509::cert::sha256_hex(&b))
-    }
-
-    /// Take the store lock (exit 4 when held and not waiting). Whoever
-    /// holds it is the only pki writing here, so stale temporary files of
-    /// killed runs are removed now, and what an interrupted commit left is
-    /// finished ([`audit::recover`]).
-    pub fn lock(&self, wait: bool, now: OffsetDateTime) -> Result<fs::Lock> {
-        let lock = fs::Lock::acquire(&self.dir, wait)?;
-        fs::remove_temp_files(self.temp_dirs())?;
-        audit::recover(self, now)?;
-        Ok(lock)
-    }
-
-    /// The directories where a run killed since the last commit can have
-    /// left temporary files: the store, `ca/`, `crl/`, `users/`, and each
-    /// `users/<user>/` changed since `index.json` was last written (a
-    /// temporary file is made, and removed, only under the lock, and the
-    /// run that makes one either commits after removing it or is killed
-    /// before committing: so one left behind is always newer than the
-    /// index). That spares a stat-and-read of every user's directory on
-    /// each command in a store of thousands.
-    pub fn temp_dirs(&self) -> Vec<PathBuf> {
-        let mut dirs = vec![self.dir.clone()];
-        dirs.extend(STORE_DIRS.iter().map(|d| self.dir.join(d)));
-        let committed = std::fs::symlink_metadata(self.dir.join(INDEX_FILE))
-            .and_then(|m| m.modified())
-            .ok();
-        if let Ok(rd) = std::fs::read_dir(self.dir.join("users")) {
-            dirs.extend(rd.flatten().filter_map(|e| {
-                let m = e.metadata().ok().filter(|m| m.is_dir())?;
-                let changed = match (committed, m.modified()) {
-                    (Some(c), Ok(t)) => t >= c,
-                    _ => true,
-                };
-                changed.then(|| e.path())
-            }));
+    /// Replace the index and the whole audit log with `index` and `log`
+    /// (`pki store copy`), as one commit; the caller holds the lock, taken
+    /// with [`Store::lock_new`].
+    pub fn replace_all(&self, index: &Index, log: &[audit::Entry]) -> Result<()> {
+        let text = crate::ui::to_text(index, "the index")?;
+        let committed = || self.committed.store(true, Ordering::SeqCst);
+        match &self.backend {
+            Backend::Dir(d) => d.replace_all(&text, log, committed),
+            Backend::Vault(v) => v.replace_all(&text, log, committed),
         }
-        dirs
     }
 
-    /// The key and certificate files in `dirs` (user directories, as
-    /// `users/<user>`) that `index` does not name, relative to the store:
-    /// what a batch killed (SIGINT, a crash) or failed before its commit
-    /// wrote. Their certificates were never current and their keys never
-    /// left the store.
-    pub fn orphans_in(&self, index: &Index, dirs: &[PathBuf]) -> Vec<PathBuf> {
-        let users = self.dir.join("users");
-        let mut out = Vec::new();
-        for dir in dirs.iter().filter(|d| d.parent() == Some(users.as_path())) {
-            let Ok(rd) = std::fs::read_dir(dir) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                let p = e.path();
-                let ours = p.extension().is_some_and(|x| x == "crt" || x == "key")
-                    && e.file_type().is_ok_and(|t| t.is_file());
-                let Ok(rel) = p.strip_prefix(&self.dir) else {
-                    continue;
-                };
-                if ours && !index.names(rel) {
-                    out.push(rel.to_path_buf());
-                }
+    /// Take the lock of a store that may not exist yet (the target of a
+    /// copy); a directory store's directory is made first
+    /// ([`Store::make_room`]).
+    pub fn lock_new(&self, wait: bool, now: OffsetDateTime) -> Result<Lock> {
+        self.make_room()?;
+        match &self.backend {
+            Backend::Dir(d) => Ok(Lock::Dir(d.lock(wait, now)?.0)),
+            Backend::Vault(v) => {
+                let lease = v.lock(wait)?;
+                v.begin(true)?;
+                Ok(Lock::Vault(lease))
             }
         }
-        out.sort();
-        out
     }
 
-    /// Every user directory, for `verify`'s look at orphans.
-    pub fn user_dirs(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(self.dir.join("users"))
-            .map(|rd| {
-                rd.flatten()
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                    .map(|e| e.path())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Remove the orphans of an interrupted run ([`Store::orphans_in`]) from
-    /// the user directories changed since the index was written (where a
-    /// killed run leaves them; see [`Store::temp_dirs`]). Only under the
-    /// store lock, with `index` as read under it: no other pki is writing.
-    fn remove_orphans(&self, index: &Index, changed: &[PathBuf]) -> Result<()> {
-        for rel in self.orphans_in(index, changed) {
-            let p = self.path(&rel);
-            std::fs::remove_file(&p)
-                .map_err(|e| Error::io("remove the orphan of an interrupted run", &p, e))?;
+    /// Take the store lock (exit 4 when held and not waiting), finishing
+    /// first what an interrupted run left ([`DirStore::lock`]).
+    pub fn lock(&self, wait: bool, now: OffsetDateTime) -> Result<Lock> {
+        match &self.backend {
+            Backend::Dir(d) => Ok(Lock::Dir(d.lock(wait, now)?.0)),
+            Backend::Vault(v) => {
+                let lease = v.lock(wait)?;
+                v.begin(false)?;
+                Ok(Lock::Vault(lease))
+            }
         }
-        Ok(())
     }
 
     /// Write a new file of the store (0600 or 0644 as `mode` says), never
-    /// replacing a file `index` names. A file already at `rel` that the
-    /// index does not name is an orphan of an interrupted run (its files
-    /// were written, its index was not): it is replaced, so a retry of the
-    /// very same command never jams on it (a CRL number, an imported
-    /// serial).
+    /// replacing a file `index` names; one `index` does not name is the
+    /// orphan of an interrupted run and is replaced, so a retry of the very
+    /// same command never jams on it.
     pub fn write_file(&self, index: &Index, rel: &Path, data: &[u8], mode: u32) -> Result<()> {
-        self.ensure_parent(rel)?;
-        let path = self.path(rel);
-        let orphan = fs::check_path(&path, fs::Kind::File)? && !index.names(rel);
-        let replace = if orphan {
-            Replace::Allow
-        } else {
-            Replace::Never
-        };
-        fs::write_atomic(&path, data, mode, replace)?;
-        let what = if mode == SECRET_MODE {
-            "a new private key"
-        } else {
-            "a new certificate, not current until the index names it"
-        };
-        crate::ui::trace(format!("wrote {} ({mode:04o}): {what}", path.display()));
-        Ok(())
+        match &self.backend {
+            Backend::Dir(d) => d.write_file(index, rel, data, mode),
+            Backend::Vault(v) => v.write_file(index, rel, data),
+        }
     }
 
     /// Write a new certificate file under the store (see [`Store::write_file`]).
@@ -600,53 +383,79 @@ impl Store {
         self.write_file(index, rel, &pem, SECRET_MODE)
     }
 
-    /// Create (0700) or check every directory from the store down to `rel`'s.
-    fn ensure_parent(&self, rel: &Path) -> Result<()> {
-        let mut dir = self.dir.clone();
-        for part in rel.parent().into_iter().flat_map(Path::components) {
-            dir.push(part);
-            fs::store_dir(&dir)?;
-        }
-        Ok(())
-    }
-
-    /// Check, without following links, every directory between the store
-    /// and the file `rel`.
-    fn check_parents(&self, rel: &Path) -> Result<()> {
-        let mut dir = self.dir.clone();
-        for part in rel.parent().into_iter().flat_map(Path::components) {
-            dir.push(part);
-            fs::check_path(&dir, fs::Kind::Dir)?;
-        }
-        Ok(())
-    }
-
-    /// Read a file of the store: its directories checked, the file opened
-    /// without following a link and checked before it is read.
+    /// Read a file of the store (a directory store's directories checked and
+    /// the file opened without following a link).
     pub fn read_text(&self, rel: &Path) -> Result<String> {
-        let path = self.path(rel);
-        self.check_parents(rel)?;
-        let bytes = fs::read_private(&path, fs::Kind::File).map_err(|e| match e {
-            Ok(refusal) => refusal,
-            Err(e) => Error::failed(
-                format!(
-                    "the store names {} but it cannot be read: {}",
-                    path.display(),
-                    crate::error::one_line(&e)
-                ),
-                "restore the file from a backup, or re-issue with --force",
-            ),
-        })?;
-        String::from_utf8(bytes).map_err(|_| {
-            Error::failed(
-                format!("{} is not text", path.display()),
-                "restore it from a backup",
-            )
-        })
+        match &self.backend {
+            Backend::Dir(d) => d.read_text(rel),
+            Backend::Vault(v) => v.read_text(rel),
+        }
     }
 
     pub fn read_cert_der(&self, rel: &Path) -> Result<Vec<u8>> {
         crate::x509::cert::pem_to_der(&self.read_text(rel)?, &self.path(rel).display().to_string())
+    }
+
+    /// A small document beside the index (`hook.pending`), if there is one.
+    pub fn read_doc(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        match &self.backend {
+            Backend::Dir(d) => d.read_doc(name),
+            Backend::Vault(v) => v.read_doc(name),
+        }
+    }
+
+    /// Write a small document beside the index, replacing the one before.
+    pub fn write_doc(&self, name: &str, data: &[u8]) -> Result<()> {
+        match &self.backend {
+            Backend::Dir(d) => d.write_doc(name, data),
+            Backend::Vault(v) => v.write_doc(name, data),
+        }
+    }
+
+    /// Remove a small document; a missing one is no error.
+    pub fn remove_doc(&self, name: &str) -> Result<()> {
+        match &self.backend {
+            Backend::Dir(d) => d.remove_doc(name),
+            Backend::Vault(v) => v.remove_doc(name),
+        }
+    }
+
+    /// Where the audit log's chain ends: (seq, hash) of its last entry
+    /// ((0, genesis) when empty). `done` says what became of the command's
+    /// work when the log cannot be read ("nothing was changed: ").
+    pub(crate) fn audit_head(&self, done: &str) -> Result<(u64, String)> {
+        match &self.backend {
+            Backend::Dir(d) => audit::dir_head(&d.dir, done),
+            Backend::Vault(v) => v.audit_head(),
+        }
+    }
+
+    /// Append chained audit lines with no change to the index. The caller
+    /// holds the lock.
+    pub(crate) fn append_audit(&self, entries: &[audit::Entry]) -> Result<()> {
+        match &self.backend {
+            Backend::Dir(d) => audit::append_lines(&d.dir, entries),
+            Backend::Vault(v) => v.commit(None, entries, || {}),
+        }
+    }
+
+    /// The whole audit log as text (one entry per line); a missing log is empty.
+    pub fn audit_text(&self) -> Result<String> {
+        match &self.backend {
+            Backend::Dir(d) => {
+                d.guard()?;
+                audit::read_dir_log(&d.dir)
+            }
+            Backend::Vault(v) => v.audit_text(),
+        }
+    }
+
+    /// Where the audit log is, as messages name it.
+    pub fn audit_location(&self) -> String {
+        match &self.backend {
+            Backend::Dir(d) => d.dir.join(audit::AUDIT_FILE).display().to_string(),
+            Backend::Vault(v) => v.shown(Path::new("audit")),
+        }
     }
 
     pub fn ca_paths(serial: &Serial) -> (PathBuf, PathBuf) {
@@ -729,8 +538,8 @@ mod tests {
     fn store_with_index() -> (tempfile::TempDir, Store) {
         let d = tempfile::tempdir().unwrap();
         let store = Store::new(d.path().join("s"));
-        fs::private_dir(&store.dir).unwrap();
-        store.write_index(&Index::new()).unwrap();
+        fs::private_dir(store.dir().unwrap()).unwrap();
+        store.as_dir().unwrap().write_index(&Index::new()).unwrap();
         (d, store)
     }
 
@@ -757,7 +566,7 @@ mod tests {
 
         // A torn last line (an interrupted append) is removed by the next
         // transaction, which records that it did, then its own change.
-        let path = store.dir.join(audit::AUDIT_FILE);
+        let path = store.dir().unwrap().join(audit::AUDIT_FILE);
         let mut text = std::fs::read(&path).unwrap();
         text.extend_from_slice(b"{\"seq\":2");
         std::fs::write(&path, &text).unwrap();
@@ -779,13 +588,13 @@ mod tests {
                 "config-changed"
             ]
         );
-        assert!(!store.dir.join(audit::PENDING_FILE).exists());
+        assert!(!store.dir().unwrap().join(audit::PENDING_FILE).exists());
     }
 
     #[test]
     fn a_pending_journal_is_completed_when_its_index_was_committed_and_dropped_otherwise() {
         let (_d, store) = store_with_index();
-        let index = std::fs::read(store.dir.join(INDEX_FILE)).unwrap();
+        let index = std::fs::read(store.dir().unwrap().join(INDEX_FILE)).unwrap();
         let journal = |sha: String| {
             let log = audit::Appender::open(&store, now(), None, "").unwrap();
             audit::Pending {
@@ -794,14 +603,14 @@ mod tests {
             }
         };
         // Not the index on disk: the change never committed.
-        audit::write_pending(&store, &journal("0".repeat(64))).unwrap();
+        audit::write_pending(store.dir().unwrap(), &journal("0".repeat(64))).unwrap();
         store.transact(false, now(), |_| Ok(())).unwrap();
         assert!(audit::read(&store).unwrap().is_empty());
-        assert!(!store.dir.join(audit::PENDING_FILE).exists());
+        assert!(!store.dir().unwrap().join(audit::PENDING_FILE).exists());
         // The index on disk: committed. Lines the log already has (the
         // append got through, the journal was not removed yet) are kept once.
         let p = journal(crate::x509::cert::sha256_hex(&index));
-        audit::write_pending(&store, &p).unwrap();
+        audit::write_pending(store.dir().unwrap(), &p).unwrap();
         audit::Appender::open(&store, now(), None, "")
             .unwrap()
             .write(&p.entries)
@@ -818,7 +627,7 @@ mod tests {
                 entries: log.chain(vec![audit::Event::new("test", audit::Kind::ConfigChanged)]),
             }
         };
-        audit::write_pending(&store, &p).unwrap();
+        audit::write_pending(store.dir().unwrap(), &p).unwrap();
         store.transact(false, now(), |_| Ok(())).unwrap();
         let log = audit::verify(&audit::read(&store).unwrap()).unwrap();
         let events: Vec<&str> = log.iter().map(|e| e.event.as_str()).collect();
@@ -828,7 +637,7 @@ mod tests {
     #[test]
     fn a_failed_transaction_writes_nothing() {
         let (_d, store) = store_with_index();
-        let index_before = std::fs::read(store.dir.join(INDEX_FILE)).unwrap();
+        let index_before = std::fs::read(store.dir().unwrap().join(INDEX_FILE)).unwrap();
         let e = store
             .transact(false, now(), |tx| -> Result<()> {
                 tx.index.settings.crl_url = Some("http://x/c.crl".into());
@@ -838,16 +647,16 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code(), 2);
         assert_eq!(
-            std::fs::read(store.dir.join(INDEX_FILE)).unwrap(),
+            std::fs::read(store.dir().unwrap().join(INDEX_FILE)).unwrap(),
             index_before
         );
-        assert!(!store.dir.join(audit::AUDIT_FILE).exists());
+        assert!(!store.dir().unwrap().join(audit::AUDIT_FILE).exists());
     }
 
     #[test]
     fn an_unchanged_index_is_not_rewritten_but_events_are_recorded() {
         let (_d, store) = store_with_index();
-        let path = store.dir.join(INDEX_FILE);
+        let path = store.dir().unwrap().join(INDEX_FILE);
         let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).unwrap());
         store
             .transact(false, now(), |tx| {

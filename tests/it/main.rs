@@ -38,5 +38,6 @@ mod second_day;
 mod sign_and_send;
 mod store_trust;
 mod tls_handshake;
+mod vault_client;
 mod verify;
 mod wording;

@@ -128,7 +128,7 @@ pub fn scanned(scanned: &[Scanned]) -> Vec<Finding> {
 /// uses them and the next command that changes the store removes them.
 pub fn orphans(store: &Store, index: &Index) -> Vec<Finding> {
     store
-        .orphans_in(index, &store.user_dirs())
+        .orphans(index)
         .into_iter()
         .map(|rel| Finding {
             user: rel
@@ -217,8 +217,10 @@ impl Checker<'_> {
         self.add(None, s, Check::CaValidity, window.outcome());
         let key = (self.read_key)(&ca.key);
         self.add(None, s, Check::CaKey, cert::key_matches(key, &x));
-        let modes = modes(&self.store.dir, &ca.key);
-        self.add(None, s, Check::CaMode, modes);
+        // A store in Vault has no file modes: its policies guard it.
+        if let Some(dir) = self.store.dir() {
+            self.add(None, s, Check::CaMode, modes(dir, &ca.key));
+        }
         Some(der)
     }
 
@@ -234,9 +236,8 @@ impl Checker<'_> {
         self.add(u, s, Check::Index, indexed);
         let key = e.key.as_ref().map(|k| (self.read_key)(k));
         self.certificate(&der, Some(&e.user), ca_der, key);
-        if let Some(k) = &e.key {
-            let modes = modes(&self.store.dir, k);
-            self.add(u, s, Check::Mode, modes);
+        if let (Some(k), Some(dir)) = (&e.key, self.store.dir()) {
+            self.add(u, s, Check::Mode, modes(dir, k));
         }
     }
 

@@ -78,34 +78,19 @@ pub fn config(s: &Settings, app_id: &str) -> Result<Config> {
 
 /// A Marathon base URL: `http(s)://host[:port][/prefix]`, no trailing slash.
 pub fn base_url(url: &str) -> Result<String> {
-    let bad = |why: &str| {
+    crate::net::base_url(url).map_err(|why| {
+        // Credentials in the URL would end up in messages; there are flags for them.
+        let why = match why {
+            crate::net::BadUrl::Credentials => {
+                format!("{why}; use --credentials-file or --token-file")
+            }
+            _ => why.to_string(),
+        };
         Error::usage(
             format!("--url {url:?} {why}"),
             "give Marathon's base URL, e.g. --url http://marathon.mesos:8080",
         )
-    };
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| bad("is not an http:// or https:// URL"))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(bad("has no host"));
-    }
-    if rest.contains(['?', '#']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("carries a query, fragment or blank"));
-    }
-    // Credentials in the URL would end up in messages; there are flags for them.
-    if rest
-        .split('/')
-        .next()
-        .is_some_and(|host| host.contains('@'))
-    {
-        return Err(bad(
-            "carries credentials; use --credentials-file or --token-file",
-        ));
-    }
-    ureq::http::Uri::try_from(url).map_err(|_| bad("is not a valid URL"))?;
-    Ok(url.trim_end_matches('/').to_string())
+    })
 }
 
 /// How requests authenticate. The secret never reaches `Debug` or messages.
@@ -189,16 +174,7 @@ pub fn read_ca_certs(path: &Path) -> Result<Vec<Vec<u8>>> {
             "give the CA certificate that signed Marathon's server certificate, in PEM",
         )
     };
-    let blocks = pem::parse_many(text.as_bytes()).map_err(|_| bad())?;
-    let certs: Vec<Vec<u8>> = blocks
-        .into_iter()
-        .filter(|b| b.tag() == "CERTIFICATE")
-        .map(|b| b.into_contents())
-        .collect();
-    if certs.is_empty() {
-        return Err(bad());
-    }
-    Ok(certs)
+    crate::net::pem_certs(&text).ok_or_else(bad)
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! or the `--ca-cert` ones), follows no redirect, and maps every transport
 //! failure to a one-line [`Error`] that names the URL and never the body.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,7 +10,7 @@ use zeroize::Zeroizing;
 
 use super::config::Auth;
 use super::request::{Method, Reply, Request};
-use crate::error::{one_line, Error, Result};
+use crate::error::{Error, Result};
 use crate::x509::secret::Redacted;
 
 /// Transport settings: timeout for the whole exchange and, for https with
@@ -47,35 +46,10 @@ pub struct Client {
 
 impl Client {
     pub fn new(auth: Auth, t: Transport) -> Client {
-        use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
-        let roots = match &t.ca_certs {
-            Some(ders) => RootCerts::Specific(Arc::new(
-                ders.iter()
-                    .map(|d| Certificate::from_der(d).to_owned())
-                    .collect(),
-            )),
-            None => RootCerts::WebPki,
-        };
-        // aws-lc-rs is already the crypto of rcgen here; no second library (ring).
-        let tls = TlsConfig::builder()
-            .provider(TlsProvider::Rustls)
-            .root_certs(roots)
-            .unversioned_rustls_crypto_provider(Arc::new(
-                rustls::crypto::aws_lc_rs::default_provider(),
-            ))
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .timeout_global(Some(t.timeout))
-            // Statuses are answers to interpret, not transport errors.
-            .http_status_as_error(false)
-            // Follow no redirect: a 3xx could take the request, and the keys
-            // in its body, to another host (a login page, a proxy), and a
-            // followed PUT would report that host's 200 as Marathon's.
-            .max_redirects(0)
-            .user_agent(concat!("pki/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        // No redirect is followed: a 3xx could take the request, and the
+        // keys in its body, to another host (a login page, a proxy), and a
+        // followed PUT would report that host's 200 as Marathon's.
+        let agent = crate::net::agent(t.ca_certs.as_deref(), t.timeout, None);
         Client {
             agent,
             auth,
@@ -146,88 +120,17 @@ impl Client {
 
     /// One line: what failed, for which URL, and what to do. Never the body.
     fn transport_error(&self, req: &Request, e: ureq::Error) -> Error {
-        let url = &req.url;
-        let io_kind = match &e {
-            ureq::Error::Io(io) => Some(io.kind()),
-            _ => None,
+        let peer = crate::net::Peer {
+            name: "Marathon",
+            url_setting: "--url",
+            timeout_setting: "--timeout",
+            trust_ca: "pass that CA with --ca-cert",
+            keep_ca: "keep passing the CA with --ca-cert",
+            timeout: self.timeout,
+            connect_timeout: None,
         };
-        // rustls reports a failed handshake through the stream, as an io::Error.
-        let tls = match &e {
-            ureq::Error::Rustls(r) => Some(tls_words(r)),
-            ureq::Error::Io(io) => io
-                .get_ref()
-                .and_then(|i| i.downcast_ref::<rustls::Error>())
-                .map(tls_words),
-            _ => None,
-        };
-        if let Some((why, hint)) = tls {
-            return Error::failed(format!("TLS with {url} failed: {why}"), hint);
-        }
-        use std::io::ErrorKind as K;
-        match (&e, io_kind) {
-            (ureq::Error::Timeout(_), _) | (_, Some(K::TimedOut | K::WouldBlock)) => Error::failed(
-                format!("no answer from {url} within {} s", self.timeout.as_secs()),
-                "check --url and the network path to Marathon, or allow more time with --timeout",
-            ),
-            (_, Some(K::ConnectionRefused)) => Error::failed(
-                format!("cannot connect to {url}: connection refused"),
-                "check --url (host and port) and that Marathon is running",
-            ),
-            (ureq::Error::HostNotFound, _) => Error::failed(
-                format!("cannot resolve the host of {url}"),
-                "check the host name in --url and DNS",
-            ),
-            _ => Error::failed(
-                format!("{} {url} failed: {}", req.method.as_str(), one_line(&e)),
-                "check --url and the network path to Marathon, then run again",
-            ),
-        }
+        crate::net::transport_error(&peer, req.method.as_str(), &req.url, e)
     }
-}
-
-/// A failed TLS handshake in words, with what to do: rustls prints some
-/// certificate errors as Rust's Debug (`Other(OtherError(CaUsedAsEndEntity))`),
-/// which no user should have to read.
-fn tls_words(e: &rustls::Error) -> (String, &'static str) {
-    use rustls::CertificateError as C;
-    const PRIVATE_CA: &str =
-        "if Marathon's certificate comes from a private CA, pass that CA with --ca-cert";
-    let rustls::Error::InvalidCertificate(c) = e else {
-        return (one_line(e), PRIVATE_CA);
-    };
-    let other = match c {
-        C::Other(o) => o.to_string(),
-        _ => String::new(),
-    };
-    if other.contains("CaUsedAsEndEntity") {
-        return (
-            "Marathon's certificate is a CA certificate used as a server certificate, which TLS clients refuse".into(),
-            "give Marathon a server certificate issued by that CA, and keep passing the CA with --ca-cert",
-        );
-    }
-    let why = match c {
-        C::UnknownIssuer => "Marathon's certificate is signed by a CA this machine does not trust",
-        C::Expired | C::ExpiredContext { .. } => "Marathon's certificate has expired",
-        C::NotValidYet | C::NotValidYetContext { .. } => "Marathon's certificate is not valid yet",
-        C::NotValidForName | C::NotValidForNameContext { .. } => {
-            return (
-                "Marathon's certificate does not name the host in --url".into(),
-                "use the host name its certificate names in --url",
-            )
-        }
-        C::BadSignature => "Marathon's certificate has a bad signature",
-        C::Revoked => "Marathon's certificate is revoked",
-        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
-            "Marathon's certificate is not for TLS servers (extendedKeyUsage)"
-        }
-        _ => {
-            return (
-                format!("Marathon's certificate was refused ({})", one_line(c)),
-                PRIVATE_CA,
-            )
-        }
-    };
-    (why.into(), PRIVATE_CA)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! Erlang/OTP handshake set-up, the vendor's documents, and the rotation
 //! helpers.
 
+pub mod bao;
 pub mod common;
 pub mod docs;
 pub mod fake_marathon;
