@@ -2,7 +2,7 @@
 //! Vault: what pki itself needs on the store's path, or, `--for marathon`,
 //! read on the values `--by-reference` publishes and nothing else (docs/vault-by-reference.md).
 //! It reads no store and asks no server: the rules follow from the
-//! address alone.
+//! store's address (`--store vault://MOUNT/PATH`, or `PKI_STORE`) alone.
 
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
@@ -40,14 +40,11 @@ Examples:
 
 The store lives under the KV version 2 mount MOUNT at PATH, so the API paths
 are MOUNT/data/PATH/... (values) and MOUNT/metadata/PATH/... (listing, and the
-lock, which is released by deleting it). --for marathon grants read on
-MOUNT/data/PATH/published/* alone: a token with it can read the CA key and the
-users' keys pki publishes there, and nothing else of the store.")]
+deletions pki makes: the lock, which is released by deleting it, a pending
+hook once run, index chunks no longer named; nothing else). --for marathon
+grants read on MOUNT/data/PATH/published/* alone: a token with it can read the
+CA key and the users' keys pki publishes there, and nothing else of the store.")]
 pub struct PolicyArgs {
-    /// The store, as vault://MOUNT/PATH (e.g. vault://secret/pki/ephemeral-store).
-    // Until the global --store (the lead's) lands, this command takes its own.
-    #[arg(long, env = "PKI_STORE", value_name = "ADDRESS")]
-    pub store: String,
     /// Whom the policy is for.
     #[arg(long = "for", value_enum, default_value_t = For::Pki, value_name = "WHOM")]
     pub whom: For,
@@ -60,13 +57,23 @@ pub fn run(ctx: &Ctx, a: Action) -> Result<()> {
 }
 
 fn policy(ctx: &Ctx, a: &PolicyArgs) -> Result<()> {
-    let (mount, path) = vault_address(&a.store)?;
-    let rules = rules(&mount, &path, a.whom);
-    let text = hcl(&a.store, a.whom, &rules);
+    let Some(v) = ctx.store.as_vault() else {
+        return Err(Error::usage(
+            format!(
+                "the store {} is a directory: pki vault policy is for a store on Vault",
+                ctx.store.name().display()
+            ),
+            "name it with --store vault://MOUNT/PATH (or PKI_STORE), e.g. vault://secret/pki/ephemeral-store",
+        ));
+    };
+    let (mount, path) = v.mount_path();
+    let store = v.address().to_string();
+    let rules = rules(mount, path, a.whom);
+    let text = hcl(&store, a.whom, &rules);
     if ctx.json {
         return ctx.emit_json(&json::VaultPolicyDoc {
             version: json::VERSION,
-            store: a.store.clone(),
+            store,
             for_: a.whom.name().into(),
             rules,
             policy: text,
@@ -77,8 +84,12 @@ fn policy(ctx: &Ctx, a: &PolicyArgs) -> Result<()> {
 
 /// The rules for the store at `MOUNT/PATH` (a KV version 2 mount): for pki,
 /// create, read and update every object under the path (`cas` writes are
-/// create or update), list them, and delete the lock (its release);
-/// for Marathon, read the published values.
+/// create or update), list them, and delete (every version of) only what
+/// the store removes: the lock (its release), a pending hook once run
+/// (`docs/`), chunks of an index no longer named (`index/`). Certificates,
+/// keys and the audit blocks cannot be deleted with it. Vault applies the
+/// most specific matching path alone, so those rules repeat `list`.
+/// For Marathon: read the published values.
 pub fn rules(mount: &str, path: &str, whom: For) -> Vec<json::PolicyRule> {
     let rule = |p: String, caps: &[&str]| json::PolicyRule {
         path: p,
@@ -92,6 +103,14 @@ pub fn rules(mount: &str, path: &str, whom: For) -> Vec<json::PolicyRule> {
             ),
             rule(format!("{mount}/metadata/{path}/*"), &["list"]),
             rule(format!("{mount}/metadata/{path}/lock"), &["delete"]),
+            rule(
+                format!("{mount}/metadata/{path}/docs/*"),
+                &["delete", "list"],
+            ),
+            rule(
+                format!("{mount}/metadata/{path}/index/*"),
+                &["delete", "list"],
+            ),
         ],
         For::Marathon => vec![rule(format!("{mount}/data/{path}/published/*"), &["read"])],
     }
@@ -108,15 +127,17 @@ fn hcl(store: &str, whom: For, rules: &[json::PolicyRule]) -> String {
         ),
     };
     for r in rules {
-        let why = match (whom, r.capabilities.as_slice()) {
+        let why = match (whom, r.path.rsplit('/').next()) {
             (For::Marathon, _) => {
                 "the CA and the users' keys, as the apps' secret references name them"
             }
-            (_, [one]) if one == "list" => {
-                "list the store's objects (certificate files, index chunks, audit blocks)"
+            (_, Some("lock")) => "release the store lock (deleting it with its versions)",
+            _ if r.path.ends_with("/docs/*") => {
+                "remove rotate's pending --on-change hook once it has run"
             }
-            (_, [one]) if one == "delete" => {
-                "release the store lock (deleting it with its versions)"
+            _ if r.path.ends_with("/index/*") => "remove the chunks of an index no longer named",
+            _ if r.path.contains("/metadata/") => {
+                "list the store's objects; nothing else of them can be deleted"
             }
             _ => "read the store, write its objects (check-and-set), publish --by-reference values",
         };
@@ -134,71 +155,9 @@ fn hcl(store: &str, whom: For, rules: &[json::PolicyRule]) -> String {
     out
 }
 
-/// `vault://MOUNT/PATH` as (MOUNT, PATH): each a `/`-separated list of names
-/// of `A-Z a-z 0-9 . _ -` (no `.` or `..`, nothing a policy path would
-/// read as a glob: `*`, `+`).
-//
-// Stands in for `crate::store::Address` (the lead's) until it lands.
-fn vault_address(s: &str) -> Result<(String, String)> {
-    let bad = |why: &str| {
-        Error::usage(
-            format!(
-                "--store {} {why}",
-                crate::error::one_line(&format!("{s:?}"))
-            ),
-            "give the store on Vault as vault://MOUNT/PATH, e.g. vault://secret/pki/ephemeral-store",
-        )
-    };
-    let Some(rest) = s.strip_prefix("vault://") else {
-        return Err(bad(
-            "is not a store on Vault: pki vault policy is for a vault://MOUNT/PATH store",
-        ));
-    };
-    let name_ok = |n: &str| {
-        !n.is_empty()
-            && n != "."
-            && n != ".."
-            && n.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    };
-    let (mount, path) = rest
-        .trim_end_matches('/')
-        .split_once('/')
-        .ok_or_else(|| bad("has no PATH after the mount"))?;
-    if !name_ok(mount) || !path.split('/').all(name_ok) {
-        return Err(bad(
-            "has a name that is empty or holds a character other than A-Z a-z 0-9 . _ -",
-        ));
-    }
-    Ok((mount.to_string(), path.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses_are_checked() {
-        assert_eq!(
-            vault_address("vault://secret/pki/ephemeral-store").unwrap(),
-            ("secret".into(), "pki/ephemeral-store".into())
-        );
-        assert_eq!(vault_address("vault://kv/s/").unwrap().1, "s");
-        for bad in [
-            "./pki",
-            "vault://",
-            "vault://secret",
-            "vault://secret/",
-            "vault://secret/a//b",
-            "vault://secret/a/*",
-            "vault://secret/a+b",
-            "vault://secret/../x",
-            "vault://se cret/x",
-            "vault://secret/x\"y",
-        ] {
-            assert_eq!(vault_address(bad).unwrap_err().code(), 2, "{bad}");
-        }
-    }
 
     #[test]
     fn the_rules_cover_the_store_and_marathon_reads_only_what_is_published() {
@@ -218,6 +177,8 @@ mod tests {
                 ("secret/data/pki/es/*", vec!["create", "read", "update"]),
                 ("secret/metadata/pki/es/*", vec!["list"]),
                 ("secret/metadata/pki/es/lock", vec!["delete"]),
+                ("secret/metadata/pki/es/docs/*", vec!["delete", "list"]),
+                ("secret/metadata/pki/es/index/*", vec!["delete", "list"]),
             ]
         );
         let m = rules("secret", "pki/es", For::Marathon);

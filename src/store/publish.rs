@@ -9,9 +9,9 @@
 //! index after a rotation or rollover, is recorded in the index
 //! ([`Publication`], `settings.published`).
 //!
-//! Only a store on Vault can publish: a directory store has no place a
-//! secrets plugin reads, so both functions refuse there (exit 2), before
-//! anything is written or sent.
+//! Only a store on Vault can publish ([`crate::store::vault::VaultStore::publish`]
+//! writes): a directory store has no place a secrets plugin reads, so both
+//! functions refuse there (exit 2), before anything is written or sent.
 
 use serde::{Deserialize, Serialize};
 
@@ -55,24 +55,26 @@ impl Store {
     /// Where [`Store::publish`] would write `name`, without writing: the
     /// commands plan their output (the secret sources) with it before any
     /// key is read, recorded or sent. Refuses on a directory store.
-    //
-    // Until the Vault backend lands (the lead's), every store is a
-    // directory store: this body is replaced then.
     pub fn publish_target(&self, name: &str) -> Result<Published> {
-        let _ = name;
-        Err(needs_vault())
+        let v = self.as_vault().ok_or_else(needs_vault)?;
+        let (mount, path) = v.mount_path();
+        Ok(Published {
+            mount: mount.to_string(),
+            path: format!("{path}/published/{name}"),
+        })
     }
 
     /// Write `fields` (name, value) as the one object `PATH/published/<name>`
-    /// of the store's Vault (KV v2, replacing what was there) and say
-    /// where. The caller has recorded the send in the audit log first.
-    /// Refuses on a directory store.
-    //
-    // Replaced by the Vault backend (the lead's): writes
-    // MOUNT/data/<PATH>/published/<name> with the fields as its data.
+    /// of the store's Vault (KV v2, replacing what was there:
+    /// `MOUNT/data/PATH/published/<name>`) and say where. The caller has
+    /// recorded the send in the audit log first. Refuses on a directory store.
     pub fn publish(&self, name: &str, fields: &[(&str, &str)]) -> Result<Published> {
-        let _ = fields;
-        self.publish_target(name)
+        let v = self.as_vault().ok_or_else(needs_vault)?;
+        let path = v.publish(name, fields)?;
+        Ok(Published {
+            mount: v.mount_path().0.to_string(),
+            path,
+        })
     }
 }
 
@@ -127,6 +129,18 @@ mod tests {
                 .to_string()
                 .starts_with("--by-reference needs a store on Vault (--store vault://MOUNT/PATH)"));
         }
+    }
+
+    #[test]
+    fn a_vault_store_publishes_under_its_path() {
+        let store = Store::open(&crate::store::Address::parse("vault://secret/pki/es").unwrap());
+        assert_eq!(
+            store.publish_target("store").unwrap(),
+            Published {
+                mount: "secret".into(),
+                path: "pki/es/published/store".into()
+            }
+        );
     }
 
     #[test]

@@ -6,13 +6,16 @@
 //! Marathon before 1.4: exit 2, nothing read, published, sent or
 //! changed); the apps the references make, against Marathon's own
 //! schemas; the deploy flow against the fake Marathon, whose PUT must hold
-//! no key; and `pki vault policy`. The round trip through a real Vault
-//! (each reference resolves to the PEM pki holds) needs the Vault store.
+//! no key; `pki vault policy`; and, through a real OpenBao (support/bao.rs),
+//! the round trip: each reference resolves, through Vault's KV v2 API, to
+//! the PEM the same export carries by value, and the printed policies are
+//! enough for pki and let Marathon read the published values alone.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::support::bao::{call, Bao};
 use crate::support::common::{self, Env};
 use crate::support::docs;
 use crate::support::fake_marathon::{Behaviour, Fake};
@@ -424,6 +427,14 @@ fn vault_policy_grants_the_store_path_and_marathon_the_published_values_only() {
         ),
         ("secret/metadata/pki/ephemeral-store/*", r#"["list"]"#),
         ("secret/metadata/pki/ephemeral-store/lock", r#"["delete"]"#),
+        (
+            "secret/metadata/pki/ephemeral-store/docs/*",
+            r#"["delete", "list"]"#,
+        ),
+        (
+            "secret/metadata/pki/ephemeral-store/index/*",
+            r#"["delete", "list"]"#,
+        ),
     ] {
         let rule = format!("path \"{path}\" {{\n  capabilities = {caps}\n}}\n");
         assert!(r.stdout.contains(&rule), "{rule}\nnot in:\n{}", r.stdout);
@@ -453,7 +464,290 @@ fn vault_policy_grants_the_store_path_and_marathon_the_published_values_only() {
     with_var.run(&["vault", "policy"]).ok();
     env.run(&["vault", "policy", "--store", "./pki"])
         .code(2)
-        .one_line_error(&["is not a store on Vault", "vault://MOUNT/PATH"]);
+        .one_line_error(&["is a directory", "vault://MOUNT/PATH"]);
     env.run(&["vault", "policy", "--store", "vault://secret/a/*"])
         .code(2);
+}
+
+// ---- through a real Vault (the shared OpenBao dev server of support/bao.rs) ----
+
+/// A scratch env whose store is a fresh path on `bao` (root token), with a
+/// CA and `users`.
+fn on_vault(bao: &Bao, users: &[&str]) -> (Env, String) {
+    let mut env = Env::new();
+    let address = bao.fresh_prefix();
+    env.var("PKI_STORE", &address);
+    for (k, v) in bao.env() {
+        env.var(&k, &v);
+    }
+    env.run(&["init"]).ok();
+    if !users.is_empty() {
+        let mut args = vec!["issue"];
+        args.extend_from_slice(users);
+        env.run(&args).ok();
+    }
+    (env, address)
+}
+
+/// The store's path under the `secret` mount, from its address.
+fn store_path(address: &str) -> String {
+    address
+        .strip_prefix("vault://secret/")
+        .expect("a store on the secret mount")
+        .to_string()
+}
+
+/// What a secret's `source` (`/PATH@FIELD`) resolves to through Vault's KV
+/// version 2 API, read with `token`, as a secrets plugin reads it; None
+/// when Vault refuses or has nothing there.
+fn resolve(bao: &Bao, token: &str, source: &str) -> Option<String> {
+    let (path, field) = source.trim_start_matches('/').split_once('@').unwrap();
+    let agent = pki::net::agent(None, Duration::from_secs(30), None);
+    let (status, v) = call(
+        &agent,
+        &bao.addr,
+        Some(token),
+        "GET",
+        &format!("secret/data/{path}"),
+        None,
+    )
+    .unwrap();
+    (status == 200).then(|| v["data"]["data"][field].as_str().unwrap().to_string())
+}
+
+/// The events of the store's audit log, in order (through `pki audit show`).
+fn events(env: &Env) -> Vec<(String, String)> {
+    let r = env.run(&["--json", "audit", "show"]);
+    r.ok();
+    r.json()["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["command"].as_str().unwrap().to_string(),
+                e["event"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn each_reference_resolves_through_vault_to_the_pem_pki_holds() {
+    let Some(bao) = Bao::shared() else { return };
+    let (env, address) = on_vault(bao, &["myuser", "bob"]);
+    let r = env.run(&[
+        "--json",
+        "export",
+        "marathon",
+        "--by-reference",
+        "--format",
+        "app",
+        "--user",
+        "myuser",
+    ]);
+    r.ok();
+    assert_no_key(&r.stdout);
+    assert_no_key(&r.stderr);
+    let doc: docs::ExportByReferenceDoc = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc.version, 1);
+    let path = store_path(&address);
+    assert_eq!(
+        doc.published,
+        [docs::PublishedDoc {
+            name: "store".into(),
+            mount: "secret".into(),
+            path: format!("{path}/published/store"),
+            fields: vec!["root_ca_cert".into(), "root_ca_key".into()],
+        }]
+    );
+    let app = doc.document;
+    common::assert_app_valid("1.5.15", &app);
+    // What the same export carries by value, variable for variable.
+    let by_value = env.run(&["export", "marathon", "--user", "myuser"]);
+    by_value.ok();
+    let by_value = by_value.json();
+    let refs = references(&app);
+    assert_eq!(refs.len(), 2);
+    for (var, source) in &refs {
+        assert!(
+            source.starts_with(&format!("/{path}/published/store@")),
+            "{source}"
+        );
+        let value = resolve(bao, &bao.root_token, source).expect("published");
+        assert_eq!(value, by_value[var].as_str().unwrap(), "{var}");
+    }
+    assert!(by_value[marathon::CA_KEY]
+        .as_str()
+        .unwrap()
+        .contains("PRIVATE KEY"));
+
+    // The controller: the value it would carry, users and all.
+    let r = env.run(&[
+        "export",
+        "asp",
+        "--by-reference",
+        "--user",
+        "myuser",
+        "bob",
+        "--format",
+        "app",
+    ]);
+    r.ok();
+    assert_no_key(&r.stdout);
+    let ctlr = r.json();
+    common::assert_app_valid("1.5.15", &ctlr);
+    let [(var, source)] = references(&ctlr).try_into().unwrap();
+    assert_eq!(var, asp::ENV_KEY);
+    let published: Value =
+        serde_json::from_str(&resolve(bao, &bao.root_token, &source).unwrap()).unwrap();
+    let by_value = env.run(&["export", "asp", "--user", "myuser", "bob"]);
+    by_value.ok();
+    let by_value: Value =
+        serde_json::from_str(by_value.json()[asp::ENV_KEY].as_str().unwrap()).unwrap();
+    assert_eq!(published, by_value);
+
+    // Each publish recorded before it was written, after its recipe.
+    let ev = events(&env);
+    let at = |e: (&str, &str)| ev.iter().position(|(c, k)| (c.as_str(), k.as_str()) == e);
+    let recipe = at(("export marathon", "config-changed")).expect("recipe recorded");
+    let published = at(("export marathon", "ca-key-published")).expect("publish recorded");
+    assert!(recipe < published, "{ev:?}");
+    assert_eq!(
+        ev.iter()
+            .filter(|(c, k)| c == "export asp" && k == "key-published")
+            .count(),
+        2,
+        "{ev:?}"
+    );
+    env.run(&["audit", "verify"]).ok();
+}
+
+#[test]
+fn deploy_by_reference_on_vault_sends_no_key_and_restarts_only_for_a_new_ca() {
+    let Some(bao) = Bao::shared() else { return };
+    let (env, address) = on_vault(bao, &["myuser"]);
+    let fake = Fake::start(Behaviour {
+        version: Some("1.5.15".into()),
+        ..Behaviour::with_apps(&[running_app()])
+    });
+    let url = fake.url();
+    let deploy = || {
+        let r = env.run(&[
+            "--json",
+            "deploy",
+            "marathon",
+            "--url",
+            &url,
+            "--by-reference",
+        ]);
+        r.ok();
+        assert_no_key(&r.stdout);
+        assert_no_key(&r.stderr);
+        serde_json::from_str::<docs::DeployDoc>(&r.stdout).unwrap()
+    };
+    let ca_key = |env: &Env| {
+        let r = env.run(&["export", "marathon"]);
+        r.ok();
+        r.json()[marathon::CA_KEY].as_str().unwrap().to_string()
+    };
+    let doc = deploy();
+    assert_eq!((doc.status, doc.unchanged), (Some(200), false));
+    assert_eq!(
+        doc.published[0].path,
+        format!("{}/published/store", store_path(&address))
+    );
+    let put = fake.seen().pop().unwrap();
+    assert_eq!(put.method, "PUT");
+    assert_no_key(&put.body);
+    common::assert_app_valid("1.5.15", &put.json());
+    let held = fake.app(APP).unwrap();
+    let key_source = &held["secrets"]["pki-root-ca-key"]["source"];
+    let resolved = resolve(bao, &bao.root_token, key_source.as_str().unwrap());
+    assert_eq!(resolved.as_deref(), Some(ca_key(&env).as_str()));
+    assert_eq!(
+        held["secrets"]["db-password"],
+        running_app()["secrets"]["db-password"]
+    );
+
+    // Again: the app and its tasks hold this CA: nothing sent.
+    let before = fake.seen().len();
+    assert!(deploy().unchanged);
+    assert!(fake.seen()[before..].iter().all(|s| s.method == "GET"));
+
+    // A new CA: the app's references are the same, but its tasks launched
+    // with the old CA, so the PUT restarts them, and the reference now
+    // resolves to the new key.
+    env.run(&["rotate", "--ca", "--force"]).ok();
+    let doc = deploy();
+    assert_eq!((doc.status, doc.unchanged), (Some(200), false));
+    let resolved = resolve(bao, &bao.root_token, key_source.as_str().unwrap());
+    assert_eq!(resolved.as_deref(), Some(ca_key(&env).as_str()));
+    env.run(&["audit", "verify"]).ok();
+}
+
+#[test]
+fn deploy_by_reference_to_marathon_1_3_sends_and_publishes_nothing() {
+    let Some(bao) = Bao::shared() else { return };
+    let (env, address) = on_vault(bao, &["myuser"]);
+    let fake = Fake::start(Behaviour::with_apps(&[running_app()]));
+    let r = env.run(&["deploy", "marathon", "--url", &fake.url(), "--by-reference"]);
+    r.code(2).one_line_error(&[
+        "Marathon 1.3",
+        "GET ",
+        "/v2/info",
+        "cannot take --by-reference",
+    ]);
+    assert_eq!(fake.methods(), ["GET"]);
+    assert_eq!(fake.seen()[0].target, "/v2/info");
+    let source = format!("/{}/published/store@root_ca_key", store_path(&address));
+    assert_eq!(resolve(bao, &bao.root_token, &source), None, "published");
+    assert!(
+        !events(&env).iter().any(|(c, _)| c == "deploy marathon"),
+        "recorded"
+    );
+}
+
+#[test]
+fn the_printed_policies_are_enough_for_pki_and_marathon_reads_only_the_published_values() {
+    let Some(bao) = Bao::shared() else { return };
+    let address = bao.fresh_prefix();
+    let policy = |whom: &str| {
+        let r = Env::new().run(&["vault", "policy", "--store", &address, "--for", whom]);
+        r.ok();
+        r.stdout
+    };
+    let mut env = Env::new();
+    env.var("PKI_STORE", &address);
+    env.var("VAULT_ADDR", &bao.addr);
+    env.var("VAULT_TOKEN", &bao.token_with_policy(&policy("pki")));
+    // Every kind of write pki makes: the store, users, a rotation with a
+    // pending hook (written, run, removed), a revocation, a CRL, the lock
+    // taken and released each time, and a publish.
+    env.run(&["init"]).ok();
+    env.run(&["issue", "alice", "bob"]).ok();
+    env.run(&["verify"]).ok();
+    env.run(&["rotate", "--force", "alice", "--on-change", "true"])
+        .ok();
+    env.run(&["revoke", "bob"]).ok();
+    env.run(&["crl"]).ok();
+    env.run(&["export", "marathon", "--by-reference", "--user", "alice"])
+        .ok();
+    env.run(&["list"]).ok();
+    env.run(&["audit", "verify"]).ok();
+
+    let marathon = bao.token_with_policy(&policy("marathon"));
+    let source = format!("/{}/published/store@root_ca_key", store_path(&address));
+    let key = resolve(bao, &marathon, &source).expect("Marathon's token reads the published key");
+    assert!(key.contains("PRIVATE KEY"));
+    let state = format!("/{}/state@index", store_path(&address));
+    assert_eq!(
+        resolve(bao, &marathon, &state),
+        None,
+        "Marathon's token read the store"
+    );
+    let mut as_marathon = Env::new();
+    as_marathon.vars = env.vars.clone();
+    as_marathon.var("VAULT_TOKEN", &marathon);
+    as_marathon.run(&["list"]).code(2);
 }

@@ -167,6 +167,9 @@ pub struct DeployDoc {
     /// `deploy asp`: the other users of `ASP_EPHEMERAL_STORE`, sent back unchanged.
     #[serde(default)]
     pub kept_users: Vec<String>,
+    /// True when the app already held what would be sent, so nothing was. Absent when false.
+    #[serde(default)]
+    pub unchanged: bool,
     /// Marathon's HTTP status (200 updated, 201 created); null with `--dry-run`.
     pub status: Option<u16>,
     /// Marathon's deployment id; null with `--dry-run` or when Marathon gave none.
