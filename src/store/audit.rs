@@ -771,6 +771,8 @@ mod tests {
             undelivered,
             [
                 "deploy-unchanged",
+                "store-copied-to",
+                "store-copied-from",
                 "ca-key-sending",
                 "ca-key-send-failed",
                 "key-sending",
