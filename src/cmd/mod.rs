@@ -21,6 +21,7 @@ pub mod rotate;
 pub mod show;
 pub mod sign;
 pub mod store;
+pub mod vault;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -145,6 +146,7 @@ pub fn dispatch(cli: Cli, argv: &[std::ffi::OsString]) -> Result<()> {
         Command::Audit(a) => audit::run(&ctx, a),
         Command::Rollover(a) => rollover::run(&ctx, a),
         Command::Probe(a) => probe::run(&ctx, a),
+        Command::Vault(a) => vault::run(&ctx, a),
         Command::Store(a) => store::run(&ctx, a),
     };
     done.map_err(|e| ctx.store.after_commit_io(e))

@@ -102,6 +102,11 @@ pub struct Settings {
     /// CRL distribution point put into every certificate issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crl_url: Option<String>,
+    /// What `--by-reference` published on the store's Vault, by name, and
+    /// how to compute it again: every rotation and rollover publishes it
+    /// anew ([`super::publish::Publication`]). Empty on a directory store.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub published: std::collections::BTreeMap<String, super::publish::Publication>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

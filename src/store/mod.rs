@@ -17,6 +17,7 @@ pub mod dir;
 pub mod fs;
 pub mod hook;
 mod index;
+pub mod publish;
 pub mod vault;
 
 use std::path::{Path, PathBuf};

@@ -12,6 +12,7 @@ mod support;
 mod asp;
 mod audit;
 mod batch_issue;
+mod by_reference;
 mod ca_renewal;
 mod ca_replacement;
 mod check;
