@@ -177,13 +177,10 @@ impl VaultStore {
             )
         })?;
         if state.format != STATE_FORMAT {
-            return Err(Error::failed(
-                format!(
-                    "{} has format {}, this pki reads format {STATE_FORMAT}",
-                    self.shown(Path::new("state")),
-                    state.format
-                ),
-                "use the pki version that made this store",
+            return Err(crate::store::other_format(
+                &self.shown(Path::new("state")),
+                state.format,
+                STATE_FORMAT,
             ));
         }
         Ok(Some((state, v.version)))
