@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use pki::store::vault::client::Client;
 use serde_json::{json, Value};
 
 use super::common::test_venv;
@@ -417,6 +418,19 @@ impl Bao {
     /// The server's log so far.
     pub fn log(&self) -> String {
         self.proc.lock().unwrap().log()
+    }
+
+    /// pki's own client of this server, with the root token.
+    pub fn client(&self) -> Client {
+        let (addr, token) = (self.addr.clone(), self.root_token.clone());
+        let ca = self.ca_cert.clone();
+        Client::from_lookup(&move |k: &str| match k {
+            "VAULT_ADDR" => Some(addr.clone().into()),
+            "VAULT_TOKEN" => Some(token.clone().into()),
+            "VAULT_CACERT" => ca.clone().map(PathBuf::into_os_string),
+            _ => None,
+        })
+        .expect("a client of the dev server")
     }
 
     /// `VAULT_ADDR`, `VAULT_TOKEN` (root) and, for TLS, `VAULT_CACERT`:
