@@ -136,6 +136,17 @@ impl VaultPrefix {
         }
     }
 
+    /// Write the object `rel` by hand (no check-and-set), as an operator
+    /// or an attacker with the API could; its new version.
+    pub fn put_object(&self, rel: &str, data: serde_json::Value) -> u64 {
+        let v = bao().api_ok(
+            "POST",
+            &self.api_path(rel),
+            Some(serde_json::json!({ "data": data })),
+        );
+        v["data"]["version"].as_u64().unwrap()
+    }
+
     /// The version of `state` (None: no store there yet).
     pub fn state_version(&self) -> Option<u64> {
         self.object("state").map(|(_, v)| v)

@@ -77,6 +77,20 @@ pub fn random_word() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// A JWT signed RS256 by `key`, with these claims (what a CI's OIDC
+/// issuer or Kubernetes would hand a job), for a JWT auth mount that
+/// trusts `key`'s public half ([`Bao::jwt_role`]).
+pub fn jwt(key: &openssl::pkey::PKey<openssl::pkey::Private>, claims: &Value) -> String {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let head = b64(json!({"alg": "RS256", "typ": "JWT"}).to_string().as_bytes());
+    let body = b64(claims.to_string().as_bytes());
+    let mut signer =
+        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key).unwrap();
+    signer.update(format!("{head}.{body}").as_bytes()).unwrap();
+    format!("{head}.{body}.{}", b64(&signer.sign_to_vec().unwrap()))
+}
+
 /// A loopback port whose next port is free too (a server's cluster
 /// listener takes the API port + 1).
 pub fn free_port_pair() -> u16 {
