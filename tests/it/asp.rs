@@ -7,6 +7,9 @@
 //! what it carries is judged by openssl and by Erlang/OTP's ssl (Riak's
 //! TLS stack); apps are judged by Marathon's own schema and the fake
 //! Marathon's rules; the vendor's documents are read from ../shared/vendor.
+//!
+//! The tests listed in `each_backend!` at the end run once on a directory
+//! store and once on a store in OpenBao (support/backend.rs).
 
 use crate::support::common;
 use crate::support::fake_marathon;
@@ -15,7 +18,7 @@ use crate::support::vendor;
 
 use std::path::PathBuf;
 
-use common::{openssl, openssl_public_key, Env};
+use common::{openssl, openssl_public_key, Backend, Env};
 use fake_marathon::{Behaviour, Fake, PUT_DEPLOYMENT};
 use serde_json::{json, Value};
 
@@ -72,9 +75,10 @@ fn audit_text(env: &Env) -> String {
     std::fs::read_to_string(env.store().join("audit.jsonl")).unwrap_or_default()
 }
 
-#[test]
-fn the_string_parses_twice_into_keys_certificates_and_the_root_ca_that_openssl_accepts() {
-    let env = Env::with_users(&["alice", "bob", "carol"]);
+fn the_string_parses_twice_into_keys_certificates_and_the_root_ca_that_openssl_accepts(
+    backend: Backend,
+) {
+    let env = Env::with_users_on(backend, &["alice", "bob", "carol"]);
     let run = env.run(&["export", "asp", "--user", "alice", "--user", "bob"]);
     run.ok();
     assert_no_key(&run.stderr);
@@ -597,10 +601,9 @@ fn deploy(env: &Env, fake: &Fake, extra: &[&str]) -> common::Run {
     run
 }
 
-#[test]
-fn deploy_asp_puts_the_merged_value_and_loses_no_variable_or_user() {
-    let env = Env::with_users(&["alice", "bob"]);
-    let other = Env::with_users(&["legacy"]);
+fn deploy_asp_puts_the_merged_value_and_loses_no_variable_or_user(backend: Backend) {
+    let env = Env::with_users_on(backend, &["alice", "bob"]);
+    let other = Env::with_users_on(backend, &["legacy"]);
     let app = controller(&other);
     let fake = Fake::start(Behaviour::with_apps(std::slice::from_ref(&app)));
     let run = deploy(&env, &fake, &["--user", "alice", "bob", "--json"]);
@@ -759,9 +762,10 @@ fn deploy_asp_conflicts_credentials_missing_apps_and_dry_runs_as_deploy_marathon
     assert!(fake.seen().is_empty(), "{:?}", fake.seen());
 }
 
-#[test]
-fn during_a_ca_rollover_root_ca_is_the_trust_bundle_and_users_of_either_ca_are_good() {
-    let env = Env::with_users(&["alice", "bob"]);
+fn during_a_ca_rollover_root_ca_is_the_trust_bundle_and_users_of_either_ca_are_good(
+    backend: Backend,
+) {
+    let env = Env::with_users_on(backend, &["alice", "bob"]);
     let (old_ca, _) = env.ca_files();
     let (bob_old, bob_old_key) = env.user_files("bob");
     let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
@@ -981,3 +985,9 @@ fn deploy_asp_removes_and_drops_users_too() {
     let now = fake.app(CTLR).unwrap();
     assert_eq!(value_users(&now), ["alice"]);
 }
+
+crate::each_backend!(
+    the_string_parses_twice_into_keys_certificates_and_the_root_ca_that_openssl_accepts,
+    deploy_asp_puts_the_merged_value_and_loses_no_variable_or_user,
+    during_a_ca_rollover_root_ca_is_the_trust_bundle_and_users_of_either_ca_are_good,
+);

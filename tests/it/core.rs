@@ -1,10 +1,13 @@
 //! init, issue, list, show, export: the main job end to end, through the
 //! real binary, with what it prints, what it writes and the modes it sets.
+//!
+//! The tests listed in `each_backend!` at the end run once on a directory
+//! store and once on a store in OpenBao (support/backend.rs).
 
 use crate::support::common;
 
 use crate::support::docs::{ExportFilesDoc, InitDoc, IssueDoc, ListDoc, ShowDoc};
-use common::{mode, openssl, openssl_public_key, Env};
+use common::{mode, openssl, openssl_public_key, Backend, Env};
 
 fn s(p: &std::path::Path) -> &str {
     p.to_str().unwrap()
@@ -76,9 +79,8 @@ fn init_issue_export_under_umask_000() {
     assert!(!r.stderr.contains("PRIVATE KEY") && !r.stderr.contains(&key_pem[40..80]));
 }
 
-#[test]
-fn certificates_are_exactly_the_documented_profile_and_pass_openssl_verify() {
-    let env = Env::with_users(&["myuser"]);
+fn certificates_are_exactly_the_documented_profile_and_pass_openssl_verify(backend: Backend) {
+    let env = Env::with_users_on(backend, &["myuser"]);
     let (ca_crt, ca_key) = env.ca_files();
     let (crt, key) = env.user_files("myuser");
 
@@ -153,9 +155,8 @@ fn certificates_are_exactly_the_documented_profile_and_pass_openssl_verify() {
     assert!((363..=365).contains(&doc.certificates[0].days_left));
 }
 
-#[test]
-fn key_types_and_formats() {
-    let env = Env::new();
+fn key_types_and_formats(backend: Backend) {
+    let env = Env::on(backend);
     env.run(&["init", "--key-format", "pkcs8"]).ok();
     let (_, ca_key) = env.ca_files();
     assert!(std::fs::read_to_string(&ca_key)
@@ -203,9 +204,8 @@ fn key_types_and_formats() {
     assert!(ok, "{out}");
 }
 
-#[test]
-fn json_documents_have_the_documented_shapes() {
-    let env = Env::new();
+fn json_documents_have_the_documented_shapes(backend: Backend) {
+    let env = Env::on(backend);
     let init: InitDoc = serde_json::from_str(&env.run(&["init", "--json"]).stdout).unwrap();
     assert_eq!(init.version, 1);
     assert_eq!(init.ca.subject, "CN=rootCA");
@@ -271,9 +271,8 @@ fn json_documents_have_the_documented_shapes() {
     assert!(file.user.is_none() && file.status.is_none());
 }
 
-#[test]
-fn reissue_needs_force_and_keeps_history() {
-    let env = Env::with_users(&["myuser"]);
+fn reissue_needs_force_and_keeps_history(backend: Backend) {
+    let env = Env::with_users_on(backend, &["myuser"]);
     let (old_crt, old_key) = env.user_files("myuser");
     let before = env.snapshot(&env.store());
     env.run(&["issue", "myuser"])
@@ -296,9 +295,8 @@ fn reissue_needs_force_and_keeps_history() {
     assert_eq!(cur.certificates.len(), 1);
 }
 
-#[test]
-fn init_refuses_to_replace_a_ca_without_force() {
-    let env = Env::with_users(&["myuser"]);
+fn init_refuses_to_replace_a_ca_without_force(backend: Backend) {
+    let env = Env::with_users_on(backend, &["myuser"]);
     let before = env.snapshot(&env.store());
     env.run(&["init"])
         .code(4)
@@ -314,9 +312,8 @@ fn init_refuses_to_replace_a_ca_without_force() {
     );
 }
 
-#[test]
-fn user_lifetime_is_clamped_to_the_ca() {
-    let env = Env::new();
+fn user_lifetime_is_clamped_to_the_ca(backend: Backend) {
+    let env = Env::on(backend);
     env.run(&["init", "--days", "10"]).ok();
     let r = env.run(&["issue", "u", "--days", "365", "--json"]);
     r.ok();
@@ -326,9 +323,8 @@ fn user_lifetime_is_clamped_to_the_ca() {
     assert_eq!(doc.issued[0].not_after, list.ca.not_after);
 }
 
-#[test]
-fn refusals_change_nothing_and_say_what_to_do() {
-    let env = Env::with_users(&["myuser"]);
+fn refusals_change_nothing_and_say_what_to_do(backend: Backend) {
+    let env = Env::with_users_on(backend, &["myuser"]);
     let store = env.store();
     std::fs::write(env.path("notapp.json"), r#"{"apps": []}"#).unwrap();
     std::fs::write(env.path("garbage.json"), "{not json").unwrap();
@@ -396,9 +392,8 @@ fn refusals_change_nothing_and_say_what_to_do() {
     assert_eq!(env.run(&["frobnicate"]).code, 2);
 }
 
-#[test]
-fn refusals_on_a_missing_or_odd_store() {
-    let env = Env::new();
+fn refusals_on_a_missing_or_odd_store(backend: Backend) {
+    let env = Env::on(backend);
     for args in [
         vec!["list"],
         vec!["issue", "u"],
@@ -417,9 +412,8 @@ fn refusals_on_a_missing_or_odd_store() {
     assert_eq!(std::fs::read(env.path("afile")).unwrap(), b"");
 }
 
-#[test]
-fn export_refuses_a_non_rsa_ca_unless_insisted() {
-    let env = Env::new();
+fn export_refuses_a_non_rsa_ca_unless_insisted(backend: Backend) {
+    let env = Env::on(backend);
     let r = env.run(&["init", "--key-type", "ecdsa-p256"]);
     r.ok();
     assert!(r.stderr.contains("needs RSA"));
@@ -435,9 +429,8 @@ fn export_refuses_a_non_rsa_ca_unless_insisted() {
         .starts_with("-----BEGIN EC PRIVATE KEY-----"));
 }
 
-#[test]
-fn export_picks_the_only_user_or_asks() {
-    let env = Env::new();
+fn export_picks_the_only_user_or_asks(backend: Backend) {
+    let env = Env::on(backend);
     env.run(&["init"]).ok();
     env.run(&["export", "marathon"])
         .code(2)
@@ -454,9 +447,8 @@ fn export_picks_the_only_user_or_asks() {
     );
 }
 
-#[test]
-fn export_files_writes_a_usable_pair() {
-    let env = Env::with_users(&["myuser"]);
+fn export_files_writes_a_usable_pair(backend: Backend) {
+    let env = Env::with_users_on(backend, &["myuser"]);
     let out = env.path("out");
     let r = env.run(&[
         "export", "files", "--user", "myuser", "--out", "out", "--json",
@@ -624,3 +616,17 @@ fn waiting_issue(
     }
     (child, stderr, said)
 }
+
+crate::each_backend!(
+    certificates_are_exactly_the_documented_profile_and_pass_openssl_verify,
+    key_types_and_formats,
+    json_documents_have_the_documented_shapes,
+    reissue_needs_force_and_keeps_history,
+    init_refuses_to_replace_a_ca_without_force,
+    user_lifetime_is_clamped_to_the_ca,
+    refusals_change_nothing_and_say_what_to_do,
+    refusals_on_a_missing_or_odd_store,
+    export_refuses_a_non_rsa_ca_unless_insisted,
+    export_picks_the_only_user_or_asks,
+    export_files_writes_a_usable_pair,
+);

@@ -1,6 +1,9 @@
 //! `pki deploy marathon` against the fake Marathon of `fake_marathon`
 //! (Marathon 1.3's `/v2/apps`: PUT replaces `env` as a whole map, and it
 //! answers 200/201/401/403/404/409/422 as Marathon does).
+//!
+//! The tests listed in `each_backend!` at the end run once on a directory
+//! store and once on a store in OpenBao (support/backend.rs).
 
 use crate::support::common;
 use crate::support::fake_marathon;
@@ -8,7 +11,7 @@ use crate::support::fake_marathon;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use common::Env;
+use common::{Backend, Env};
 use fake_marathon::{private_tls, Behaviour, Fake, POST_DEPLOYMENT, PUT_DEPLOYMENT, PUT_VERSION};
 use serde_json::{json, Value};
 
@@ -40,7 +43,11 @@ fn running_app() -> Value {
 }
 
 fn store() -> Env {
-    Env::with_users(&["myuser"])
+    store_on(Backend::Dir)
+}
+
+fn store_on(backend: Backend) -> Env {
+    Env::with_users_on(backend, &["myuser"])
 }
 
 fn deploy(env: &Env, fake: &Fake, extra: &[&str]) -> common::Run {
@@ -60,9 +67,8 @@ fn assert_no_key(text: &str) {
     );
 }
 
-#[test]
-fn update_sets_the_four_keys_and_loses_no_other_variable() {
-    let env = store();
+fn update_sets_the_four_keys_and_loses_no_other_variable(backend: Backend) {
+    let env = store_on(backend);
     let fake = Fake::start(running());
     let run = deploy(&env, &fake, &["--json"]);
     run.ok();
@@ -131,8 +137,7 @@ fn update_sets_the_four_keys_and_loses_no_other_variable() {
     assert_eq!(fake.app(APP).unwrap()["env"].as_object().unwrap().len(), 7);
 }
 
-#[test]
-fn put_and_post_bodies_validate_against_the_marathon_1_3_9_schema() {
+fn put_and_post_bodies_validate_against_the_marathon_1_3_9_schema(backend: Backend) {
     let v = common::marathon_schema("1.3.9");
     // The validator is real: it refuses what Marathon refuses.
     assert!(
@@ -145,7 +150,7 @@ fn put_and_post_bodies_validate_against_the_marathon_1_3_9_schema() {
         "GET's read-only fields must fail"
     );
 
-    let env = store();
+    let env = store_on(backend);
     let fake = Fake::start(running());
     deploy(&env, &fake, &["--force"]).ok();
     common::assert_app_valid("1.3.9", &fake.seen()[1].json());
@@ -299,9 +304,8 @@ fn validation_422_prints_marathons_own_message() {
     assert!(!run.stderr.contains("BEGIN"), "no request body in messages");
 }
 
-#[test]
-fn dry_run_prints_the_request_with_the_key_redacted_and_sends_no_change() {
-    let env = store();
+fn dry_run_prints_the_request_with_the_key_redacted_and_sends_no_change(backend: Backend) {
+    let env = store_on(backend);
     let fake = Fake::start(running());
     let run = deploy(&env, &fake, &["--dry-run", "--force"]);
     run.ok();
@@ -525,3 +529,9 @@ fn a_self_signed_marathon_certificate_is_explained_in_words() {
     );
     assert!(fake.seen().is_empty());
 }
+
+crate::each_backend!(
+    update_sets_the_four_keys_and_loses_no_other_variable,
+    put_and_post_bodies_validate_against_the_marathon_1_3_9_schema,
+    dry_run_prints_the_request_with_the_key_redacted_and_sends_no_change,
+);

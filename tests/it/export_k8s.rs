@@ -4,12 +4,15 @@
 //! we did not write (PyPI `kubernetes-validate`, strict), under the names
 //! the vendor's StatefulSet and DaemonSet read (taken from their manifests
 //! in ../shared/vendor at test time).
+//!
+//! The tests listed in `each_backend!` at the end run once on a directory
+//! store and once on a store in OpenBao (support/backend.rs).
 
 use crate::support::common;
 use crate::support::vendor;
 
 use base64::Engine;
-use common::{openssl_public_key, Env};
+use common::{openssl_public_key, Backend, Env};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -84,9 +87,8 @@ fn assert_applyable(item: &Value) {
     }
 }
 
-#[test]
-fn yaml_and_json_carry_the_same_objects_with_the_mounted_names() {
-    let env = Env::with_users(&["myuser", "other"]);
+fn yaml_and_json_carry_the_same_objects_with_the_mounted_names(backend: Backend) {
+    let env = Env::with_users_on(backend, &["myuser", "other"]);
     let yaml = env.run(&["export", "k8s", "--user", "myuser"]);
     yaml.ok();
     assert!(!yaml.stderr.contains("PRIVATE KEY"), "{}", yaml.stderr);
@@ -501,9 +503,8 @@ fn the_store_objects_go_where_the_vendors_commands_put_them() {
     assert_eq!(ns("ephemeral-store-user-rootca-cert"), ca_ns.as_str());
 }
 
-#[test]
-fn clients_only_exports_several_users_and_leaves_the_store_alone() {
-    let env = Env::with_users(&["myuser", "bob", "carl"]);
+fn clients_only_exports_several_users_and_leaves_the_store_alone(backend: Backend) {
+    let env = Env::with_users_on(backend, &["myuser", "bob", "carl"]);
     let run = env.run(&[
         "export",
         "k8s",
@@ -618,3 +619,8 @@ fn clients_only_exports_several_users_and_leaves_the_store_alone() {
     env.run(&["export", "k8s", "--clients-only", "--store-user", "bob"])
         .code(2);
 }
+
+crate::each_backend!(
+    yaml_and_json_carry_the_same_objects_with_the_mounted_names,
+    clients_only_exports_several_users_and_leaves_the_store_alone,
+);

@@ -3,12 +3,15 @@
 //! `pki config set crl-url`). Every fixture is made at run time by the
 //! openssl commands docs/migrating.md shows, and every result is checked
 //! with openssl.
+//!
+//! The tests listed in `each_backend!` at the end run once on a directory
+//! store and once on a store in OpenBao (support/backend.rs).
 
 use crate::support::common;
 
 use std::path::Path;
 
-use common::{mode, openssl, openssl_public_key, sh, Env};
+use common::{mode, openssl, openssl_public_key, sh, Backend, Env};
 
 /// The deployment's documented procedure, six openssl commands: a root CA
 /// and one user. With OpenSSL 3 this yields X.509 v1 certificates and
@@ -77,9 +80,8 @@ fn index(env: &Env) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(env.store().join("index.json")).unwrap()).unwrap()
 }
 
-#[test]
-fn the_documented_v1_ca_is_adopted_and_keeps_working() {
-    let env = Env::new();
+fn the_documented_v1_ca_is_adopted_and_keeps_working(backend: Backend) {
+    let env = Env::on(backend);
     sh(&env, DOCUMENTED);
     let ca = env.path("rootCA.crt");
     assert!(
@@ -460,9 +462,8 @@ fn import_refuses_what_cannot_serve_and_changes_nothing() {
         .all(|c| c["state"] == "superseded"));
 }
 
-#[test]
-fn sign_applies_our_profile_to_openssl_csrs() {
-    let env = Env::with_users(&[]);
+fn sign_applies_our_profile_to_openssl_csrs(backend: Backend) {
+    let env = Env::with_users_on(backend, &[]);
     sh(
         &env,
         "openssl req -new -newkey rsa:2048 -nodes -keyout carol.key -subj '/O=Acme/CN=carol' \
@@ -580,9 +581,8 @@ fn sign_applies_our_profile_to_openssl_csrs() {
     );
 }
 
-#[test]
-fn revocation_is_published_in_a_crl_openssl_accepts() {
-    let env = Env::new();
+fn revocation_is_published_in_a_crl_openssl_accepts(backend: Backend) {
+    let env = Env::on(backend);
     let url = "http://127.0.0.1:8911/rootCA.crl";
     refused(
         &env,
@@ -704,9 +704,8 @@ fn revocation_is_published_in_a_crl_openssl_accepts() {
     // the wording tests checks it.
 }
 
-#[test]
-fn crl_url_can_be_set_on_an_existing_store() {
-    let env = Env::with_users(&["alice"]);
+fn crl_url_can_be_set_on_an_existing_store(backend: Backend) {
+    let env = Env::with_users_on(backend, &["alice"]);
     refused(
         &env,
         &["config", "set", "crl-url", "ftp://x/y"],
@@ -746,3 +745,10 @@ fn crl_url_can_be_set_on_an_existing_store() {
         "http://crl.example/a.crl"
     );
 }
+
+crate::each_backend!(
+    the_documented_v1_ca_is_adopted_and_keeps_working,
+    sign_applies_our_profile_to_openssl_csrs,
+    revocation_is_published_in_a_crl_openssl_accepts,
+    crl_url_can_be_set_on_an_existing_store,
+);

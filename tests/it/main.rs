@@ -39,5 +39,6 @@ mod sign_and_send;
 mod store_trust;
 mod tls_handshake;
 mod vault_client;
+mod vault_writers;
 mod verify;
 mod wording;

@@ -2,12 +2,15 @@
 //! AppDefinition JSON Schema (read from ../shared, never copied here).
 //! The schema files are draft 4 although their `$schema` names no draft,
 //! so the validator's draft is chosen explicitly.
+//!
+//! The tests listed in `each_backend!` at the end run once on a directory
+//! store and once on a store in OpenBao (support/backend.rs).
 
 use crate::support::common;
 use crate::support::fake_marathon;
 use crate::support::vendor;
 
-use common::Env;
+use common::{Backend, Env};
 use serde_json::Value;
 
 fn validator(version: &str) -> jsonschema::Validator {
@@ -36,9 +39,8 @@ fn the_schema_really_rejects_bad_apps() {
     assert!(v.is_valid(&serde_json::json!({"id": "/ephemeral-store", "env": {"A": "x", "S": {"secret": "s"}}, "cmd": "x"})));
 }
 
-#[test]
-fn app_format_is_the_seed_documents_app_and_valid() {
-    let env = Env::with_users(&["myuser"]);
+fn app_format_is_the_seed_documents_app_and_valid(backend: Backend) {
+    let env = Env::with_users_on(backend, &["myuser"]);
     let app = env.run(&["export", "marathon", "--format", "app"]).json();
     assert_valid(&app);
     assert_eq!(app["id"], "/ephemeral-store");
@@ -160,9 +162,8 @@ fn merge_sets_only_the_env_keys_and_keeps_order_and_validity() {
     assert_eq!(keys(&bare), ["id", "instances", "env"]);
 }
 
-#[test]
-fn env_values_are_strings_that_round_trip_the_pem() {
-    let env = Env::with_users(&["myuser"]);
+fn env_values_are_strings_that_round_trip_the_pem(backend: Backend) {
+    let env = Env::with_users_on(backend, &["myuser"]);
     let block = env.run(&["export", "marathon"]).json();
     let (ca_crt, ca_key) = env.ca_files();
     assert!(block.as_object().unwrap().values().all(Value::is_string));
@@ -234,3 +235,8 @@ fn merge_of_a_get_answer_puts_back_to_marathon_unchanged_but_for_the_env() {
     );
     fake.assert_only_env_changed("/ephemeral-store", &app, &merged["env"]);
 }
+
+crate::each_backend!(
+    app_format_is_the_seed_documents_app_and_valid,
+    env_values_are_strings_that_round_trip_the_pem,
+);

@@ -1,13 +1,16 @@
 //! `pki rollover` (docs/rollover.md) through the real binary: the phases,
 //! what the exports carry in each, abort, the guards on rotate, check and
 //! a second rollover (SIGKILL at any instant of each step: kill_sweeps).
+//!
+//! The tests listed in `each_backend!` at the end run once on a directory
+//! store and once on a store in OpenBao (support/backend.rs).
 
 use crate::support::common;
 
 use std::path::Path;
 
 use crate::support::docs::RolloverDoc;
-use common::Env;
+use common::{Backend, Env};
 
 fn status(env: &Env) -> RolloverDoc {
     serde_json::from_str(&env.run(&["rollover", "status", "--json"]).stdout).unwrap()
@@ -41,9 +44,8 @@ pub(crate) fn deploy_both(env: &Env, out: &str) {
     .ok();
 }
 
-#[test]
-fn each_phase_carries_the_documented_bundles_and_verifies() {
-    let env = Env::with_users(&["alice", "bob"]);
+fn each_phase_carries_the_documented_bundles_and_verifies(backend: Backend) {
+    let env = Env::with_users_on(backend, &["alice", "bob"]);
     let before = status(&env);
     assert_eq!(before.phase, "none");
     let old = before.current_ca.serial.clone();
@@ -169,9 +171,8 @@ fn each_phase_carries_the_documented_bundles_and_verifies() {
     }
 }
 
-#[test]
-fn abort_from_trust_leaves_every_export_as_it_was() {
-    let env = Env::with_users(&["alice"]);
+fn abort_from_trust_leaves_every_export_as_it_was(backend: Backend) {
+    let env = Env::with_users_on(backend, &["alice"]);
     let exports = |env: &Env| {
         let m = env.run(&["export", "marathon", "--user", "alice"]);
         m.ok();
@@ -279,14 +280,13 @@ fn login(
     )
 }
 
-#[test]
-fn store_and_clients_in_any_order_keep_every_login_working() {
+fn store_and_clients_in_any_order_keep_every_login_working(backend: Backend) {
     if !handshake::erlang_or_skip() {
         return;
     }
-    let env = Env::with_users(&["alice"]);
+    let env = Env::with_users_on(backend, &["alice"]);
     // A user of another store: refused by the store in every phase.
-    let foreign = Env::with_users(&["alice"]);
+    let foreign = Env::with_users_on(backend, &["alice"]);
     let (f_cert, f_key) = foreign.user_files("alice");
 
     let mut phases = vec![material(&env, "none")];
@@ -345,9 +345,8 @@ fn store_and_clients_in_any_order_keep_every_login_working() {
     }
 }
 
-#[test]
-fn advance_refuses_while_a_user_the_controller_holds_keeps_old_material() {
-    let mut env = Env::with_users(&["alice", "bob"]);
+fn advance_refuses_while_a_user_the_controller_holds_keeps_old_material(backend: Backend) {
+    let mut env = Env::with_users_on(backend, &["alice", "bob"]);
     let at = |minutes: i64| {
         (time::OffsetDateTime::now_utc() + time::Duration::minutes(minutes))
             .format(&time::format_description::well_known::Rfc3339)
@@ -408,3 +407,10 @@ fn a_kubernetes_export_of_the_clients_only_is_not_the_stores_half() {
     env.run(&["export", "k8s", "--user", "alice"]).ok();
     env.run(&["rollover", "advance"]).ok();
 }
+
+crate::each_backend!(
+    each_phase_carries_the_documented_bundles_and_verifies,
+    abort_from_trust_leaves_every_export_as_it_was,
+    store_and_clients_in_any_order_keep_every_login_working,
+    advance_refuses_while_a_user_the_controller_holds_keeps_old_material,
+);

@@ -1,6 +1,9 @@
 //! `pki rotate`: decisions with the clock injected (PKI_NOW), history,
 //! idempotence, --on-change, concurrency, CA rotation (the kill test is in
 //! kill_sweeps).
+//!
+//! The tests listed in `each_backend!` at the end run once on a directory
+//! store and once on a store in OpenBao (support/backend.rs).
 
 use crate::support::common;
 use crate::support::rotation;
@@ -10,7 +13,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use crate::support::docs::{ListDoc, RotateDoc};
-use common::Env;
+use common::{Backend, Env};
 use rotation::{chains, index};
 
 pub(crate) const T0: &str = "2026-01-01T00:00:00Z";
@@ -29,13 +32,17 @@ fn actions(d: &RotateDoc) -> BTreeMap<String, (String, String)> {
 
 /// A store made at T0 with `users` (name, days).
 pub(crate) fn store_at_t0(users: &[(&str, &str)]) -> Env {
-    rotation::store_at(T0, &[], users)
+    store_at_t0_on(Backend::Dir, users)
 }
 
-#[test]
-fn due_not_due_and_expired_with_the_clock_injected() {
+/// [`store_at_t0`] on `backend`.
+fn store_at_t0_on(backend: Backend, users: &[(&str, &str)]) -> Env {
+    rotation::store_at_on(backend, T0, &[], users)
+}
+
+fn due_not_due_and_expired_with_the_clock_injected(backend: Backend) {
     // alice: 100 days, due (33%) from day 67; bob: 365 days.
-    let mut env = store_at_t0(&[("alice", "100"), ("bob", "365")]);
+    let mut env = store_at_t0_on(backend, &[("alice", "100"), ("bob", "365")]);
     // Day 66: nothing due; a dry run and a real run change nothing.
     env.var("PKI_NOW", "2026-03-08T00:00:00Z");
     let before = env.snapshot(&env.store());
@@ -128,9 +135,8 @@ fn due_not_due_and_expired_with_the_clock_injected() {
     assert!(r.stderr.contains("nothing to do"), "{}", r.stderr);
 }
 
-#[test]
-fn a_named_selection_and_bad_names() {
-    let mut env = store_at_t0(&[("alice", "10"), ("bob", "10")]);
+fn a_named_selection_and_bad_names(backend: Backend) {
+    let mut env = store_at_t0_on(backend, &[("alice", "10"), ("bob", "10")]);
     env.var("PKI_NOW", "2026-01-09T00:00:00Z");
     let before = env.snapshot(&env.store());
     env.run(&["rotate", "nobody"])
@@ -202,9 +208,11 @@ fn on_change_runs_once_with_the_documented_variables() {
     assert!(d.actions.iter().all(|a| a.action == "keep"), "{d:?}");
 }
 
-#[test]
-fn eight_concurrent_runs_rotate_each_due_user_once() {
-    let mut env = store_at_t0(&[("u1", "10"), ("u2", "10"), ("u3", "10"), ("u4", "365")]);
+fn eight_concurrent_runs_rotate_each_due_user_once(backend: Backend) {
+    let mut env = store_at_t0_on(
+        backend,
+        &[("u1", "10"), ("u2", "10"), ("u3", "10"), ("u4", "365")],
+    );
     env.var("PKI_NOW", "2026-01-09T00:00:00Z");
     let children: Vec<_> = (0..8)
         .map(|_| {
@@ -245,9 +253,8 @@ fn eight_concurrent_runs_rotate_each_due_user_once() {
     env.run(&["verify"]).ok();
 }
 
-#[test]
-fn rotating_the_ca_reissues_every_user_under_it() {
-    let mut env = Env::new();
+fn rotating_the_ca_reissues_every_user_under_it(backend: Backend) {
+    let mut env = Env::on(backend);
     env.var("PKI_NOW", T0);
     env.run(&["init", "--days", "1000"]).ok();
     env.run(&["issue", "alice", "bob", "--days", "365"]).ok();
@@ -341,9 +348,8 @@ fn rotating_the_ca_reissues_every_user_under_it() {
     assert_eq!(env.snapshot(&env.store()), before);
 }
 
-#[test]
-fn no_certificate_outlives_its_ca() {
-    let mut env = Env::new();
+fn no_certificate_outlives_its_ca(backend: Backend) {
+    let mut env = Env::on(backend);
     env.var("PKI_NOW", T0);
     env.run(&["init", "--days", "120"]).ok();
     env.run(&["issue", "alice", "--days", "90", "--key-type", "ecdsa-p256"])
@@ -377,3 +383,11 @@ fn no_certificate_outlives_its_ca() {
     );
     assert_eq!(env.snapshot(&env.store()), before);
 }
+
+crate::each_backend!(
+    due_not_due_and_expired_with_the_clock_injected,
+    a_named_selection_and_bad_names,
+    eight_concurrent_runs_rotate_each_due_user_once,
+    rotating_the_ca_reissues_every_user_under_it,
+    no_certificate_outlives_its_ca,
+);

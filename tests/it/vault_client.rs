@@ -18,7 +18,8 @@ use pki::error::Error;
 use pki::store::vault::client::{Client, Put};
 use serde_json::{json, Value};
 
-use crate::support::bao::{random_word, Bao, BaoCluster};
+use crate::support::backend::split;
+use crate::support::bao::{jwt, random_word, Bao, BaoCluster};
 
 /// A client configured by `vars` alone (HOME a fresh directory unless given).
 fn client(home: &Path, vars: &[(&str, &str)]) -> Result<Client, Error> {
@@ -38,13 +39,6 @@ fn root(bao: &Bao, home: &Path) -> Client {
         &[("VAULT_ADDR", &bao.addr), ("VAULT_TOKEN", &bao.root_token)],
     )
     .unwrap()
-}
-
-/// Mount and path of a `vault://MOUNT/PATH` prefix.
-fn split(prefix: &str) -> (String, String) {
-    let rest = prefix.strip_prefix("vault://").unwrap();
-    let (m, p) = rest.split_once('/').unwrap();
-    (m.to_string(), p.to_string())
 }
 
 /// Assert `e` is one line, has exit code `code`, contains each of
@@ -345,18 +339,6 @@ fn approle_login_with_a_secret_id_file() {
 
 fn as_refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
     v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
-}
-
-/// A JWT signed RS256 by `key`, with these claims.
-fn jwt(key: &openssl::pkey::PKey<openssl::pkey::Private>, claims: &Value) -> String {
-    use base64::Engine;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let head = b64(json!({"alg": "RS256", "typ": "JWT"}).to_string().as_bytes());
-    let body = b64(claims.to_string().as_bytes());
-    let mut signer =
-        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key).unwrap();
-    signer.update(format!("{head}.{body}").as_bytes()).unwrap();
-    format!("{head}.{body}.{}", b64(&signer.sign_to_vec().unwrap()))
 }
 
 #[test]

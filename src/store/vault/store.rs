@@ -102,6 +102,14 @@ impl VaultStore {
         }
     }
 
+    /// A store reached through a client made elsewhere (a tool or a test
+    /// that has its own credentials), not from this process's environment.
+    pub fn with_client(mount: String, path: String, client: Client) -> Self {
+        let store = VaultStore::new(mount, path);
+        *store.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(client));
+        store
+    }
+
     pub fn address(&self) -> Address {
         Address::Vault {
             mount: self.mount.clone(),

@@ -2,6 +2,9 @@
 //! docs a newcomer reads next (docs/store.md, the fuzz list), the man page,
 //! completions that know the store's users, and `--help` that says what
 //! each command takes. Commands are taken from the docs' text.
+//!
+//! The README's main job runs once on a directory store and once on a
+//! store in OpenBao (`each_backend!`, support/backend.rs).
 
 use crate::support::common;
 
@@ -9,7 +12,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use common::{sh, Env, PKI};
+use common::{sh, Backend, Env, PKI};
 
 /// The README's section `## TITLE` up to the next `## `.
 fn readme_section(title: &str) -> String {
@@ -34,12 +37,13 @@ fn installed(env: &Env) -> String {
 
 /// Run `job` with `sh -c` as a newcomer would after `cargo install`: only
 /// the installed `pki` and the system's tools on PATH, HOME and TMPDIR in
-/// the scratch directory.
+/// the scratch directory (and the env's variables: a store in Vault).
 fn run_installed(env: &Env, job: &str) -> std::process::Output {
     Command::new("sh")
         .arg("-c")
         .arg(job)
         .env_clear()
+        .envs(env.vars.iter().map(|(k, v)| (k, v)))
         .env("PATH", format!("{}:/usr/bin:/bin", installed(env)))
         .env("HOME", env.root())
         .env("TMPDIR", env.root())
@@ -48,8 +52,9 @@ fn run_installed(env: &Env, job: &str) -> std::process::Output {
         .unwrap()
 }
 
-#[test]
-fn the_readme_has_two_set_up_commands_install_then_the_main_job_and_the_test_suite() {
+fn the_readme_has_two_set_up_commands_install_then_the_main_job_and_the_test_suite(
+    backend: Backend,
+) {
     let blocks = common::code_blocks(&readme_section("Set-up on a fresh machine"));
     assert_eq!(blocks.len(), 2, "exactly two set-up commands: {blocks:?}");
     let first = blocks[0].1.trim();
@@ -59,7 +64,7 @@ fn the_readme_has_two_set_up_commands_install_then_the_main_job_and_the_test_sui
     // 1. Install (puts pki on PATH), then the main job with bare `pki`.
     let (install, job) = first.split_once(" && ").unwrap();
     assert_eq!(install, "cargo install --locked --path .");
-    let env = Env::new();
+    let env = Env::on(backend);
     let out = run_installed(&env, job);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{job}\n{stderr}");
@@ -628,3 +633,7 @@ fn init_without_a_crl_url_says_in_one_line_what_check_crl_will_do() {
         .iter()
         .any(|l| l.contains(" crl --out ")));
 }
+
+crate::each_backend!(
+    the_readme_has_two_set_up_commands_install_then_the_main_job_and_the_test_suite,
+);

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use pki::store::vault::client::Client;
 use serde_json::{json, Value};
 
 use super::common::test_venv;
@@ -74,6 +75,20 @@ pub fn random_word() -> String {
     let mut b = [0u8; 12];
     aws_lc_rs::rand::fill(&mut b).expect("random bytes");
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A JWT signed RS256 by `key`, with these claims (what a CI's OIDC
+/// issuer or Kubernetes would hand a job), for a JWT auth mount that
+/// trusts `key`'s public half ([`Bao::jwt_role`]).
+pub fn jwt(key: &openssl::pkey::PKey<openssl::pkey::Private>, claims: &Value) -> String {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let head = b64(json!({"alg": "RS256", "typ": "JWT"}).to_string().as_bytes());
+    let body = b64(claims.to_string().as_bytes());
+    let mut signer =
+        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key).unwrap();
+    signer.update(format!("{head}.{body}").as_bytes()).unwrap();
+    format!("{head}.{body}.{}", b64(&signer.sign_to_vec().unwrap()))
 }
 
 /// A loopback port whose next port is free too (a server's cluster
@@ -413,6 +428,19 @@ impl Bao {
     /// The server's log so far.
     pub fn log(&self) -> String {
         self.proc.lock().unwrap().log()
+    }
+
+    /// pki's own client of this server, with the root token.
+    pub fn client(&self) -> Client {
+        let (addr, token) = (self.addr.clone(), self.root_token.clone());
+        let ca = self.ca_cert.clone();
+        Client::from_lookup(&move |k: &str| match k {
+            "VAULT_ADDR" => Some(addr.clone().into()),
+            "VAULT_TOKEN" => Some(token.clone().into()),
+            "VAULT_CACERT" => ca.clone().map(PathBuf::into_os_string),
+            _ => None,
+        })
+        .expect("a client of the dev server")
     }
 
     /// `VAULT_ADDR`, `VAULT_TOKEN` (root) and, for TLS, `VAULT_CACERT`:

@@ -8,16 +8,24 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+pub use super::backend::Backend;
+use super::backend::VaultPrefix;
+
 pub const PKI: &str = env!("CARGO_BIN_EXE_pki");
 
 /// The test-only variable that lets writing commands honour PKI_NOW.
 pub const ALLOW_NOW: &str = "PKI_TEST_ALLOW_NOW";
 
-/// A scratch directory; the store lives in `<root>/pki` unless told otherwise.
+/// A scratch directory; the store lives in `<root>/pki` unless told
+/// otherwise, or in Vault ([`Env::on`]).
 pub struct Env {
     pub tmp: tempfile::TempDir,
     pub umask: Option<u32>,
     pub vars: Vec<(String, String)>,
+    /// The store in Vault every run uses (`PKI_STORE`); None: a directory.
+    pub vault: Option<VaultPrefix>,
+    /// The host name every run sees ([`Env::on_host`]); None: this machine's.
+    pub host: Option<String>,
 }
 
 /// What one run of `pki` did.
@@ -86,6 +94,50 @@ impl Env {
             tmp: tempfile::tempdir().expect("tempdir"),
             umask: None,
             vars: Vec::new(),
+            vault: None,
+            host: None,
+        }
+    }
+
+    /// A scratch directory whose runs keep their store on `backend`: the
+    /// directory `<root>/pki`, or a fresh store in the shared OpenBao dev
+    /// server (`PKI_STORE`, `VAULT_ADDR` and `VAULT_TOKEN` set for every run).
+    pub fn on(backend: Backend) -> Self {
+        let mut env = Env::new();
+        if backend == Backend::Vault {
+            let vault = VaultPrefix::fresh();
+            for (k, v) in vault.vars() {
+                env.var(&k, &v);
+            }
+            env.vault = Some(vault);
+        }
+        env
+    }
+
+    /// Another "host" using this env's store in Vault: a scratch directory
+    /// of its own (its working directory and HOME), and, where this
+    /// machine allows user namespaces, its runs see the host name `host`
+    /// (`unshare --uts`; [`hosts_can_differ`]), as the lock's holder
+    /// names them.
+    pub fn on_host(&self, host: &str) -> Env {
+        let vault = self.vault.as_ref().expect("a store in Vault is shared");
+        let mut env = Env::new();
+        env.vars = self.vars.clone();
+        env.vault = Some(vault.same());
+        let home = env.root().display().to_string();
+        env.var("HOME", &home);
+        if hosts_can_differ() {
+            env.host = Some(host.to_string());
+        }
+        env
+    }
+
+    /// The backend this env's store is on.
+    pub fn backend(&self) -> Backend {
+        if self.vault.is_some() {
+            Backend::Vault
+        } else {
+            Backend::Dir
         }
     }
 
@@ -93,8 +145,14 @@ impl Env {
         self.tmp.path()
     }
 
+    /// The store's files: the directory store itself, or for a store in
+    /// Vault a read-only snapshot of its objects in the same layout
+    /// ([`VaultPrefix::snapshot`]), current as of this call.
     pub fn store(&self) -> PathBuf {
-        self.root().join("pki")
+        match &self.vault {
+            None => self.root().join("pki"),
+            Some(v) => v.snapshot(self.root()),
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -123,14 +181,28 @@ impl Env {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = if let Some(mask) = self.umask {
-            let mut c = Command::new("sh");
+        let mut first = Vec::new();
+        if let Some(mask) = self.umask {
+            first.push(format!("umask {mask:03o}"));
+        }
+        if let Some(host) = &self.host {
+            first.push(format!("hostname {host}"));
+        }
+        let mut c = if first.is_empty() {
+            Command::new(PKI)
+        } else {
+            // exec: pki keeps the pid the caller sees (`Child::id`).
+            let mut c = if self.host.is_some() {
+                let mut c = Command::new("unshare");
+                c.args(["--user", "--map-root-user", "--uts", "sh"]);
+                c
+            } else {
+                Command::new("sh")
+            };
             c.arg("-c")
-                .arg(format!("umask {mask:03o} && exec \"$0\" \"$@\""))
+                .arg(format!("{} && exec \"$0\" \"$@\"", first.join(" && ")))
                 .arg(PKI);
             c
-        } else {
-            Command::new(PKI)
         };
         c.args(args)
             .current_dir(self.root())
@@ -173,7 +245,12 @@ impl Env {
 
     /// A store with a CA and the given users.
     pub fn with_users(users: &[&str]) -> Self {
-        let env = Env::new();
+        Env::with_users_on(Backend::Dir, users)
+    }
+
+    /// A store on `backend` with a CA and the given users.
+    pub fn with_users_on(backend: Backend, users: &[&str]) -> Self {
+        let env = Env::on(backend);
         env.run(&["init"]).ok();
         if !users.is_empty() {
             let mut args = vec!["issue"];
@@ -207,6 +284,7 @@ impl Env {
     /// A new scratch directory holding a copy of this env's store, with
     /// the same variables (PKI_NOW, ...).
     pub fn copy_of(&self) -> Env {
+        assert!(self.vault.is_none(), "copy_of copies a directory store");
         let mut env = Env::new();
         env.umask = self.umask;
         env.vars = self.vars.clone();
@@ -230,6 +308,31 @@ impl Env {
         let ca = index.ca.as_ref().expect("the store has a CA");
         (self.store().join(&ca.cert), self.store().join(&ca.key))
     }
+}
+
+/// Whether a run can be given a host name of its own: `unshare --user
+/// --map-root-user --uts` works here (else the "hosts" of [`Env::on_host`]
+/// share this machine's name, and say so once).
+pub fn hosts_can_differ() -> bool {
+    static CAN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CAN.get_or_init(|| {
+        let ok = Command::new("unshare")
+            .args([
+                "--user",
+                "--map-root-user",
+                "--uts",
+                "hostname",
+                "pki-probe",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("note: no user namespaces here; the tests' hosts share this machine's name");
+        }
+        ok
+    })
 }
 
 fn to_run(out: Output) -> Run {

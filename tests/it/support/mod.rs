@@ -1,9 +1,10 @@
 //! Helpers shared by the test modules: the `pki` runner and its checks
-//! (`common`), the tests' own types for pki's JSON documents (`docs`), the
+//! (`common`), the store on either backend (`backend`, OpenBao in `bao`), the tests' own types for pki's JSON documents (`docs`), the
 //! one door to the store's own types (`store`), a fake Marathon, the
 //! Erlang/OTP handshake set-up, the vendor's documents, and the rotation
 //! helpers.
 
+pub mod backend;
 pub mod bao;
 pub mod common;
 pub mod docs;

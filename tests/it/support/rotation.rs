@@ -3,12 +3,17 @@
 
 use std::path::Path;
 
-use crate::support::common::{openssl, Env};
+use crate::support::common::{openssl, Backend, Env};
 
 /// A store made at `now` (`init INIT_ARGS`) with `users` (name, days) as
 /// ECDSA P-256 keys in PKCS#8: fast to make, and read back by every tool.
 pub fn store_at(now: &str, init_args: &[&str], users: &[(&str, &str)]) -> Env {
-    let mut env = Env::new();
+    store_at_on(Backend::Dir, now, init_args, users)
+}
+
+/// [`store_at`] on `backend`.
+pub fn store_at_on(backend: Backend, now: &str, init_args: &[&str], users: &[(&str, &str)]) -> Env {
+    let mut env = Env::on(backend);
     env.var("PKI_NOW", now);
     let mut init = vec!["init"];
     init.extend_from_slice(init_args);
