@@ -38,5 +38,6 @@ mod sign_and_send;
 mod store_trust;
 mod tls_handshake;
 mod vault_client;
+mod vault_ha;
 mod verify;
 mod wording;
