@@ -356,7 +356,12 @@ impl Checker<'_> {
             matches_index(&der, fp, cert)?;
             if let Some(k) = key {
                 let p = store.path(k);
-                if !p.is_file() {
+                // In Vault the path is an object's name, not a file: read it.
+                let there = match store.dir() {
+                    Some(_) => p.is_file(),
+                    None => store.read_text(k).is_ok(),
+                };
+                if !there {
                     return Err(format!(
                         "{} is missing; restore it from a backup",
                         p.display()
