@@ -140,7 +140,11 @@ fn the_active_node_killed_during_rotate_of_20_users_loses_nothing() {
     let index = store.index().unwrap();
     let audit = store.audit();
     assert_audit_covers(&index, &audit, "after the failover");
-    assert!(store.lock().is_none(), "the lock is left: {:?}", store.lock());
+    assert!(
+        store.lock().is_none(),
+        "the lock is left: {:?}",
+        store.lock()
+    );
 
     // Each user rotated once by the rerun, and once more if the killed
     // run's commit went through: all or none (one commit).

@@ -83,7 +83,9 @@ impl InVault {
             Some(chunks) if !chunks.is_empty() => chunks
                 .iter()
                 .map(|sha| {
-                    let c = self.get(&format!("index/{}", sha.as_str().unwrap())).unwrap();
+                    let c = self
+                        .get(&format!("index/{}", sha.as_str().unwrap()))
+                        .unwrap();
                     c["chunk"].as_str().unwrap().to_string()
                 })
                 .collect(),
