@@ -392,6 +392,16 @@ impl Store {
         }
     }
 
+    /// Whether the store holds the file `rel`: a directory store's file is
+    /// looked at, not read; a store in Vault has no file to look at, so its
+    /// object is read.
+    pub fn holds(&self, rel: &Path) -> bool {
+        match &self.backend {
+            Backend::Dir(d) => d.path(rel).is_file(),
+            Backend::Vault(v) => v.read_text(rel).map(zeroize::Zeroizing::new).is_ok(),
+        }
+    }
+
     pub fn read_cert_der(&self, rel: &Path) -> Result<Vec<u8>> {
         crate::x509::cert::pem_to_der(&self.read_text(rel)?, &self.path(rel).display().to_string())
     }
