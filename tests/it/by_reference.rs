@@ -751,3 +751,85 @@ fn the_printed_policies_are_enough_for_pki_and_marathon_reads_only_the_published
     as_marathon.var("VAULT_TOKEN", &marathon);
     as_marathon.run(&["list"]).code(2);
 }
+
+#[test]
+fn deploy_asp_by_reference_on_vault_replaces_the_value_and_names_the_users_it_drops() {
+    let Some(bao) = Bao::shared() else { return };
+    let (env, _) = on_vault(bao, &["alice", "bob"]);
+    // The controller as the vendor deploys it, holding "legacy" by value.
+    let held = r#"{"host":"ephemeral-store.marathon.l4lb.thisdcos.directory","port":8087,"users":{"legacy":{"key":"-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----\n","cert":"c"}},"root-ca":"r"}"#;
+    let ctlr = asp::app_definition(
+        &asp::AppOptions {
+            id: asp::DEFAULT_APP_ID,
+            image: asp::DEFAULT_IMAGE,
+            marathon_url: asp::DEFAULT_MARATHON_URL,
+            env: &[],
+        },
+        held,
+    );
+    let fake = Fake::start(Behaviour {
+        version: Some("1.5.15".into()),
+        ..Behaviour::with_apps(&[ctlr])
+    });
+    let url = fake.url();
+    let r = env.run(&[
+        "deploy",
+        "asp",
+        "--url",
+        &url,
+        "--by-reference",
+        "--user",
+        "alice",
+        "bob",
+    ]);
+    r.ok();
+    assert!(
+        r.stderr.contains("held \"legacy\" by value"),
+        "{}",
+        r.stderr
+    );
+    let put = fake.seen().pop().unwrap();
+    assert_eq!(put.method, "PUT");
+    assert_no_key(&put.body);
+    common::assert_app_valid("1.5.15", &put.json());
+    let app = fake.app(asp::DEFAULT_APP_ID).unwrap();
+    let [(var, source)] = references(&app).try_into().unwrap();
+    assert_eq!(var, asp::ENV_KEY);
+    assert_eq!(
+        app["env"]["ASP_ENABLE_LABEL"], "f5-asp",
+        "the other variables stay"
+    );
+    let published: Value =
+        serde_json::from_str(&resolve(bao, &bao.root_token, &source).unwrap()).unwrap();
+    let by_value = env.run(&["export", "asp", "--user", "alice", "bob"]);
+    by_value.ok();
+    let by_value: Value =
+        serde_json::from_str(by_value.json()[asp::ENV_KEY].as_str().unwrap()).unwrap();
+    assert_eq!(published, by_value);
+    // Another store address than the app's, by value, is refused: nothing sent.
+    let fake = Fake::start(Behaviour {
+        version: Some("1.5.15".into()),
+        ..Behaviour::with_apps(&[asp::app_definition(
+            &asp::AppOptions {
+                id: asp::DEFAULT_APP_ID,
+                image: asp::DEFAULT_IMAGE,
+                marathon_url: asp::DEFAULT_MARATHON_URL,
+                env: &[],
+            },
+            r#"{"host":"10.0.0.5","port":8087,"users":{}}"#,
+        )])
+    });
+    let url = fake.url();
+    env.run(&[
+        "deploy",
+        "asp",
+        "--url",
+        &url,
+        "--by-reference",
+        "--user",
+        "alice",
+    ])
+    .code(2)
+    .one_line_error(&["has the store at 10.0.0.5:8087", "--store-host 10.0.0.5"]);
+    assert!(fake.methods().iter().all(|m| m == "GET"));
+}
