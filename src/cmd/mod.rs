@@ -239,3 +239,28 @@ pub fn check_prometheus_path(path: &std::path::Path) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// After a committed change that makes new certificates current (rotate,
+/// rollover, revoke): publish again the values apps read by reference
+/// (`--by-reference`, docs/vault-by-reference.md), so the next task that
+/// launches gets the new ones. Nothing is done when none was published.
+/// The change is made whatever happens here: a failure says so.
+pub fn republish(ctx: &Ctx, command: &str) -> Result<()> {
+    let index = ctx.store.read_index()?;
+    let (names, warnings) =
+        crate::deliver::by_reference::republish(&ctx.store, &index, &ctx.passphrase, ctx.now, command)
+            .map_err(|e| {
+                crate::store::after_commit(
+                    &e,
+                    "the values apps read by reference still hold the old ones: publish them again with `pki export marathon --by-reference` (and `pki export asp --by-reference`)",
+                )
+            })?;
+    ctx.warn_all(warnings);
+    if !names.is_empty() {
+        ctx.say(format!(
+            "published again for the apps that read by reference: {}",
+            names.join(", ")
+        ));
+    }
+    Ok(())
+}

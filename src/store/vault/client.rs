@@ -842,14 +842,7 @@ mod tests {
 
     #[test]
     fn settings_name_what_is_missing_or_wrong() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| OsString::from(*v))
-            }
-        };
+        use super::super::auth::tests::env;
         let e = Settings::from_lookup(&env(&[])).unwrap_err();
         assert!(e.to_string().contains("set VAULT_ADDR"), "{e}");
         assert_eq!(e.code(), 2);
