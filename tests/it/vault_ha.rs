@@ -13,9 +13,10 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::kill_sweeps::writes::user_state;
 use crate::support::bao::BaoCluster;
 use crate::support::common::{active_serials, openssl_verify_client, Run};
-use crate::support::vault_env::{assert_audit_covers, states_of, InVault};
+use crate::support::vault_env::{assert_audit_covers, InVault};
 
 /// How long a user would keep running the command again (once a second)
 /// before giving up: far past an election on loopback (about a second).
@@ -157,7 +158,7 @@ fn the_active_node_killed_during_rotate_of_20_users_loses_nothing() {
     std::fs::write(&ca, ca_pem).unwrap();
     let mut rotations = Vec::new();
     for u in &users {
-        let states = states_of(&index, u);
+        let states = user_state(&index, u);
         assert_eq!(states.last().map(String::as_str), Some("active"), "{u}");
         rotations.push(states.len() - 1);
         assert_ne!(now[u], old[u], "{u} kept its certificate");

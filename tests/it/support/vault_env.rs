@@ -128,11 +128,13 @@ impl InVault {
     /// Every object of the store, by its name under the store's path.
     pub fn objects(&self) -> Vec<String> {
         let mut out = Vec::new();
+        // Folders as "" or "users/u1/"; a listing names sub-folders with a `/`.
         let mut folders = vec![String::new()];
         while let Some(dir) = folders.pop() {
+            let path = format!("{}/{dir}", self.path);
             let listed = self
                 .client
-                .kv_list(&self.mount, &format!("{}/{dir}", self.path))
+                .kv_list(&self.mount, path.trim_end_matches('/'))
                 .unwrap();
             for name in listed {
                 if name.ends_with('/') {
@@ -159,18 +161,6 @@ impl InVault {
         }
         to
     }
-}
-
-/// The users' certificates of `index` in `state` (`active`, `superseded`,
-/// `revoked`), by user, in index order.
-pub fn states_of(index: &Value, user: &str) -> Vec<String> {
-    index["certificates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["user"] == user)
-        .map(|c| c["state"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// No change the index holds is missing from the audit log, and the log
