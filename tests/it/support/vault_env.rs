@@ -33,12 +33,7 @@ impl InVault {
             .strip_prefix("vault://")
             .and_then(|r| r.split_once('/'))
             .unwrap_or_else(|| panic!("not a vault:// address: {address}"));
-        let lookup = |k: &str| {
-            vars.iter()
-                .find(|(name, _)| name == k)
-                .map(|(_, v)| OsString::from(v))
-        };
-        let client = Client::from_lookup(&lookup).expect("a client for the test server");
+        let client = client(vars);
         InVault {
             address: address.to_string(),
             vars: vars.to_vec(),
@@ -161,6 +156,16 @@ impl InVault {
         }
         to
     }
+}
+
+/// pki's own client of the server `vars` name (`VAULT_ADDR`, `VAULT_TOKEN`).
+pub fn client(vars: &[(String, String)]) -> Client {
+    let lookup = |k: &str| {
+        vars.iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| OsString::from(v))
+    };
+    Client::from_lookup(&lookup).expect("a client for the test server")
 }
 
 /// No change the index holds is missing from the audit log, and the log
