@@ -38,6 +38,7 @@ mod sign_and_send;
 mod store_trust;
 mod tls_handshake;
 mod vault_client;
+mod vault_store;
 mod vault_writers;
 mod verify;
 mod wording;
