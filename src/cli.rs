@@ -198,6 +198,9 @@ pub enum Command {
     /// The store itself: copy it to another address (a directory, or Vault).
     #[command(subcommand)]
     Store(cmd::store::Action),
+    /// For a store on Vault: the policy to grant pki, or Marathon (the --by-reference values).
+    #[command(subcommand)]
+    Vault(cmd::vault::Action),
 }
 
 /// What the rest of pki must know about a command, stated once per command
@@ -304,6 +307,8 @@ impl Command {
             Command::Store(cmd::store::Action::Copy(a)) => {
                 f("store copy", true, Some(&a.lock), None)
             }
+            // Prints a policy made from the address alone; reads no store.
+            Command::Vault(cmd::vault::Action::Policy(_)) => f("vault policy", false, None, None),
         }
     }
 }

@@ -242,6 +242,62 @@ pub struct DeployDoc {
     /// `<redacted: root CA private key>` and each user's key in
     /// `ASP_EPHEMERAL_STORE` by `<redacted: private key of USER>`; null otherwise.
     pub body: Option<serde_json::Value>,
+    /// `--by-reference`: the values published on the store's Vault before
+    /// the request was sent (with `--dry-run`: where they would be; nothing
+    /// is published). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<PublishedDoc>,
+}
+
+// ---- --by-reference (export marathon|asp, deploy marathon|asp) ----
+
+/// One value `--by-reference` published: its name, the KV v2 mount, the
+/// path under it (`PATH/published/NAME`, what a secret's `source` names
+/// before `@FIELD`) and its fields.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedDoc {
+    pub name: String,
+    pub mount: String,
+    pub path: String,
+    pub fields: Vec<String>,
+}
+
+/// `pki export marathon --by-reference --json` and `pki export asp
+/// --by-reference --json`: what the command prints without `--json`
+/// (`document`: the `{"env", "secrets"}` fragment, the app of `--format
+/// app`, or the app of `--merge`), and what it published.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportByReferenceDoc {
+    pub version: u32,
+    pub document: serde_json::Value,
+    pub published: Vec<PublishedDoc>,
+}
+
+// ---- pki vault policy ----
+
+/// `pki vault policy --json`: the policy's HCL text, and the same rules as data.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultPolicyDoc {
+    pub version: u32,
+    /// The store's address, `vault://MOUNT/PATH`.
+    pub store: String,
+    /// `pki` (what pki itself needs) or `marathon` (reading the published values).
+    #[serde(rename = "for")]
+    pub for_: String,
+    pub rules: Vec<PolicyRule>,
+    /// The HCL text, as printed without `--json`.
+    pub policy: String,
+}
+
+/// One `path "..." { capabilities = [...] }` rule.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRule {
+    pub path: String,
+    pub capabilities: Vec<String>,
 }
 
 // ---- pki export k8s ----

@@ -14,17 +14,21 @@ use std::time::Duration;
 pub use args::{AspArgs, Connection, MarathonArgs, Target};
 
 use crate::cmd::Ctx;
+use crate::deliver::by_reference::{self as byref, Outgoing, Read, RefPayload};
 use crate::deliver::deploy::{
     plan, record_unchanged, send, AspPayload, MarathonPayload, Payload, Plan,
 };
 use crate::deliver::marathon_api::{self, Config, Settings};
-use crate::deliver::{env_for, pick_user};
+use crate::deliver::{asp, env_for, pick_user};
 use crate::error::Result;
 use crate::json;
+use crate::store::publish::Publication;
 use crate::store::Index;
 
 pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
     match t {
+        Target::Marathon(a) if a.by_reference => marathon_by_reference(ctx, a),
+        Target::Asp(a) if a.by_reference => asp_by_reference(ctx, a),
         Target::Marathon(a) => {
             let cfg = config(&a.conn, &a.app_id)?;
             let index = ctx.store.read_index()?;
@@ -43,7 +47,7 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
             ctx.warn_all(&warnings);
             let create = a.create.then_some(a.image);
             let payload = MarathonPayload { user, env, create };
-            deploy(ctx, cfg, &a.conn, &index, &payload, false)
+            deploy(ctx, cfg, &a.conn, &index, &payload, false, None)
         }
         Target::Asp(a) => {
             let cfg = config(&a.conn, &a.app_id)?;
@@ -62,9 +66,89 @@ pub fn run(ctx: &Ctx, t: Target) -> Result<()> {
                 host: a.store_host,
                 port: a.store_port,
             };
-            deploy(ctx, cfg, &a.conn, &index, &payload, true)
+            deploy(ctx, cfg, &a.conn, &index, &payload, true, None)
         }
     }
+}
+
+/// `deploy marathon --by-reference`: the CA published on the store's
+/// Vault, the app given references to it.
+fn marathon_by_reference(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
+    let cfg = config(&a.conn, &a.app_id)?;
+    let (
+        user,
+        Read {
+            at,
+            index,
+            recipe,
+            out,
+        },
+    ) = super::export::read_store(ctx, a.user.as_deref(), a.key_format, false)?;
+    let payload = RefPayload::new(
+        "deploy marathon",
+        byref::store_references(&user, &at),
+        &out,
+        &recipe,
+        vec![(user.clone(), None)],
+        format!(
+            "the env of user {user} by reference (the CA published at {})",
+            at.location()
+        ),
+        a.create.then_some(a.image),
+        None,
+    );
+    deploy(
+        ctx,
+        cfg,
+        &a.conn,
+        &index,
+        &payload,
+        false,
+        Some((&out, &recipe)),
+    )
+}
+
+/// `deploy asp --by-reference`: the controller's value, with exactly the
+/// users named, published on the store's Vault; the app given a reference.
+fn asp_by_reference(ctx: &Ctx, a: AspArgs) -> Result<()> {
+    let cfg = config(&a.conn, &a.app_id)?;
+    super::check_store_host(a.store_host.as_deref())?;
+    let Read {
+        at,
+        index,
+        recipe,
+        out,
+    } = super::export::read_asp(
+        ctx,
+        &a.who,
+        (a.store_host.as_deref(), a.store_port),
+        a.key_format,
+        a.allow_non_rsa,
+    )?;
+    let (host, port) = byref::asp_address(&recipe);
+    let describe = match out.names().as_slice() {
+        [] => format!("{} by reference with no user", asp::ENV_KEY),
+        names => format!("{} by reference for {}", asp::ENV_KEY, names.join(", ")),
+    };
+    let payload = RefPayload::new(
+        "deploy asp",
+        byref::asp_references(&at),
+        &out,
+        &recipe,
+        out.deploy_users(),
+        describe,
+        None,
+        Some((host, port, out.names())),
+    );
+    deploy(
+        ctx,
+        cfg,
+        &a.conn,
+        &index,
+        &payload,
+        true,
+        Some((&out, &recipe)),
+    )
 }
 
 fn config(c: &Connection, app_id: &str) -> Result<Config> {
@@ -80,7 +164,9 @@ fn config(c: &Connection, app_id: &str) -> Result<Config> {
 
 /// Plan, print the plan (`--dry-run`) or send it, and report; `read` is
 /// the index the material was read from; `lists_users`: the JSON document
-/// names the users one by one (deploy asp).
+/// names the users one by one (deploy asp). `by_reference`: the values to
+/// publish on the store's Vault before anything is sent to Marathon (not
+/// with `--dry-run`), and how.
 fn deploy(
     ctx: &Ctx,
     cfg: Config,
@@ -88,9 +174,36 @@ fn deploy(
     read: &Index,
     p: &dyn Payload,
     lists_users: bool,
+    by_reference: Option<(&Outgoing, &Publication)>,
 ) -> Result<()> {
-    let plan = plan(cfg, c.force, p)?;
+    let mut plan = plan(cfg, c.force, p)?;
     ctx.warn_all(&plan.warnings);
+    let mut published = Vec::new();
+    if let Some((out, recipe)) = by_reference {
+        // The tasks read the values when they launch: the app's env alone
+        // unchanged is not enough, they must have launched with these.
+        if plan.unchanged {
+            let log = crate::store::audit::read(&ctx.store)?;
+            let log = crate::store::audit::verify(&log).unwrap_or_else(|(read, _)| read);
+            let cas = crate::deliver::deploy::trusted_serials(read, ctx.now);
+            plan.unchanged =
+                byref::tasks_current(&log, p.command(), &plan.app_id, &cas, out, recipe);
+        }
+        let at = if c.dry_run {
+            ctx.store.publish_target(&out.name)?
+        } else {
+            byref::remember(
+                &ctx.store,
+                ctx.wait,
+                ctx.now,
+                p.command(),
+                &out.name,
+                recipe,
+            )?;
+            byref::publish(&ctx.store, ctx.wait, ctx.now, p.command(), read, out)?
+        };
+        published.push(super::export::published_doc(&out.name, &at));
+    }
     let names: Vec<String> = p.users().into_iter().map(|(u, _)| u).collect();
     let Plan {
         app_id,
@@ -115,6 +228,7 @@ fn deploy(
         deployment_id: None,
         app_version: None,
         body: None,
+        published,
     };
     let (what, kept) = (p.describe(), kept_note(kept_env));
     if doc.unchanged && !c.dry_run {

@@ -16,6 +16,9 @@ use crate::store::fs::{self, Replace, PUBLIC_MODE, SECRET_MODE};
 use crate::store::CertState;
 
 mod args;
+mod by_reference;
+
+pub use by_reference::{published_doc, read_asp, read_store};
 
 pub use args::{
     AspArgs, AspFormat, FilesArgs, Format, K8sArgs, K8sFormat, MarathonArgs, RiakAdminArgs, Target,
@@ -210,6 +213,9 @@ fn marathon_cmd(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
         }
         None => None,
     };
+    if a.by_reference {
+        return by_reference::marathon_cmd(ctx, &a, merge_into);
+    }
     let index = ctx.store.read_index()?;
     let user = pick_user(&ctx.store, &index, a.user.as_deref())?
         .user
@@ -315,6 +321,9 @@ fn asp_cmd(ctx: &Ctx, a: AspArgs) -> Result<()> {
             "--remove drops users from an existing ASP_EPHEMERAL_STORE, and there is none without --merge",
             "give the controller app with --merge FILE (or use pki deploy asp --remove), or leave the user out of --user",
         ));
+    }
+    if a.by_reference {
+        return by_reference::asp_cmd(ctx, &a, &settings);
     }
     let merge_into = match &a.merge {
         Some(p) => {

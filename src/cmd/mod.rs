@@ -21,6 +21,7 @@ pub mod rotate;
 pub mod show;
 pub mod sign;
 pub mod store;
+pub mod vault;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -145,6 +146,7 @@ pub fn dispatch(cli: Cli, argv: &[std::ffi::OsString]) -> Result<()> {
         Command::Audit(a) => audit::run(&ctx, a),
         Command::Rollover(a) => rollover::run(&ctx, a),
         Command::Probe(a) => probe::run(&ctx, a),
+        Command::Vault(a) => vault::run(&ctx, a),
         Command::Store(a) => store::run(&ctx, a),
     };
     done.map_err(|e| ctx.store.after_commit_io(e))
@@ -236,4 +238,29 @@ pub fn check_prometheus_path(path: &std::path::Path) -> Result<()> {
         )),
         None => Ok(()),
     }
+}
+
+/// After a committed change that makes new certificates current (rotate,
+/// rollover, revoke): publish again the values apps read by reference
+/// (`--by-reference`, docs/vault-by-reference.md), so the next task that
+/// launches gets the new ones. Nothing is done when none was published.
+/// The change is made whatever happens here: a failure says so.
+pub fn republish(ctx: &Ctx, command: &str) -> Result<()> {
+    let index = ctx.store.read_index()?;
+    let (names, warnings) =
+        crate::deliver::by_reference::republish(&ctx.store, &index, &ctx.passphrase, ctx.now, command)
+            .map_err(|e| {
+                crate::store::after_commit(
+                    &e,
+                    "the values apps read by reference still hold the old ones: publish them again with `pki export marathon --by-reference` (and `pki export asp --by-reference`)",
+                )
+            })?;
+    ctx.warn_all(warnings);
+    if !names.is_empty() {
+        ctx.say(format!(
+            "published again for the apps that read by reference: {}",
+            names.join(", ")
+        ));
+    }
+    Ok(())
 }

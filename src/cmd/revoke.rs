@@ -76,6 +76,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         }
         return Ok(());
     };
+    // A revoked user leaves what the controller reads by reference.
+    crate::cmd::republish(ctx, "revoke")?;
     // Shown as the CRL will carry it (the index keeps the instant).
     let now = whole_seconds(c.revoked_at.expect("just revoked"));
     ctx.say(format!(

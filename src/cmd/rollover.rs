@@ -80,7 +80,9 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
                 ctx.warn_all(crate::ca::issue::non_rsa_warning(None, new.key_type));
             }
             let started = started.is_some();
-            if !started {
+            if started {
+                crate::cmd::republish(ctx, "rollover start")?;
+            } else {
                 ctx.say("a rollover is already in phase trust; nothing to do");
             }
             report(
@@ -111,6 +113,7 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
                 return report(ctx, &index, "status", Vec::new());
             };
             ctx.warn_all(&warnings);
+            crate::cmd::republish(ctx, "rollover advance")?;
             let action = if phase.is_some() { "advanced" } else { "done" };
             report(ctx, &index, action, issued)
         }
@@ -119,7 +122,9 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
                 let aborted = rollover::abort(tx)?;
                 Ok((tx.index.clone(), aborted.is_some()))
             })?;
-            if !aborted {
+            if aborted {
+                crate::cmd::republish(ctx, "rollover abort")?;
+            } else {
                 ctx.say("no rollover is in progress; nothing to do");
             }
             report(

@@ -171,6 +171,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         Err(e) => return Err(hook_left(ctx, e)),
     };
     report(ctx, &plan, &outcome, false)?;
+    if !outcome.issued.is_empty() || outcome.new_ca.is_some() {
+        crate::cmd::republish(ctx, "rotate")?;
+    }
     if let Some(h) = hook {
         let ran = run_hook(ctx, &h);
         forget(ctx, &h)?;

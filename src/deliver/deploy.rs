@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::deliver::marathon_api::{self, Client, Config, Method, Reply, Request};
-use crate::deliver::{asp, marathon};
+use crate::deliver::{asp, by_reference, marathon};
 use crate::error::{Error, Result};
 use crate::store::audit::{Appender, Event, Kind, Material, SendStage};
 use crate::store::{Index, Store};
@@ -39,6 +39,12 @@ pub trait Payload {
     /// What the audit detail of a delivery adds, given the users the merge kept.
     fn held_detail(&self, _kept_users: &[String]) -> String {
         String::new()
+    }
+    /// The secrets the env refers to (`--by-reference`), set in the app's
+    /// `secrets` beside its others; none by default. When there are any,
+    /// Marathon's version is asked first: it must read them (1.4 and later).
+    fn secrets(&self) -> Map<String, Value> {
+        Map::new()
     }
 }
 
@@ -78,6 +84,7 @@ impl Payload for MarathonPayload {
             app_id,
             image,
             self.env.clone(),
+            Map::new(),
         ))
     }
     fn missing_hint(&self) -> &'static str {
@@ -197,6 +204,10 @@ pub struct Plan {
 /// error Marathon's answer calls for. Only the GET is sent.
 pub fn plan(cfg: Config, force: bool, p: &dyn Payload) -> Result<Plan> {
     let client = Client::new(cfg.auth, cfg.transport);
+    let secrets = p.secrets();
+    if !secrets.is_empty() {
+        check_reads_secrets(&client, &cfg.base, &cfg.app_id)?;
+    }
     let get = Request::get_app(&cfg.base, &cfg.app_id);
     crate::ui::trace(format!("GET {}", get.url));
     let reply = client.send(&get)?;
@@ -216,6 +227,7 @@ pub fn plan(cfg: Config, force: bool, p: &dyn Payload) -> Result<Plan> {
                 app,
                 force,
                 p.owned(),
+                &secrets,
                 |env| p.set(env, &format!("the app {} in Marathon", cfg.app_id)),
             )?
         }
@@ -248,28 +260,58 @@ pub fn plan(cfg: Config, force: bool, p: &dyn Payload) -> Result<Plan> {
     })
 }
 
-/// The env of a `GET /v2/apps/ID` answer (`{"app": {...}}`, or the app).
-fn app_env(answer: &Value) -> Map<String, Value> {
+/// Refuse, before anything else is sent, a Marathon that cannot read
+/// secret references: its version, from `GET /v2/info`, must be 1.4 or
+/// later ([`by_reference::check_marathon_version`]).
+fn check_reads_secrets(client: &Client, base: &str, app_id: &str) -> Result<()> {
+    let info = Request::get_info(base);
+    crate::ui::trace(format!("GET {}", info.url));
+    let reply = client.send(&info)?;
+    if matches!(reply.status, 401 | 403) {
+        return Err(reply.error(&info, app_id, client.auth()));
+    }
+    let version = (reply.status == 200)
+        .then(|| reply.json())
+        .flatten()
+        .and_then(|v| v.get("version").and_then(Value::as_str).map(str::to_string));
+    match version {
+        Some(v) => by_reference::check_marathon_version(&v, &format!("GET {}", info.url)),
+        None => Err(Error::failed(
+            format!(
+                "GET {} answered {} without a Marathon version, so pki cannot tell whether it reads secret references",
+                info.url, reply.status
+            ),
+            "check that --url points at Marathon itself; --by-reference needs Marathon 1.4 or later; nothing was sent",
+        )),
+    }
+}
+
+/// The `env` and `secrets` of a `GET /v2/apps/ID` answer (`{"app": {...}}`, or the app).
+fn app_env(answer: &Value) -> (Map<String, Value>, Option<Value>) {
     let app = answer
         .get("app")
         .filter(|a| a.is_object())
         .unwrap_or(answer);
-    app.get("env")
+    let env = app
+        .get("env")
         .and_then(Value::as_object)
         .cloned()
-        .unwrap_or_default()
+        .unwrap_or_default();
+    (env, app.get("secrets").cloned())
 }
 
 /// Whether the PUT's env is the app's env as read: the same variables with
 /// the same values, a value holding JSON (`ASP_EPHEMERAL_STORE`) compared
-/// as the JSON it holds, so that key order or spacing is no change.
-fn same_env(before: &Map<String, Value>, request: &Request) -> bool {
-    let Some(after) = request
-        .body
-        .as_ref()
-        .and_then(|b| b.expose().get("env"))
-        .and_then(Value::as_object)
-    else {
+/// as the JSON it holds, so that key order or spacing is no change; and,
+/// when the PUT sends `secrets`, the app's as read.
+fn same_env((before, secrets): &(Map<String, Value>, Option<Value>), request: &Request) -> bool {
+    let body = request.body.as_ref().map(|b| b.expose());
+    if let Some(sent) = body.and_then(|b| b.get("secrets")) {
+        if secrets.as_ref() != Some(sent) {
+            return false;
+        }
+    }
+    let Some(after) = body.and_then(|b| b.get("env")).and_then(Value::as_object) else {
         return false;
     };
     let same = |a: &Value, b: &Value| {
@@ -434,7 +476,7 @@ pub fn send(
 }
 
 /// The serials of the CAs `index` trusts, the current one first.
-fn trusted_serials(index: &Index, at: OffsetDateTime) -> Vec<String> {
+pub fn trusted_serials(index: &Index, at: OffsetDateTime) -> Vec<String> {
     index
         .trusted(at)
         .iter()
@@ -446,7 +488,7 @@ fn trusted_serials(index: &Index, at: OffsetDateTime) -> Vec<String> {
 /// the store holds now, if anything that the material carries: the CAs
 /// trusted (a CA replaced, a rollover moved on) or the certificate of a
 /// user sent with its serial.
-fn stale(
+pub(crate) fn stale(
     read: &Index,
     current: &Index,
     users: &[(String, Option<String>)],

@@ -179,6 +179,32 @@ pub fn merge_with<R>(
     set(target)
 }
 
+/// Set `secrets` (name to `{"source": ...}`) in an app's `secrets`, made
+/// when missing; every other secret is kept, and the order of keys. The
+/// app was checked by [`merge_with`]; a `secrets` that is not an object is
+/// refused (`what` names the app).
+pub fn set_secrets(app: &mut Value, secrets: &Map<String, Value>, what: &str) -> Result<()> {
+    let Some(obj) = app.as_object_mut() else {
+        return Err(Error::input(
+            format!("{what} is not a Marathon app definition: it is not a JSON object"),
+            "give the JSON of one app, as `GET /v2/apps/ID` returns it or as you POST it",
+        ));
+    };
+    let slot = obj
+        .entry("secrets")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let target = slot.as_object_mut().ok_or_else(|| {
+        Error::input(
+            format!("{what} has a \"secrets\" that is not an object"),
+            "fix it to {\"NAME\": {\"source\": \"...\"}, ...}, or remove it",
+        )
+    })?;
+    for (k, v) in secrets {
+        target.insert(k.clone(), v.clone());
+    }
+    Ok(())
+}
+
 /// The app of a `GET /v2/apps/ID` answer (`{"app": {...}}`), or `app`
 /// itself when it is not wrapped: exactly one level is taken off, here
 /// only, for the merge and what is read back from it alike, so an answer
@@ -419,6 +445,23 @@ mod tests {
         let e = merge(&mut v, env_block("u", "c", "k"), "f").unwrap_err();
         assert_eq!(e.code(), 2);
         assert!(e.to_string().contains("more than once"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_set_beside_the_others_and_a_bad_block_is_refused() {
+        let mut app = serde_json::json!({"id": "/a", "secrets": {"db": {"source": "x"}}});
+        let mut ours = Map::new();
+        ours.insert("pki".into(), serde_json::json!({"source": "/p@f"}));
+        set_secrets(&mut app, &ours, "f").unwrap();
+        assert_eq!(
+            app["secrets"],
+            serde_json::json!({"db": {"source": "x"}, "pki": {"source": "/p@f"}})
+        );
+        let mut bare = serde_json::json!({"id": "/a"});
+        set_secrets(&mut bare, &ours, "f").unwrap();
+        assert_eq!(bare["secrets"]["pki"]["source"], "/p@f");
+        let mut bad = serde_json::json!({"id": "/a", "secrets": []});
+        assert_eq!(set_secrets(&mut bad, &ours, "f").unwrap_err().code(), 2);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! for the store's users ([`riak_admin`]).
 
 pub mod asp;
+pub mod by_reference;
 pub mod deploy;
 pub mod k8s;
 pub mod marathon;

@@ -151,6 +151,9 @@ pub enum Kind {
     Exported(Material),
     /// Material sent to Marathon (a deploy), at one stage of the send.
     Deploy(Material, SendStage),
+    /// Material written to the store's Vault for Marathon's secret
+    /// references (`--by-reference`), recorded before it is written.
+    Published(Material),
     /// A deploy that found the app's env already holding what it would
     /// send, and sent nothing: no key left the machine.
     DeployUnchanged,
@@ -217,6 +220,8 @@ impl Kind {
             Kind::StoreCopiedFrom => "store-copied-from",
             Kind::Exported(CaKey) => "ca-key-exported",
             Kind::Exported(Key) => "key-exported",
+            Kind::Published(CaKey) => "ca-key-published",
+            Kind::Published(Key) => "key-published",
             Kind::Deploy(CaKey, Sending) => "ca-key-sending",
             Kind::Deploy(CaKey, Deployed) => "ca-key-deployed",
             Kind::Deploy(CaKey, Failed) => "ca-key-send-failed",
@@ -230,7 +235,7 @@ impl Kind {
     pub fn all() -> impl Iterator<Item = Kind> {
         use {Material::*, SendStage::*};
         let sends = [CaKey, Key].into_iter().flat_map(|m| {
-            [Kind::Exported(m)]
+            [Kind::Exported(m), Kind::Published(m)]
                 .into_iter()
                 .chain([Sending, Deployed, Failed].map(move |s| Kind::Deploy(m, s)))
         });
@@ -246,7 +251,9 @@ impl Kind {
     pub fn carries_ca_key(self) -> bool {
         matches!(
             self,
-            Kind::Exported(Material::CaKey) | Kind::Deploy(Material::CaKey, _)
+            Kind::Exported(Material::CaKey)
+                | Kind::Published(Material::CaKey)
+                | Kind::Deploy(Material::CaKey, _)
         )
     }
 
@@ -748,7 +755,7 @@ mod tests {
     #[test]
     fn every_kind_reads_back_from_its_name_and_only_sends_that_arrived_deliver() {
         let all: Vec<Kind> = Kind::all().collect();
-        assert_eq!(all.len(), 28);
+        assert_eq!(all.len(), 30);
         for k in &all {
             assert_eq!(Kind::parse(k.name()), Some(*k), "{k:?}");
         }
@@ -764,6 +771,8 @@ mod tests {
             undelivered,
             [
                 "deploy-unchanged",
+                "store-copied-to",
+                "store-copied-from",
                 "ca-key-sending",
                 "ca-key-send-failed",
                 "key-sending",

@@ -102,6 +102,11 @@ pub struct Settings {
     /// CRL distribution point put into every certificate issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crl_url: Option<String>,
+    /// What `--by-reference` published on the store's Vault, by name, and
+    /// how to compute it again: every rotation and rollover publishes it
+    /// anew ([`super::publish::Publication`]). Empty on a directory store.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub published: std::collections::BTreeMap<String, super::publish::Publication>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -639,18 +644,19 @@ impl Index {
                 )
             })?;
         if index.format != INDEX_FORMAT {
-            return Err(Error::failed(
-                format!(
-                    "{} has format {}, this pki reads format {INDEX_FORMAT}",
-                    path.display(),
-                    index.format
-                ),
-                "use the pki version that made this store",
-            ));
+            return Err(other_format(&path.display(), index.format, INDEX_FORMAT));
         }
         index.validate(&path)?;
         Ok(index)
     }
+}
+
+/// The refusal of a store object another pki version wrote.
+pub fn other_format(what: &impl std::fmt::Display, found: u32, reads: u32) -> Error {
+    Error::failed(
+        format!("{what} has format {found}, this pki reads format {reads}"),
+        "use the pki version that made this store",
+    )
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod dir;
 pub mod fs;
 pub mod hook;
 mod index;
+pub mod publish;
 pub mod vault;
 
 use std::path::{Path, PathBuf};
@@ -388,6 +389,16 @@ impl Store {
         match &self.backend {
             Backend::Dir(d) => d.read_text(rel),
             Backend::Vault(v) => v.read_text(rel),
+        }
+    }
+
+    /// Whether the store holds the file `rel`: a directory store's file is
+    /// looked at, not read; a store in Vault has no file to look at, so its
+    /// object is read.
+    pub fn holds(&self, rel: &Path) -> bool {
+        match &self.backend {
+            Backend::Dir(d) => d.path(rel).is_file(),
+            Backend::Vault(v) => v.read_text(rel).map(zeroize::Zeroizing::new).is_ok(),
         }
     }
 

@@ -578,11 +578,17 @@ fn tls_trusts_vault_cacert_and_names_it_when_the_handshake_fails() {
     );
 }
 
-/// A one-shot HTTP server on loopback that answers each request with the
-/// next of `answers` (raw bytes); its address.
+/// An HTTP server on loopback that answers each connection with the next
+/// of `answers` (raw bytes), then stops; its address.
 fn raw_server(answers: Vec<Vec<u8>>) -> String {
+    raw_server_at(|_| answers)
+}
+
+/// [`raw_server`] with answers that may name the server's own address.
+fn raw_server_at(answers: impl FnOnce(&str) -> Vec<Vec<u8>>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
+    let answers = answers(&addr);
     std::thread::spawn(move || {
         for (answer, s) in answers.into_iter().zip(listener.incoming()) {
             let mut s = s.unwrap();
@@ -703,6 +709,63 @@ fn a_redirect_to_the_same_scheme_is_followed() {
     let got = c.kv_get(&mount, &path).unwrap().unwrap();
     assert_eq!(got.data["here"], true);
     assert_eq!(c.requests(), 2, "the redirect and the request it led to");
+
+    // A loop is cut after a few hops.
+    let addr = raw_server_at(|me| {
+        let back = format!("Location: {me}/v1/secret/data/x\r\n");
+        vec![http("307 Temporary Redirect", &back, ""); 10]
+    });
+    let c = client(
+        home.path(),
+        &[("VAULT_ADDR", &addr), ("VAULT_TOKEN", "s.tok")],
+    )
+    .unwrap();
+    let e = c.kv_get("secret", "x").unwrap_err();
+    assert_error(
+        &e,
+        1,
+        &["redirected", "more than 3 times", "active node"],
+        &["s.tok"],
+    );
+    assert_eq!(c.requests(), 4);
+}
+
+#[test]
+fn vault_namespace_selects_the_namespace() {
+    let Some(bao) = Bao::shared() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let ns = format!("ns-{}", random_word());
+    bao.api_ok("POST", &format!("sys/namespaces/{ns}"), None);
+    bao.api_ok(
+        "POST",
+        &format!("{ns}/sys/mounts/kv"),
+        Some(json!({"type": "kv", "options": {"version": "2"}})),
+    );
+    let c = client(
+        home.path(),
+        &[
+            ("VAULT_ADDR", &bao.addr),
+            ("VAULT_TOKEN", &bao.root_token),
+            ("VAULT_NAMESPACE", &ns),
+        ],
+    )
+    .unwrap();
+    // A new KV v2 mount takes writes after a moment ("upgrading" until then).
+    let mut put = c.kv_put("kv", "pki/s/state", &json!({"in": "ns"}), Some(0));
+    for _ in 0..100 {
+        match &put {
+            Err(e) if e.to_string().contains("upgrading") => {
+                std::thread::sleep(Duration::from_millis(100));
+                put = c.kv_put("kv", "pki/s/state", &json!({"in": "ns"}), Some(0));
+            }
+            _ => break,
+        }
+    }
+    assert_eq!(put.unwrap(), Put::Written { version: 1 });
+    // There, and only there.
+    let (status, v) = bao.api("GET", &format!("{ns}/kv/data/pki/s/state"), None);
+    assert_eq!((status, &v["data"]["data"]), (200, &json!({"in": "ns"})));
+    assert_eq!(bao.api("GET", "kv/data/pki/s/state", None).0, 404);
 }
 
 #[test]
@@ -729,6 +792,8 @@ fn a_raft_cluster_elects_a_leader_and_standbys_serve_the_store() {
             .unwrap(),
         Put::Written { version: 1 }
     );
+    // One request: forwarded by the standby, not redirected.
+    assert_eq!(c.requests(), 1);
     let killed = cluster.kill_active();
     assert_eq!(killed, leader);
     let new_leader = cluster.wait_for_leader();

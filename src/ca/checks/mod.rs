@@ -356,13 +356,7 @@ impl Checker<'_> {
             matches_index(&der, fp, cert)?;
             if let Some(k) = key {
                 let p = store.path(k);
-                // A directory store's key file is looked at, not read; a
-                // store in Vault has no file to look at: its object is read.
-                let present = match store.dir() {
-                    Some(_) => p.is_file(),
-                    None => store.read_text(k).map(zeroize::Zeroizing::new).is_ok(),
-                };
-                if !present {
+                if !store.holds(k) {
                     return Err(format!(
                         "{} is missing; restore it from a backup",
                         p.display()

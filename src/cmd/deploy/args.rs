@@ -34,6 +34,12 @@ recorded in the store's audit log before it leaves, and its outcome after.
 When the env already holds exactly that, nothing is sent (\"unchanged: nothing
 sent\", recorded in the audit log; no restart); --force-restart sends it anyway.
 
+--by-reference: GET /v2/info first (Marathon 1.4 or later, else exit 2), then the
+CA certificate and key are published on the store's Vault, and the PUT carries
+{\"id\", \"env\", \"secrets\"} with env references instead of the PEM. The tasks
+read the values when they launch: after a rotation the PUT is sent (a restart)
+unless the last deploy already carried the same CA.
+
 Exit codes: 0 deployed, unchanged (or planned, with --dry-run); 1 network failure, 401/403,
 a redirected PUT or a server error; 2 bad input, app not found (without
 --create), a redirected GET or 422 from Marathon; 4 a deployment is in progress
@@ -56,6 +62,9 @@ pub struct MarathonArgs {
     /// Form of the CA key in the env: native (PKCS#1, as the store documents) or pkcs8.
     #[arg(long, value_enum, default_value_t = KeyFormat::Native)]
     pub key_format: KeyFormat,
+    /// Send secret references instead of the CA certificate and key, whose values pki publishes on the store's Vault first (Marathon 1.4 and later, asked with GET /v2/info; docs/vault-by-reference.md).
+    #[arg(long)]
+    pub by_reference: bool,
 }
 
 /// How to reach Marathon and how to send: the flags of every deploy.
@@ -136,4 +145,7 @@ pub struct AspArgs {
     /// Deploy even though the CA or a user key is not RSA (the store's TLS stack cannot use it).
     #[arg(long)]
     pub allow_non_rsa: bool,
+    /// Send a secret reference instead of the value, which pki publishes on the store's Vault first with exactly the users named (Marathon 1.4 and later, asked with GET /v2/info; docs/vault-by-reference.md).
+    #[arg(long, conflicts_with = "remove")]
+    pub by_reference: bool,
 }

@@ -53,7 +53,7 @@ impl Format {
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  pki export marathon --user myuser\n  pki export marathon --format app > ephemeral-store.json\n  pki export marathon --merge app.json > app.new.json\n\nThe output carries the root CA private key in clear: treat it as a secret."
+    after_help = "Examples:\n  pki export marathon --user myuser\n  pki export marathon --format app > ephemeral-store.json\n  pki export marathon --merge app.json > app.new.json\n  pki --store vault://secret/pki/es export marathon --by-reference --format app\n\nThe output carries the root CA private key in clear: treat it as a secret.\nWith --by-reference it carries none: env references and a secrets block naming\nthe values pki publishes on the store's Vault (docs/vault-by-reference.md)."
 )]
 pub struct MarathonArgs {
     /// The ephemeral-store user; may be left out when the store has exactly one.
@@ -77,6 +77,12 @@ pub struct MarathonArgs {
     /// Export even though the CA is not RSA (the store's TLS stack cannot use it).
     #[arg(long)]
     pub allow_non_rsa: bool,
+    /// Secret references instead of the CA certificate and key, whose values pki publishes on the store's Vault (Marathon 1.4 and later; docs/vault-by-reference.md).
+    #[arg(long)]
+    pub by_reference: bool,
+    /// The Marathon the output is for (e.g. 1.5.15): --by-reference is refused for one older than 1.4.
+    #[arg(long, value_name = "VERSION", requires = "by_reference")]
+    pub marathon_version: Option<String>,
     #[command(flatten)]
     pub lock: crate::cli::Wait,
     #[command(flatten)]
@@ -172,7 +178,9 @@ ASP_EPHEMERAL_STORE is a JSON object in a string:
 the store revoked or superseded (with a warning naming them), and keeps every other
 user, every other variable and field as they are (a GET /v2/apps/ID answer is unwrapped and its
 read-only fields dropped). The output carries the users' private keys in clear
-(never the CA key): treat it as a secret.")]
+(never the CA key): treat it as a secret. With --by-reference it carries none: a
+reference to the value pki publishes on the store's Vault, holding exactly the
+users named (docs/vault-by-reference.md).")]
 pub struct AspArgs {
     #[command(flatten)]
     pub who: crate::cli::AspUsers,
@@ -211,6 +219,12 @@ pub struct AspArgs {
     /// Export even though the CA or a user key is not RSA (the store's TLS stack cannot use it).
     #[arg(long)]
     pub allow_non_rsa: bool,
+    /// A secret reference instead of the value, which pki publishes on the store's Vault with exactly the users named (Marathon 1.4 and later; docs/vault-by-reference.md).
+    #[arg(long, conflicts_with = "remove")]
+    pub by_reference: bool,
+    /// The Marathon the output is for (e.g. 1.5.15): --by-reference is refused for one older than 1.4.
+    #[arg(long, value_name = "VERSION", requires = "by_reference")]
+    pub marathon_version: Option<String>,
     #[command(flatten)]
     pub lock: crate::cli::Wait,
     #[command(flatten)]

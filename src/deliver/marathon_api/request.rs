@@ -70,13 +70,23 @@ impl Request {
         }
     }
 
+    /// `GET /v2/info`: Marathon's version, which `--by-reference` needs.
+    pub fn get_info(base: &str) -> Request {
+        Request {
+            method: Method::Get,
+            url: format!("{base}/v2/info"),
+            body: None,
+        }
+    }
+
     /// The body with every private key replaced, for printing: the root CA
     /// key by [`REDACTED`], each user's key in `ASP_EPHEMERAL_STORE` by
-    /// [`asp::redacted_key`].
+    /// [`asp::redacted_key`]. A secret reference (`{"secret": NAME}`, no
+    /// key) is shown as it is.
     pub fn redacted_body(&self) -> Option<Value> {
         let mut body = self.body.as_ref()?.expose().clone();
         if let Some(env) = body.get_mut("env").and_then(Value::as_object_mut) {
-            if let Some(key) = env.get_mut(marathon::CA_KEY) {
+            if let Some(key @ Value::String(_)) = env.get_mut(marathon::CA_KEY) {
                 *key = Value::String(REDACTED.into());
             }
             asp::redact(env);
@@ -95,19 +105,29 @@ pub fn update_request(
     env: Map<String, Value>,
     force: bool,
 ) -> Result<(Request, Vec<String>)> {
-    let (req, kept, ()) =
-        update_request_with(base, app_id, app, force, &marathon::ENV_KEYS, |e| {
+    let (req, kept, ()) = update_request_with(
+        base,
+        app_id,
+        app,
+        force,
+        &marathon::ENV_KEYS,
+        &Map::new(),
+        |e| {
             for (k, v) in env {
                 e.insert(k, v);
             }
             Ok(())
-        })?;
+        },
+    )?;
     Ok((req, kept))
 }
 
 /// The update for any set of variables pki owns: `set` changes them in
 /// the app's env (and returns what the caller wants to report); every
 /// other variable is kept and sent back, and their names are returned.
+/// `secrets` (`--by-reference`: the secrets the env refers to), when not
+/// empty, are set in the app's `secrets`, whose other entries are kept, and
+/// that field is sent too (it is replaced whole, like `env`).
 /// The answer must be the app asked for: a proxy or a wrong `--url` that
 /// answers with another app must not have it overwritten. Pure: no network.
 pub fn update_request_with<R>(
@@ -116,6 +136,7 @@ pub fn update_request_with<R>(
     app: Value,
     force: bool,
     owned: &[&str],
+    secrets: &Map<String, Value>,
     set: impl FnOnce(&mut Map<String, Value>) -> Result<R>,
 ) -> Result<(Request, Vec<String>, R)> {
     let url = format!("{base}/v2/apps{}", absolute_id(app_id));
@@ -135,6 +156,12 @@ pub fn update_request_with<R>(
         }
     }
     let out = marathon::merge_with(&mut app, &what, set)?;
+    let secrets = if secrets.is_empty() {
+        None
+    } else {
+        marathon::set_secrets(&mut app, secrets, &what)?;
+        app.get_mut("secrets").map(Value::take)
+    };
     let merged = app
         .get_mut("env")
         .map(Value::take)
@@ -151,6 +178,9 @@ pub fn update_request_with<R>(
     let mut body = Map::new();
     body.insert("id".into(), Value::String(absolute_id(app_id)));
     body.insert("env".into(), merged);
+    if let Some(s) = secrets {
+        body.insert("secrets".into(), s);
+    }
     let mut url = url;
     if force {
         url.push_str("?force=true");
@@ -166,16 +196,23 @@ pub fn update_request_with<R>(
     ))
 }
 
-/// Creation: the full ephemeral-store app definition, POSTed to `/v2/apps`.
-pub fn create_request(base: &str, app_id: &str, image: &str, env: Map<String, Value>) -> Request {
+/// Creation: the full ephemeral-store app definition, POSTed to
+/// `/v2/apps`, with `secrets` when there are any (`--by-reference`).
+pub fn create_request(
+    base: &str,
+    app_id: &str,
+    image: &str,
+    env: Map<String, Value>,
+    secrets: Map<String, Value>,
+) -> Request {
+    let mut app = marathon::app_definition(&absolute_id(app_id), image, env);
+    if !secrets.is_empty() {
+        app["secrets"] = Value::Object(secrets);
+    }
     Request {
         method: Method::Post,
         url: format!("{base}/v2/apps"),
-        body: Some(Redacted::new(marathon::app_definition(
-            &absolute_id(app_id),
-            image,
-            env,
-        ))),
+        body: Some(Redacted::new(app)),
     }
 }
 
@@ -362,6 +399,7 @@ mod tests {
             app,
             false,
             &["ASP_EPHEMERAL_STORE"],
+            &Map::new(),
             |e| {
                 e.insert("ASP_EPHEMERAL_STORE".into(), "v".into());
                 Ok(7)
@@ -369,9 +407,47 @@ mod tests {
         )
         .unwrap();
         assert_eq!((kept, n), (vec!["X".to_string()], 7));
+        let body = req.body.unwrap().expose().clone();
+        assert_eq!(body["env"]["ASP_EPHEMERAL_STORE"], "v");
+        assert!(body.get("secrets").is_none(), "{body}");
+    }
+
+    #[test]
+    fn references_send_the_secrets_block_whole_and_are_shown_unredacted() {
+        let app = serde_json::json!({"app": {"id": "/a", "env": {"X": "1"},
+            "secrets": {"db": {"source": "/db@pw"}}, "cmd": "x"}});
+        let mut secrets = Map::new();
+        secrets.insert(
+            "pki-root-ca-key".into(),
+            serde_json::json!({"source": "/p@root_ca_key"}),
+        );
+        let (req, _, ()) = update_request_with(
+            "http://m",
+            "/a",
+            app,
+            false,
+            &marathon::ENV_KEYS,
+            &secrets,
+            |e| {
+                e.insert(
+                    marathon::CA_KEY.into(),
+                    serde_json::json!({"secret": "pki-root-ca-key"}),
+                );
+                Ok(())
+            },
+        )
+        .unwrap();
+        let body = req.redacted_body().unwrap();
         assert_eq!(
-            req.body.unwrap().expose()["env"]["ASP_EPHEMERAL_STORE"],
-            "v"
+            body,
+            serde_json::json!({"id": "/a",
+                "env": {"X": "1", marathon::CA_KEY: {"secret": "pki-root-ca-key"}},
+                "secrets": {"db": {"source": "/db@pw"}, "pki-root-ca-key": {"source": "/p@root_ca_key"}}})
+        );
+        let post = create_request("http://m", "/a", "img", Map::new(), secrets);
+        assert_eq!(
+            post.body.unwrap().expose()["secrets"]["pki-root-ca-key"]["source"],
+            "/p@root_ca_key"
         );
     }
 
@@ -382,7 +458,7 @@ mod tests {
             marathon::CA_KEY.into(),
             Value::String("-----BEGIN RSA PRIVATE KEY-----SECRETKEY".into()),
         );
-        let req = create_request("http://m:8080", "/ephemeral-store", "img", env);
+        let req = create_request("http://m:8080", "/ephemeral-store", "img", env, Map::new());
         let shown = format!("{req:?}");
         assert!(
             !shown.contains("SECRETKEY") && shown.contains("<redacted>"),

@@ -301,11 +301,14 @@ fn redact(e: Error, secrets: &[&str]) -> Error {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::ffi::OsString;
 
-    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+    /// An environment of these variables alone.
+    pub(in crate::store::vault) fn env(
+        pairs: &'static [(&'static str, &'static str)],
+    ) -> impl Fn(&str) -> Option<OsString> {
         move |k: &str| {
             pairs
                 .iter()

@@ -555,7 +555,7 @@ pub(super) fn send(
     let text = body.map(|b| Zeroizing::new(b.to_string()));
     let mut url = format!("{}/v1/{api}", conn.addr);
     let shown = api.split('?').next().unwrap_or(api);
-    for _hop in 0..=MAX_REDIRECTS {
+    for hop in 0..=MAX_REDIRECTS {
         conn.requests.fetch_add(1, Ordering::Relaxed);
         let start = Instant::now();
         let result = request(
@@ -573,7 +573,12 @@ pub(super) fn send(
                     "vault: {} {shown}: failed after {ms:.1} ms",
                     method.as_str()
                 ));
-                return Err(transport_error(conn, method, &url, e));
+                let e = transport_error(conn, method, &url, e);
+                return Err(if hop == 0 {
+                    e
+                } else {
+                    redirected_away(conn, e)
+                });
             }
         };
         let status = resp.status().as_u16();
@@ -723,6 +728,19 @@ fn transport_error(conn: &Conn, method: Method, url: &str, e: ureq::Error) -> Er
     crate::net::transport_error(&peer, method.as_str(), url, e)
 }
 
+/// The node a standby redirected to did not answer (TLS aside): the
+/// cluster's active node is down or a new one is being elected, which
+/// VAULT_ADDR (a node that answered) cannot fix.
+fn redirected_away(conn: &Conn, e: Error) -> Error {
+    match e {
+        Error::Failed { msg, .. } if !msg.starts_with("TLS ") => Error::failed(
+            format!("{msg} (the active node, to which {} redirected)", conn.addr),
+            "the cluster's active node is down or a new leader is being elected: run the command again in a few seconds (`bao status` names the leader); if it persists, check the api_addr the active node advertises",
+        ),
+        e => e,
+    }
+}
+
 /// Neither the token pki sent nor the login worked.
 fn bad_token(conn: &Conn) -> Error {
     Error::input(
@@ -842,14 +860,7 @@ mod tests {
 
     #[test]
     fn settings_name_what_is_missing_or_wrong() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| OsString::from(*v))
-            }
-        };
+        use super::super::auth::tests::env;
         let e = Settings::from_lookup(&env(&[])).unwrap_err();
         assert!(e.to_string().contains("set VAULT_ADDR"), "{e}");
         assert_eq!(e.code(), 2);

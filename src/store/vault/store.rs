@@ -185,13 +185,10 @@ impl VaultStore {
             )
         })?;
         if state.format != STATE_FORMAT {
-            return Err(Error::failed(
-                format!(
-                    "{} has format {}, this pki reads format {STATE_FORMAT}",
-                    self.shown(Path::new("state")),
-                    state.format
-                ),
-                "use the pki version that made this store",
+            return Err(crate::store::other_format(
+                &self.shown(Path::new("state")),
+                state.format,
+                STATE_FORMAT,
             ));
         }
         Ok(Some((state, v.version)))
@@ -411,7 +408,17 @@ impl VaultStore {
             // in Vault says whether the write was made.
             Err(e) => match self.read_state() {
                 Ok(Some((now, v))) if now == state => v,
-                _ => return Err(e),
+                Ok(_) => return Err(e),
+                Err(_) => {
+                    return Err(Error::failed(
+                        format!(
+                            "the answer to the commit was lost and {} cannot be read to say whether it was made: {}",
+                            self.address(),
+                            crate::error::one_line(&e)
+                        ),
+                        "once Vault answers, `pki audit show` says whether this change was recorded; if it was not, run the command again",
+                    ))
+                }
             },
         };
         committed();

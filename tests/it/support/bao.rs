@@ -334,14 +334,20 @@ impl Bao {
         v
     }
 
-    /// A new token whose only policy (besides `default`) is `hcl`.
-    pub fn token_with_policy(&self, hcl: &str) -> String {
+    /// A new ACL policy of `hcl`; its name.
+    pub fn policy(&self, hcl: &str) -> String {
         let name = format!("p-{}", random_word());
         self.api_ok(
             "PUT",
             &format!("sys/policies/acl/{name}"),
             Some(json!({ "policy": hcl })),
         );
+        name
+    }
+
+    /// A new token whose only policy (besides `default`) is `hcl`.
+    pub fn token_with_policy(&self, hcl: &str) -> String {
+        let name = self.policy(hcl);
         let v = self.api_ok(
             "POST",
             "auth/token/create",
@@ -367,12 +373,7 @@ impl Bao {
     /// id and a new secret id.
     pub fn approle(&self, hcl: &str) -> (String, String) {
         self.enable_auth("approle", "approle");
-        let policy = format!("p-{}", random_word());
-        self.api_ok(
-            "PUT",
-            &format!("sys/policies/acl/{policy}"),
-            Some(json!({ "policy": hcl })),
-        );
+        let policy = self.policy(hcl);
         let role = format!("r-{}", random_word());
         self.api_ok(
             "POST",
@@ -398,12 +399,7 @@ impl Bao {
             &format!("auth/{mount}/config"),
             Some(json!({ "jwt_validation_pubkeys": [pubkey_pem] })),
         );
-        let policy = format!("p-{}", random_word());
-        self.api_ok(
-            "PUT",
-            &format!("sys/policies/acl/{policy}"),
-            Some(json!({ "policy": hcl })),
-        );
+        let policy = self.policy(hcl);
         let role = format!("r-{}", random_word());
         self.api_ok(
             "POST",
@@ -485,6 +481,8 @@ pub struct BaoCluster {
     pub addrs: Vec<String>,
     unseal_key: String,
     nodes: Vec<Proc>,
+    /// The nodes [`BaoCluster::kill_active`] killed.
+    killed: Vec<bool>,
     dir: PathBuf,
     agent: ureq::Agent,
 }
@@ -541,6 +539,7 @@ disable_mlock = true
             addrs,
             unseal_key: String::new(),
             nodes,
+            killed: vec![false; n],
             dir: root,
             agent,
         };
@@ -676,14 +675,22 @@ disable_mlock = true
     /// The active node, when exactly one of the live ones says so.
     pub fn active(&self) -> Option<usize> {
         let active: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| self.health(i) == Some(200))
+            .filter(|&i| !self.killed[i] && self.health(i) == Some(200))
             .collect();
         (active.len() == 1).then(|| active[0])
     }
 
-    /// Wait until a node is active; its index.
+    /// Wait until a node is active and every live node names it as the
+    /// leader (so a standby forwards to it); its index.
     pub fn wait_for_leader(&self) -> usize {
-        self.wait("a leader", |c| c.active().is_some());
+        self.wait("a leader every live node knows", |c| {
+            c.active().is_some_and(|a| {
+                (0..c.nodes.len()).filter(|&i| !c.killed[i]).all(|i| {
+                    c.call(i, "GET", "sys/leader", None)
+                        .is_ok_and(|(s, v)| s == 200 && v["leader_address"] == c.addrs[a].as_str())
+                })
+            })
+        });
         self.active().unwrap()
     }
 
@@ -692,6 +699,7 @@ disable_mlock = true
     pub fn kill_active(&mut self) -> usize {
         let i = self.wait_for_leader();
         self.nodes[i].kill();
+        self.killed[i] = true;
         i
     }
 

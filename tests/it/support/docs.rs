@@ -167,6 +167,9 @@ pub struct DeployDoc {
     /// `deploy asp`: the other users of `ASP_EPHEMERAL_STORE`, sent back unchanged.
     #[serde(default)]
     pub kept_users: Vec<String>,
+    /// True when the app already held what would be sent, so nothing was. Absent when false.
+    #[serde(default)]
+    pub unchanged: bool,
     /// Marathon's HTTP status (200 updated, 201 created); null with `--dry-run`.
     pub status: Option<u16>,
     /// Marathon's deployment id; null with `--dry-run` or when Marathon gave none.
@@ -177,6 +180,50 @@ pub struct DeployDoc {
     /// `<redacted: root CA private key>` and each user's key in
     /// `ASP_EPHEMERAL_STORE` by `<redacted: private key of USER>`; null otherwise.
     pub body: Option<serde_json::Value>,
+    /// `--by-reference`: the values published before the request (with
+    /// `--dry-run`: where they would be). Absent otherwise.
+    #[serde(default)]
+    pub published: Vec<PublishedDoc>,
+}
+
+/// One value `--by-reference` published: name, KV v2 mount, path under it, fields.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedDoc {
+    pub name: String,
+    pub mount: String,
+    pub path: String,
+    pub fields: Vec<String>,
+}
+
+/// `pki export marathon|asp --by-reference --json`: what is printed
+/// without `--json` (`document`) and what was published.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportByReferenceDoc {
+    pub version: u32,
+    pub document: serde_json::Value,
+    pub published: Vec<PublishedDoc>,
+}
+
+/// `pki vault policy --json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultPolicyDoc {
+    pub version: u32,
+    pub store: String,
+    #[serde(rename = "for")]
+    pub for_: String,
+    pub rules: Vec<PolicyRule>,
+    pub policy: String,
+}
+
+/// One rule of a Vault policy: a path and its capabilities.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRule {
+    pub path: String,
+    pub capabilities: Vec<String>,
 }
 
 /// `pki import --json` (a CA).

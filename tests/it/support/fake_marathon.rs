@@ -1,8 +1,10 @@
 //! A fake Marathon on 127.0.0.1 that behaves like `/v2/apps` of Marathon
 //! 1.3: it holds apps by id; GET answers `{"app": ...}`; PUT replaces each
-//! field it carries as a whole (`env` included) and keeps the others; POST
-//! creates. It refuses what Marathon refuses: a body that fails the
-//! AppDefinition 1.3.9 schema, `version` combined with other fields,
+//! field it carries as a whole (`env` and `secrets` included) and keeps the
+//! others; POST creates; `GET /v2/info` answers its version (1.3.9 unless
+//! [`Behaviour::version`] says otherwise). It refuses what Marathon refuses:
+//! a body that fails the AppDefinition schema of its version (1.3.9, or
+//! 1.5.15 for a 1.5 version), `version` combined with other fields,
 //! `ports` with `portDefinitions`, `uris` with `fetch` (422); and it answers
 //! 401/403/404/409 and redirects (3xx with a Location) when told to.
 //!
@@ -57,6 +59,9 @@ pub struct Behaviour {
     pub wrap_twice: bool,
     /// Hold requests of one method until the test releases them.
     pub hold: Option<Hold>,
+    /// The version `GET /v2/info` reports, and whose AppDefinition schema
+    /// bodies are checked against (1.5.15 for a 1.5 version); `None`: 1.3.9.
+    pub version: Option<String>,
 }
 
 /// A hook that holds every request of `method` before answering it: the
@@ -141,10 +146,14 @@ impl Fake {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
+        let schema = match b.version.as_deref() {
+            Some(v) if v.starts_with("1.5") => "1.5.15",
+            _ => "1.3.9",
+        };
         let state = Arc::new(Mutex::new(State {
             b,
             seen: Vec::new(),
-            schema: crate::support::common::marathon_schema("1.3.9"),
+            schema: crate::support::common::marathon_schema(schema),
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let (st, sp, is_tls) = (state.clone(), stop.clone(), tls.is_some());
@@ -350,6 +359,10 @@ fn marathon(b: &mut Behaviour, schema: &jsonschema::Validator, req: &Seen) -> (u
     if (req.method.as_str(), path) == ("GET", "/v2/deployments") {
         // Deployments finish at once here.
         return (200, json!([]));
+    }
+    if (req.method.as_str(), path) == ("GET", "/v2/info") {
+        let version = b.version.as_deref().unwrap_or("1.3.9");
+        return (200, json!({"name": "marathon", "version": version}));
     }
     let id = path.strip_prefix("/v2/apps").unwrap_or("");
     match (req.method.as_str(), id) {

@@ -12,4 +12,5 @@ pub mod fake_marathon;
 pub mod handshake;
 pub mod rotation;
 pub mod store;
+pub mod vault_env;
 pub mod vendor;

@@ -15,4 +15,12 @@ impl Env {
         serde_json::from_slice(&std::fs::read(self.store().join("index.json")).unwrap())
             .expect("index.json parses as pki::store::Index")
     }
+
+    /// The store's audit log, read and its chain checked through pki's own
+    /// reader (a broken chain fails the test).
+    pub fn audit_log(&self) -> Vec<AuditLine> {
+        let text = std::fs::read_to_string(self.store().join("audit.jsonl")).unwrap_or_default();
+        pki::store::audit::verify(&text)
+            .unwrap_or_else(|(_, broken)| panic!("the audit chain is broken: {broken:?}"))
+    }
 }
