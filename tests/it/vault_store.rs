@@ -462,3 +462,28 @@ fn a_stored_file_edited_away_is_named_in_one_line() {
     assert!(matches!(r.code, 1 | 2), "{}", r.stderr);
     r.one_line_error(&[]);
 }
+
+#[test]
+fn a_store_deleted_by_hand_is_missing_by_its_address_and_init_makes_it_anew() {
+    if !Backend::Vault.available() {
+        return;
+    }
+    let env = Env::with_users_on(Backend::Vault, &["alice"]);
+    let v = env.vault.as_ref().unwrap();
+    // `bao kv delete` of the state: its versions stay, the latest is deleted.
+    v.delete_object("state");
+    env.run(&["list"]).code(2).one_line_error(&[
+        &format!("no pki store at {}; run `pki init`", v.address),
+        "point --store (or PKI_STORE) at an existing store",
+    ]);
+    env.run(&["init", "--key-type", "ecdsa-p256"]).ok();
+    env.run(&["issue", "bob", "--key-type", "ecdsa-p256"]).ok();
+    let list = env.run(&["list"]);
+    assert!(
+        list.ok().stdout.contains("bob") && !list.stdout.contains("alice"),
+        "{}",
+        list.stdout
+    );
+    env.run(&["verify"]).ok();
+    env.run(&["audit", "verify"]).ok();
+}
