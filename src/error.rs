@@ -197,11 +197,17 @@ impl fmt::Display for Error {
                 path.display(),
                 one_line(source)
             ),
-            Error::NoStore { dir } => write!(
-                f,
-                "no pki store at {}; run `pki init` to create one there, or point --dir (or PKI_DIR) at an existing store",
-                shown_dir(dir)
-            ),
+            Error::NoStore { dir } => match dir.to_str().filter(|d| d.starts_with("vault://")) {
+                Some(address) => write!(
+                    f,
+                    "no pki store at {address}; run `pki init` to create one there, or point --store (or PKI_STORE) at an existing store"
+                ),
+                None => write!(
+                    f,
+                    "no pki store at {}; run `pki init` to create one there, or point --dir (or PKI_DIR) at an existing store",
+                    shown_dir(dir)
+                ),
+            },
             Error::Attention { msg } => write!(f, "{msg}"),
             Error::UserHasCert { user } => write!(
                 f,

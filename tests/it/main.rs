@@ -41,6 +41,7 @@ mod tls_handshake;
 mod vault_client;
 mod vault_ha;
 mod vault_limits;
+mod vault_store;
 mod vault_writers;
 mod verify;
 mod wording;

@@ -382,7 +382,17 @@ fn a_killed_holder_is_taken_over_at_once_on_its_host_and_a_foreign_one_after_its
     a.run(&["issue", "erin", "--passphrase-file", "pass.txt"])
         .ok();
     assert!(vault.object("lock").is_none());
-    assert_eq!(current_users(&env), ["bob", "carol", "dave", "erin"]);
+    // And one an operator deleted by hand (`bao kv delete`: the latest
+    // version deleted, the key kept), which a create cannot replace.
+    vault.put_object("lock", foreign(unix_now() + 3600));
+    vault.delete_object("lock");
+    a.run(&["issue", "fred", "--passphrase-file", "pass.txt"])
+        .ok();
+    assert!(vault.object("lock").is_none());
+    assert_eq!(
+        current_users(&env),
+        ["bob", "carol", "dave", "erin", "fred"]
+    );
     env.run(&["audit", "verify"]).ok();
 }
 

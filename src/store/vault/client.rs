@@ -50,6 +50,9 @@ const MAX_INDEX: usize = 4096;
 /// What Vault answers when a check-and-set write finds another version.
 const CAS_MISMATCH: &str = "check-and-set parameter did not match the current version";
 
+/// A secret's data: the JSON object KV v2 keeps.
+type Data = Map<String, Value>;
+
 /// A KV v2 secret as read: its data and the version that holds it.
 #[derive(Clone, PartialEq)]
 pub struct Versioned {
@@ -342,11 +345,36 @@ impl Client {
     /// The secret at `path` of the KV v2 engine at `mount`, with its
     /// version; `None` when there is none or its latest version is deleted.
     pub fn kv_get(&self, mount: &str, path: &str) -> Result<Option<Versioned>> {
+        Ok(self
+            .kv_latest(mount, path)?
+            .and_then(|(version, data)| data.map(|data| Versioned { data, version })))
+    }
+
+    /// The version a check-and-set write of `path` is compared with: its
+    /// latest, deleted or destroyed ones included (what `vault kv delete`
+    /// leaves); 0 when it has none.
+    pub fn kv_version(&self, mount: &str, path: &str) -> Result<u64> {
+        Ok(self
+            .kv_latest(mount, path)?
+            .map_or(0, |(version, _)| version))
+    }
+
+    /// The latest version of `path` and its data (None when that version
+    /// is deleted or destroyed); None when there is no secret at all.
+    fn kv_latest(&self, mount: &str, path: &str) -> Result<Option<(u64, Option<Data>)>> {
         let api = format!("{}/data/{}", segments(mount)?, segments(path)?);
         let a = self.send(Method::Get, &api, None)?;
         match a.status {
             200 => {}
-            404 if a.errors().is_empty() => return Ok(None),
+            // A deleted or destroyed latest version answers 404 with its metadata.
+            404 if a.errors().is_empty() => {
+                let v = a.json();
+                let meta = v
+                    .as_ref()
+                    .and_then(|v| v.get("data"))
+                    .and_then(|d| d.get("metadata"));
+                return Ok(version(meta.and_then(|m| m.get("version"))).map(|n| (n, None)));
+            }
             _ => return Err(self.refusal(Op::Read, &api, &a)),
         }
         let bad = |what: &str| self.not_kv2(&api, mount, what);
@@ -366,12 +394,9 @@ impl Client {
             bad("has a data.metadata.version that is not a positive whole number")
         })?;
         match data.get("data") {
-            _ if deleted || destroyed => Ok(None),
-            Some(Value::Null) | None => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(Versioned {
-                data: m.clone(),
-                version,
-            })),
+            _ if deleted || destroyed => Ok(Some((version, None))),
+            Some(Value::Null) | None => Ok(Some((version, None))),
+            Some(Value::Object(m)) => Ok(Some((version, Some(m.clone())))),
             Some(_) => Err(bad("has a data.data that is not an object")),
         }
     }

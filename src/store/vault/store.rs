@@ -310,9 +310,15 @@ impl VaultStore {
                     // A holder that is gone, or a lock pki cannot read: taken over.
                     _ => cas = cur.version,
                 }
+            } else {
+                // No holder: released meanwhile, or only deleted versions
+                // left (`vault kv delete` of the lock), which a create
+                // cannot replace: taken against the latest version.
+                cas = client.kv_version(&self.mount, &key)?;
             }
         }
     }
+
     /// Under the lock: read `state` (kept for the commit) and the index
     /// (a new empty one when `create` and there is none).
     pub fn begin(&self, create: bool) -> Result<Index> {
@@ -322,8 +328,16 @@ impl VaultStore {
             None if create => Index::new(),
             None => return Err(self.no_store()),
         };
-        *self.session.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(read.unwrap_or_else(|| (State::new(), 0)));
+        let read = match read {
+            Some(r) => r,
+            // A store made where `state` has only deleted versions commits
+            // against the latest of them.
+            None => (
+                State::new(),
+                self.client()?.kv_version(&self.mount, &self.key("state"))?,
+            ),
+        };
+        *self.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(read);
         Ok(index)
     }
 
@@ -504,7 +518,7 @@ impl VaultStore {
     /// when an interrupted run left one there, replace it.
     fn create_or_replace_orphan(&self, rel: &str, data: &Value) -> Result<()> {
         if let Put::CasMismatch = self.put(rel, data, Some(0))? {
-            let version = self.get(rel)?.map_or(0, |v| v.version);
+            let version = self.client()?.kv_version(&self.mount, &self.key(rel))?;
             if let Put::CasMismatch = self.put(rel, data, Some(version))? {
                 return Err(Error::failed(
                     format!(

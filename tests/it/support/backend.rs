@@ -147,6 +147,12 @@ impl VaultPrefix {
         v["data"]["version"].as_u64().unwrap()
     }
 
+    /// Delete the latest version of `rel` as `bao kv delete` does (its
+    /// metadata and earlier versions stay).
+    pub fn delete_object(&self, rel: &str) {
+        bao().api_ok("DELETE", &self.api_path(rel), None);
+    }
+
     /// The version of `state` (None: no store there yet).
     pub fn state_version(&self) -> Option<u64> {
         self.object("state").map(|(_, v)| v)
