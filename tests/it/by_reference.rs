@@ -751,3 +751,179 @@ fn the_printed_policies_are_enough_for_pki_and_marathon_reads_only_the_published
     as_marathon.var("VAULT_TOKEN", &marathon);
     as_marathon.run(&["list"]).code(2);
 }
+
+#[test]
+fn deploy_asp_by_reference_on_vault_replaces_the_value_and_names_the_users_it_drops() {
+    let Some(bao) = Bao::shared() else { return };
+    let (env, _) = on_vault(bao, &["alice", "bob"]);
+    // The controller as the vendor deploys it, holding "legacy" by value.
+    let held = r#"{"host":"ephemeral-store.marathon.l4lb.thisdcos.directory","port":8087,"users":{"legacy":{"key":"-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----\n","cert":"c"}},"root-ca":"r"}"#;
+    let ctlr = asp::app_definition(
+        &asp::AppOptions {
+            id: asp::DEFAULT_APP_ID,
+            image: asp::DEFAULT_IMAGE,
+            marathon_url: asp::DEFAULT_MARATHON_URL,
+            env: &[],
+        },
+        held,
+    );
+    let fake = Fake::start(Behaviour {
+        version: Some("1.5.15".into()),
+        ..Behaviour::with_apps(&[ctlr])
+    });
+    let url = fake.url();
+    let r = env.run(&[
+        "deploy",
+        "asp",
+        "--url",
+        &url,
+        "--by-reference",
+        "--user",
+        "alice",
+        "bob",
+    ]);
+    r.ok();
+    assert!(
+        r.stderr.contains("held \"legacy\" by value"),
+        "{}",
+        r.stderr
+    );
+    let put = fake.seen().pop().unwrap();
+    assert_eq!(put.method, "PUT");
+    assert_no_key(&put.body);
+    common::assert_app_valid("1.5.15", &put.json());
+    let app = fake.app(asp::DEFAULT_APP_ID).unwrap();
+    let [(var, source)] = references(&app).try_into().unwrap();
+    assert_eq!(var, asp::ENV_KEY);
+    assert_eq!(
+        app["env"]["ASP_ENABLE_LABEL"], "f5-asp",
+        "the other variables stay"
+    );
+    let published: Value =
+        serde_json::from_str(&resolve(bao, &bao.root_token, &source).unwrap()).unwrap();
+    let by_value = env.run(&["export", "asp", "--user", "alice", "bob"]);
+    by_value.ok();
+    let by_value: Value =
+        serde_json::from_str(by_value.json()[asp::ENV_KEY].as_str().unwrap()).unwrap();
+    assert_eq!(published, by_value);
+    // Another store address than the app's, by value, is refused: nothing sent.
+    let fake = Fake::start(Behaviour {
+        version: Some("1.5.15".into()),
+        ..Behaviour::with_apps(&[asp::app_definition(
+            &asp::AppOptions {
+                id: asp::DEFAULT_APP_ID,
+                image: asp::DEFAULT_IMAGE,
+                marathon_url: asp::DEFAULT_MARATHON_URL,
+                env: &[],
+            },
+            r#"{"host":"10.0.0.5","port":8087,"users":{}}"#,
+        )])
+    });
+    let url = fake.url();
+    env.run(&[
+        "deploy",
+        "asp",
+        "--url",
+        &url,
+        "--by-reference",
+        "--user",
+        "alice",
+    ])
+    .code(2)
+    .one_line_error(&["has the store at 10.0.0.5:8087", "--store-host 10.0.0.5"]);
+    assert!(fake.methods().iter().all(|m| m == "GET"));
+}
+
+#[test]
+fn a_rotation_publishes_the_recorded_values_again() {
+    let Some(bao) = Bao::shared() else { return };
+    let (env, address) = on_vault(bao, &["alice", "bob"]);
+    env.run(&["export", "marathon", "--by-reference", "--user", "alice"])
+        .ok();
+    env.run(&["export", "asp", "--by-reference", "--user", "alice", "bob"])
+        .ok();
+    let path = store_path(&address);
+    let key = || {
+        resolve(
+            bao,
+            &bao.root_token,
+            &format!("/{path}/published/store@root_ca_key"),
+        )
+    };
+    let ctlr = || {
+        let v = resolve(
+            bao,
+            &bao.root_token,
+            &format!("/{path}/published/asp@asp_ephemeral_store"),
+        );
+        serde_json::from_str::<Value>(&v.unwrap()).unwrap()
+    };
+    let (key_before, ctlr_before) = (key(), ctlr());
+    env.run(&["rotate", "--ca", "--force"]).ok();
+    env.run(&["rotate", "--force", "alice"]).ok();
+    env.run(&["revoke", "bob"]).ok();
+    // The revocation itself publishes the controller's value without bob.
+    let users = ctlr()["users"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(users, ["alice"]);
+    env.run(&["rotate", "--force", "alice"]).ok();
+    let by_value = env.run(&["export", "marathon", "--user", "alice"]);
+    by_value.ok();
+    assert_ne!(key(), key_before);
+    assert_eq!(key().as_deref(), by_value.json()[marathon::CA_KEY].as_str());
+    let now = ctlr();
+    assert_ne!(now, ctlr_before);
+    // bob, revoked, is left out; alice carries her current certificate.
+    let by_value = env.run(&["export", "asp", "--user", "alice"]);
+    by_value.ok();
+    let by_value: Value =
+        serde_json::from_str(by_value.json()[asp::ENV_KEY].as_str().unwrap()).unwrap();
+    assert_eq!(now, by_value);
+    let ev = events(&env);
+    assert!(
+        ev.iter()
+            .any(|(c, e)| c == "rotate" && e == "ca-key-published"),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter()
+            .any(|(c, e)| c == "rotate" && e == "key-published"),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter()
+            .any(|(c, e)| c == "revoke" && e == "key-published"),
+        "{ev:?}"
+    );
+    env.run(&["audit", "verify"]).ok();
+}
+
+#[test]
+fn a_rollover_start_publishes_both_cas_for_the_apps_to_trust() {
+    let Some(bao) = Bao::shared() else { return };
+    let (env, address) = on_vault(bao, &["alice"]);
+    env.run(&["export", "marathon", "--by-reference"]).ok();
+    let source = format!("/{}/published/store@root_ca_cert", store_path(&address));
+    let certs = || {
+        resolve(bao, &bao.root_token, &source)
+            .unwrap()
+            .matches("-----BEGIN CERTIFICATE-----")
+            .count()
+    };
+    assert_eq!(certs(), 1);
+    env.run(&["rollover", "start"]).ok();
+    assert_eq!(certs(), 2, "the trust bundle of the rollover");
+    let by_value = env.run(&["export", "marathon"]);
+    by_value.ok();
+    assert_eq!(
+        resolve(bao, &bao.root_token, &source).as_deref(),
+        by_value.json()[marathon::CA_CERT].as_str()
+    );
+    assert!(events(&env)
+        .iter()
+        .any(|(c, e)| c == "rollover start" && e == "ca-key-published"));
+}

@@ -40,6 +40,7 @@ mod store_trust;
 mod tls_handshake;
 mod vault_client;
 mod vault_ha;
+mod vault_limits;
 mod vault_store;
 mod vault_writers;
 mod verify;

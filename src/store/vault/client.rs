@@ -16,7 +16,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -43,6 +43,9 @@ const MAX_TIMEOUT_SECS: u64 = 3600;
 /// Redirects followed per request (a standby node may answer 307 to the
 /// active one); more is a loop.
 const MAX_REDIRECTS: usize = 3;
+
+/// The longest `X-Vault-Index` kept (OpenBao's is about 90 bytes).
+const MAX_INDEX: usize = 4096;
 
 /// What Vault answers when a check-and-set write finds another version.
 const CAS_MISMATCH: &str = "check-and-set parameter did not match the current version";
@@ -262,6 +265,12 @@ pub(super) struct Conn {
     namespace: Option<String>,
     timeout: Duration,
     requests: AtomicU64,
+    /// The `X-Vault-Index` of the last answer that carried one (a write's):
+    /// sent back with `X-Vault-Inconsistent: forward-active-node`, so a
+    /// standby that answers reads from its own copy (OpenBao's default
+    /// with Raft storage) forwards a request whose copy lacks this
+    /// client's writes to the active node instead (docs/vault.md).
+    index: Mutex<Option<String>>,
 }
 
 /// A client of one Vault, logged in. Cheap to clone (one connection pool
@@ -313,6 +322,7 @@ impl Client {
             namespace: s.namespace,
             timeout: s.timeout,
             requests: AtomicU64::new(0),
+            index: Mutex::new(None),
         });
         let token = super::auth::token(&s.auth, &conn)?;
         Ok(Client {
@@ -606,6 +616,14 @@ pub(super) fn send(
                 });
             }
         };
+        if let Some(index) = resp
+            .headers()
+            .get("X-Vault-Index")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= MAX_INDEX)
+        {
+            *conn.index.lock().unwrap_or_else(|e| e.into_inner()) = Some(index.to_string());
+        }
         let status = resp.status().as_u16();
         crate::ui::trace(format!(
             "vault: {} {shown}: {status} in {ms:.1} ms",
@@ -676,6 +694,13 @@ fn request(
     };
     let req = match &conn.namespace {
         Some(ns) => req.header("X-Vault-Namespace", ns.as_str()),
+        None => req,
+    };
+    let index = conn.index.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let req = match index {
+        Some(i) => req
+            .header("X-Vault-Index", i)
+            .header("X-Vault-Inconsistent", "forward-active-node"),
         None => req,
     };
     match body {

@@ -49,6 +49,10 @@ const INLINE_INDEX: usize = 256 * 1024;
 /// Audit lines are kept in `state` until they pass this size, then moved
 /// into a block of their own in the same commit.
 const PENDING_AUDIT: usize = 64 * 1024;
+/// ... or pass this many: each is a JSON object of up to 19 strings, and
+/// OpenBao's listener refuses a request of more than 1,000 strings
+/// (`max_request_json_strings`), which 52 lines would pass.
+const PENDING_LINES: usize = 32;
 /// The largest audit block or index chunk.
 const CHUNK: usize = 512 * 1024;
 /// How long a writer's lock lasts without renewal (`PKI_VAULT_LEASE`
@@ -418,7 +422,9 @@ impl VaultStore {
             state.pending.extend(entries.iter().cloned());
             state.audit_seq = last.seq;
             state.audit_hash = last.hash.clone();
-            if audit::lines(&state.pending).len() > PENDING_AUDIT {
+            if state.pending.len() > PENDING_LINES
+                || audit::lines(&state.pending).len() > PENDING_AUDIT
+            {
                 self.write_blocks(&mut state)?;
             }
         }

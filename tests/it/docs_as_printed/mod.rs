@@ -5,3 +5,4 @@ mod deploy;
 mod newcomer;
 mod rollover;
 mod rotation;
+mod vault;

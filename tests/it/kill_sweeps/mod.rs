@@ -5,4 +5,5 @@
 
 mod rollover;
 mod rotate;
-mod writes;
+mod vault;
+pub(crate) mod writes;

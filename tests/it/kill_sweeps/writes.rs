@@ -85,7 +85,7 @@ fn with_dir<'a>(dir: Option<&'a str>, args: &[&'a str]) -> Vec<&'a str> {
 
 /// `pki verify` and `pki audit verify` both pass.
 #[track_caller]
-fn sound(env: &Env, dir: Option<&str>, when: &str) {
+pub(crate) fn sound(env: &Env, dir: Option<&str>, when: &str) {
     let r = env.run(&with_dir(dir, &["verify"]));
     assert_eq!(r.code, 0, "{when}: verify:\n{}{}", r.stdout, r.stderr);
     let r = env.run(&with_dir(dir, &["audit", "verify"]));
@@ -167,7 +167,7 @@ fn copies(t: Env) -> Box<dyn Fn() -> Env> {
     Box::new(move || t.copy_of())
 }
 
-fn user_state(ix: &serde_json::Value, user: &str) -> Vec<String> {
+pub(crate) fn user_state(ix: &serde_json::Value, user: &str) -> Vec<String> {
     ix["certificates"]
         .as_array()
         .unwrap()

@@ -33,12 +33,7 @@ impl InVault {
             .strip_prefix("vault://")
             .and_then(|r| r.split_once('/'))
             .unwrap_or_else(|| panic!("not a vault:// address: {address}"));
-        let lookup = |k: &str| {
-            vars.iter()
-                .find(|(name, _)| name == k)
-                .map(|(_, v)| OsString::from(v))
-        };
-        let client = Client::from_lookup(&lookup).expect("a client for the test server");
+        let client = client(vars);
         InVault {
             address: address.to_string(),
             vars: vars.to_vec(),
@@ -128,11 +123,13 @@ impl InVault {
     /// Every object of the store, by its name under the store's path.
     pub fn objects(&self) -> Vec<String> {
         let mut out = Vec::new();
+        // Folders as "" or "users/u1/"; a listing names sub-folders with a `/`.
         let mut folders = vec![String::new()];
         while let Some(dir) = folders.pop() {
+            let path = format!("{}/{dir}", self.path);
             let listed = self
                 .client
-                .kv_list(&self.mount, &format!("{}/{dir}", self.path))
+                .kv_list(&self.mount, path.trim_end_matches('/'))
                 .unwrap();
             for name in listed {
                 if name.ends_with('/') {
@@ -161,16 +158,14 @@ impl InVault {
     }
 }
 
-/// The users' certificates of `index` in `state` (`active`, `superseded`,
-/// `revoked`), by user, in index order.
-pub fn states_of(index: &Value, user: &str) -> Vec<String> {
-    index["certificates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["user"] == user)
-        .map(|c| c["state"].as_str().unwrap().to_string())
-        .collect()
+/// pki's own client of the server `vars` name (`VAULT_ADDR`, `VAULT_TOKEN`).
+pub fn client(vars: &[(String, String)]) -> Client {
+    let lookup = |k: &str| {
+        vars.iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| OsString::from(v))
+    };
+    Client::from_lookup(&lookup).expect("a client for the test server")
 }
 
 /// No change the index holds is missing from the audit log, and the log
