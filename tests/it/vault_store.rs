@@ -317,6 +317,32 @@ fn ten_thousand_users_fit_with_every_object_under_vaults_entry_limit() {
     let list = env.run(&["list", "--json"]);
     let doc: crate::support::docs::ListDoc = serde_json::from_str(&list.ok().stdout).unwrap();
     assert_eq!(doc.certificates.len(), USERS + 1);
+
+    // Readers take no lock: one that read `state` just before a writer's
+    // commit removed the chunks it names must read `state` again, not
+    // call the store damaged.
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            for i in 0..8 {
+                let user = format!("more{i}");
+                env.run(&["-q", "issue", &user, "--key-type", "ecdsa-p256"])
+                    .ok();
+            }
+        });
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    for _ in 0..30 {
+                        env.run(&["list", "--json"]).ok();
+                    }
+                })
+            })
+            .collect();
+        writer.join().unwrap();
+        for r in readers {
+            r.join().unwrap();
+        }
+    });
     env.run(&["audit", "verify"]).ok();
 }
 

@@ -209,9 +209,26 @@ impl VaultStore {
     }
 
     /// The index, read without the lock.
+    ///
+    /// Read without the lock, a chunked index can lose its chunks between
+    /// reading `state` and reading them: a writer's commit removes the
+    /// chunks only the state it replaced named. So a failure to decode it
+    /// is only believed once `state` is read again unchanged.
     pub fn read_index(&self) -> Result<Index> {
-        let (state, _) = self.read_state()?.ok_or_else(|| self.no_store())?;
-        self.decode_index(&state)
+        let (mut state, mut version) = self.read_state()?.ok_or_else(|| self.no_store())?;
+        let mut rereads = 0;
+        loop {
+            match self.decode_index(&state) {
+                Err(e) if !state.index_chunks.is_empty() && rereads < 10 => {
+                    rereads += 1;
+                    match self.read_state()? {
+                        Some((now, v)) if v != version => (state, version) = (now, v),
+                        _ => return Err(e),
+                    }
+                }
+                decoded => return decoded,
+            }
+        }
     }
 
     fn decode_index(&self, state: &State) -> Result<Index> {
