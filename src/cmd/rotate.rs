@@ -2,7 +2,8 @@
 //!
 //! Plan (`crate::ca::plan`, pure) then apply. Apply takes the store lock,
 //! re-reads the index and plans again under it, so concurrent runs rotate
-//! each due user exactly once. New keys and certificates are written beside
+//! each due user exactly once. A plan with nothing to do is not applied:
+//! no lock, no second read. New keys and certificates are written beside
 //! the old ones (files are named by serial and never rewritten); one atomic
 //! replacement of `index.json` then makes every new pair current at once
 //! and turns the old entries into history (`superseded`). A run killed at
@@ -136,6 +137,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     // A hook a committed rotation could not run (its run stopped after the
     // commit) runs now, before anything else; its outcome is reported last.
     let earlier = run_pending(ctx);
+    if !first.changes() && !audit_unsettled(&ctx.store) {
+        // Nothing is due in the committed index and no interrupted commit
+        // is left to finish: nothing to write, so no lock, as a dry run.
+        // The answer is the committed index's (as if this run came just
+        // before any writer now at work). Stale temporary files and
+        // orphans stay for the next run that takes the lock: looking for
+        // them is a stat of every user's directory, which cost a no-op
+        // run over 50,000 users more than reading the index.
+        report(ctx, &first, &Outcome::default(), false)?;
+        return earlier;
+    }
     // Under the lock: re-read and plan again, so concurrent runs rotate
     // each due user exactly once.
     let done = ctx.store.transact(ctx.wait, ctx.now, |tx| {
@@ -190,8 +202,53 @@ fn forget(ctx: &Ctx, h: &PendingHook) -> Result<()> {
     })
 }
 
+/// Whether an interrupted commit may have left [`crate::store::audit::recover`]
+/// something to finish: `audit.pending` exists, or the log's last line may
+/// be torn. Reads only the end of the log (the whole of it is megabytes in
+/// a large store); true whenever it cannot tell, so `recover` decides.
+fn audit_unsettled(store: &crate::store::Store) -> bool {
+    use crate::store::{audit, fs};
+    if std::fs::symlink_metadata(store.dir.join(audit::PENDING_FILE)).is_ok() {
+        return true;
+    }
+    match fs::open_private(&audit::path(store), fs::Kind::File) {
+        Ok(f) => torn_end(f, AUDIT_TAIL).unwrap_or(true),
+        Err(Err(e)) => e.kind() != std::io::ErrorKind::NotFound,
+        Err(Ok(_refused)) => true,
+    }
+}
+
+/// How much of the end of the audit log [`torn_end`] reads: far more than
+/// one line.
+const AUDIT_TAIL: u64 = 64 * 1024;
+
+/// Whether the last line of `log` may be torn ([`crate::store::audit::torn_tail`]),
+/// from its last `window` bytes; true when the last line does not fit in them.
+fn torn_end(mut log: impl std::io::Read + std::io::Seek, window: u64) -> std::io::Result<bool> {
+    use std::io::SeekFrom;
+    let len = log.seek(SeekFrom::End(0))?;
+    // From one byte before the window, so a line that begins exactly at
+    // its start is seen whole.
+    let start = len.saturating_sub(window + 1);
+    log.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    log.read_to_end(&mut tail)?;
+    let lines = if start == 0 {
+        &tail[..]
+    } else {
+        // Drop the part of a line the window begins inside.
+        match tail.iter().position(|b| *b == b'\n') {
+            Some(i) if i + 1 < tail.len() => &tail[i + 1..],
+            _ => return Ok(true),
+        }
+    };
+    Ok(crate::store::audit::torn_tail(lines) > 0)
+}
+
 /// Run the hook a committed rotation left pending (and forget it), or drop
-/// one whose rotation never committed.
+/// one whose rotation never committed. The index is read after the marker
+/// (not the one this run planned from): a rotation that wrote the marker
+/// and committed in between must be seen as committed.
 fn run_pending(ctx: &Ctx) -> Result<()> {
     // A `pki rotate` inside a hook must not run that same hook again.
     if std::env::var_os(IN_HOOK).is_some() {
@@ -287,18 +344,18 @@ fn apply(ctx: &Ctx, tx: &mut Tx<'_>, plan: &Plan, format: Option<KeyFormat>) -> 
 }
 
 fn report(ctx: &Ctx, plan: &Plan, out: &Outcome, dry_run: bool) -> Result<()> {
-    let actions: Vec<RotateAction> = plan
-        .users
-        .iter()
-        .map(|u| RotateAction {
-            user: u.user.clone(),
-            action: u.decision.action().into(),
-            reason: u.decision.reason().to_string(),
-            old_serial: u.old_serial.clone(),
-            new_serial: out.issued.get(&u.user).cloned(),
-        })
-        .collect();
     if ctx.json {
+        let actions: Vec<RotateAction> = plan
+            .users
+            .iter()
+            .map(|u| RotateAction {
+                user: u.user.clone(),
+                action: u.decision.action().into(),
+                reason: u.decision.reason().to_string(),
+                old_serial: u.old_serial.to_string(),
+                new_serial: out.issued.get(&u.user).cloned(),
+            })
+            .collect();
         ctx.emit_json(&RotateDoc {
             version: json::VERSION,
             dry_run,
@@ -313,24 +370,22 @@ fn report(ctx: &Ctx, plan: &Plan, out: &Outcome, dry_run: bool) -> Result<()> {
         })?;
     } else {
         // Rotations are data; keeps are listed on a dry run or with -v, so a
-        // cron job with nothing to do prints nothing on stdout.
+        // cron job with nothing to do prints nothing on stdout (and copies
+        // nothing of a plan of thousands).
         let mut text = String::new();
         let verb = if dry_run { "would rotate" } else { "rotated" };
-        let w = actions.iter().map(|a| a.user.len()).max().unwrap_or(4);
-        for a in &actions {
-            match &a.new_serial {
-                _ if a.action == "rotate" => text.push_str(&format!(
-                    "{verb:<12}  {:<w$}  {} -> {}  ({})\n",
-                    a.user,
-                    a.old_serial,
-                    a.new_serial.as_deref().unwrap_or("new"),
-                    a.reason
-                )),
-                _ if dry_run || ctx.verbose => text.push_str(&format!(
-                    "{:<12}  {:<w$}  {}  ({})\n",
-                    "keep", a.user, a.old_serial, a.reason
-                )),
-                _ => {}
+        let w = plan.users.iter().map(|u| u.user.len()).max().unwrap_or(4);
+        for u in &plan.users {
+            let (user, old) = (&u.user, &u.old_serial);
+            if u.decision.rotates() {
+                let new = out.issued.get(user).map_or("new", String::as_str);
+                let why = u.decision.reason();
+                text.push_str(&format!(
+                    "{verb:<12}  {user:<w$}  {old} -> {new}  ({why})\n"
+                ));
+            } else if dry_run || ctx.verbose {
+                let why = u.decision.reason();
+                text.push_str(&format!("{:<12}  {user:<w$}  {old}  ({why})\n", "keep"));
             }
         }
         ctx.text(&text)?;
@@ -434,4 +489,55 @@ fn run_hook(ctx: &Ctx, hook: &PendingHook) -> Result<()> {
             if users.is_empty() { "the CA".to_string() } else { users.join(" ") }),
         "fix the command and run it by hand for this change; the next `pki rotate` will not run it again",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::audit;
+    use crate::store::{Index, Store};
+    use std::io::Cursor;
+
+    /// A real audit log of a few lines of different lengths.
+    fn log() -> Vec<u8> {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::new(d.path().join("s"));
+        crate::store::fs::private_dir(&store.dir).unwrap();
+        store.write_index(&Index::new()).unwrap();
+        let now = time::macros::datetime!(2026-06-01 00:00 UTC);
+        assert!(!audit_unsettled(&store), "no log yet");
+        store
+            .transact(false, now, |tx| {
+                for i in 0..6 {
+                    let e = audit::Event::new("test", audit::Kind::ConfigChanged);
+                    tx.record(e.detail("x".repeat(i * 7)));
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert!(!audit_unsettled(&store));
+        std::fs::write(store.dir.join(audit::PENDING_FILE), "{}").unwrap();
+        assert!(audit_unsettled(&store), "a pending journal");
+        std::fs::read(audit::path(&store)).unwrap()
+    }
+
+    #[test]
+    fn the_end_of_the_log_tells_a_torn_last_line_at_every_window() {
+        let log = log();
+        let ends: Vec<usize> = (0..log.len()).filter(|&i| log[i] == b'\n').collect();
+        for (n, &end) in ends.iter().enumerate() {
+            let whole = &log[..=end];
+            let last = end - n.checked_sub(1).map_or(0, |p| ends[p] + 1) + 1;
+            for window in 1..=whole.len() as u64 + 2 {
+                let fits = window >= last as u64 || whole.len() as u64 <= window + 1;
+                let torn = torn_end(Cursor::new(whole), window).unwrap();
+                assert_eq!(torn, !fits, "{n} lines, window {window}");
+                for cut in [b"{\"seq\":9".as_slice(), b"\0\0\0\0\n"] {
+                    let bad = [whole, cut].concat();
+                    assert!(torn_end(Cursor::new(&bad), window).unwrap());
+                }
+            }
+        }
+        assert!(!torn_end(Cursor::new(b""), AUDIT_TAIL).unwrap());
+    }
 }
