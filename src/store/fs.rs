@@ -305,6 +305,9 @@ pub fn write_atomic_in(
         .map_err(|e| Error::io("set permissions on", tmp.path(), e))?;
     tmp.write_all(data)
         .map_err(|e| Error::io("write", tmp.path(), e))?;
+    // A file on another file system than the store's (a mount inside the
+    // store) is not the batch's to sync: it is synced here.
+    let batch = batch.filter(|b| b.covers(tmp.as_file()));
     if batch.is_none() {
         tmp.as_file()
             .sync_all()
@@ -346,6 +349,8 @@ pub struct Batch {
     /// and later), so an error while the batch was written is not missed.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     store: File,
+    /// Its file system (`st_dev`): what one `syncfs` covers.
+    dev: u64,
     path: PathBuf,
     /// Every file written, for the platforms without `syncfs`.
     written: Vec<PathBuf>,
@@ -360,11 +365,22 @@ impl Batch {
             .custom_flags(flags)
             .open(store)
             .map_err(|e| Error::io("open directory", store, e))?;
+        let dev = dir
+            .metadata()
+            .map_err(|e| Error::io("look at", store, e))?
+            .dev();
         Ok(Batch {
             store: dir,
+            dev,
             path: store.to_path_buf(),
             written: Vec::new(),
         })
+    }
+
+    /// Whether `file` is on the store's file system, which [`Batch::sync`]
+    /// syncs (with no `syncfs`, every file is synced by its path).
+    fn covers(&self, file: &File) -> bool {
+        cfg!(not(target_os = "linux")) || file.metadata().is_ok_and(|m| m.dev() == self.dev)
     }
 
     /// Make every file of the batch durable, with the renames and
@@ -642,6 +658,45 @@ mod tests {
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o644);
         // No temporary files are left behind.
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_batch_writes_whole_files_and_syncs_them_at_once() {
+        let d = tempfile::tempdir().unwrap();
+        let mut batch = Batch::start(d.path()).unwrap();
+        for i in 0..3 {
+            let p = d.path().join(format!("f{i}"));
+            write_atomic_in(&p, b"data", SECRET_MODE, Replace::Never, Some(&mut batch)).unwrap();
+        }
+        let again = write_atomic_in(
+            &d.path().join("f0"),
+            b"other",
+            SECRET_MODE,
+            Replace::Never,
+            Some(&mut batch),
+        );
+        assert_eq!(again.unwrap_err().code(), 4);
+        assert_eq!(batch.written.len(), 3);
+        // A file on another file system is not the batch's to sync.
+        if let Ok(shm) = tempfile::tempdir_in("/dev/shm") {
+            let f = File::create(shm.path().join("x")).unwrap();
+            let elsewhere = f.metadata().unwrap().dev() != batch.dev;
+            assert_eq!(
+                batch.covers(&f),
+                !elsewhere || cfg!(not(target_os = "linux"))
+            );
+        }
+        batch.sync().unwrap();
+        for i in 0..3 {
+            let p = d.path().join(format!("f{i}"));
+            assert_eq!(fs::read(&p).unwrap(), b"data");
+            assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
+        }
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            3,
+            "no temporary file"
+        );
     }
 
     #[test]
