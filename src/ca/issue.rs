@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use crate::ca::checks::check_ca_valid;
 use crate::error::{Error, Result};
 use crate::store::audit::{Event, Kind};
+use crate::store::fs::{Batch, PUBLIC_MODE, SECRET_MODE};
 use crate::store::{CertEntry, CertState, Index, Store, Tx};
 use crate::x509::cert::{rfc3339, CertInfo};
 use crate::x509::keys::{KeyFormat, KeyType, PrivateKey};
@@ -173,7 +174,8 @@ pub type Paths = (PathBuf, Option<PathBuf>);
 
 /// Write a new certificate (and its key, when the store is to hold it)
 /// under `users/<user>/`, named by serial; returns their paths. A file
-/// `committed` (the index) names is never replaced; an orphan is.
+/// `committed` (the index) names is never replaced; an orphan is. With a
+/// `batch`, the files are durable only once the batch is synced.
 pub fn write_files(
     store: &Store,
     committed: &Index,
@@ -181,13 +183,22 @@ pub fn write_files(
     info: &CertInfo,
     der: &[u8],
     key: Option<(&PrivateKey, KeyFormat)>,
+    mut batch: Option<&mut Batch>,
 ) -> Result<Paths> {
     let user = crate::x509::names::UserName::new(user)?;
     let (cert_rel, key_rel) = Store::user_paths(&user, &info.serial);
     if let Some((k, format)) = key {
-        store.write_key(committed, &key_rel, k, format)?;
+        let pem = k.to_pem(format)?;
+        store.write_file_in(
+            committed,
+            &key_rel,
+            pem.as_bytes(),
+            SECRET_MODE,
+            batch.as_deref_mut(),
+        )?;
     }
-    store.write_cert(committed, &cert_rel, der)?;
+    let pem = crate::x509::cert::der_to_pem(der);
+    store.write_file_in(committed, &cert_rel, pem.as_bytes(), PUBLIC_MODE, batch)?;
     Ok((cert_rel, key.map(|_| key_rel)))
 }
 
@@ -261,7 +272,7 @@ pub fn write_and_record(
     ca_serial: &Serial,
     key: Option<(&PrivateKey, KeyFormat)>,
 ) -> Result<Issued> {
-    let paths = write_files(tx.store, &tx.index, user, info, der, key)?;
+    let paths = write_files(tx.store, &tx.index, user, info, der, key, None)?;
     let mut active = tx.index.active_positions();
     record(tx, &mut active, user, info, ca_serial, paths)
 }
@@ -271,9 +282,12 @@ pub fn write_and_record(
 /// issued, in request order. `tick` is called as each user is done.
 ///
 /// Signing and writing happen on this thread while the other threads go on
-/// generating keys, so the writes (two files, four fsyncs per user) hide
-/// behind key generation. The index is looked up through maps built once,
-/// so a batch costs O(batch + store), not O(batch x store).
+/// generating keys, so the writes hide behind key generation. The files
+/// are written without a sync each and made durable together, with one
+/// sync of the store's file system ([`Batch`]), before this returns: the
+/// caller's commit can only name files already on disk. The index is
+/// looked up through maps built once, so a batch costs O(batch + store),
+/// not O(batch x store).
 pub fn issue_batch(
     tx: &mut Tx<'_>,
     signer: &Signer,
@@ -289,6 +303,9 @@ pub fn issue_batch(
     let mut made: Vec<Option<(CertInfo, Paths)>> = requests.iter().map(|_| None).collect();
     let types: Vec<KeyType> = requests.iter().map(|r| r.key_type).collect();
     let committed = &tx.index;
+    // A directory store's files are synced together; Vault's objects are
+    // durable as each is written.
+    let mut batch = store.dir().map(Batch::start).transpose()?;
     generate_keys_each(&types, |i, key| {
         let r = &requests[i];
         let der = sign(
@@ -300,11 +317,16 @@ pub fn issue_batch(
             &key.key_pair()?,
         )?;
         let info = CertInfo::from_der(&der, "the new certificate")?;
-        let paths = write_files(store, committed, &r.user, &info, &der, Some((&key, format)))?;
+        let key = Some((&key, format));
+        let paths = write_files(store, committed, &r.user, &info, &der, key, batch.as_mut())?;
         made[i] = Some((info, paths));
         tick();
         Ok(())
     })?;
+    // Every file is written; on disk once this returns.
+    if let Some(b) = batch {
+        b.sync()?;
+    }
     // Every file is on disk; now record them, in request order.
     let mut active = tx.index.active_positions();
     let mut out = Vec::with_capacity(requests.len());

@@ -4,6 +4,8 @@
 //! `cmd::rotate` applies the plan and `cmd::check` reports from the same
 //! decisions, so `check` exiting 3 and `rotate` having work are one fact.
 
+use std::borrow::Cow;
+
 use time::OffsetDateTime;
 
 use crate::ca::policy::{Standing, Within};
@@ -12,6 +14,7 @@ use crate::store::{CaEntry, CertEntry, CertState, Index};
 use crate::x509::cert::{days_left, rfc3339};
 use crate::x509::keys::KeyType;
 use crate::x509::profile::{self, BACKDATE};
+use crate::x509::serial::Serial;
 
 /// What the caller asks for besides the policy.
 #[derive(Clone, Debug, Default)]
@@ -41,6 +44,13 @@ pub struct Options {
 pub enum Decision {
     Rotate(String),
     Keep(String),
+    /// Kept, not due yet: `left` whole days left, due from `due_from`.
+    /// Worded only when asked ([`Decision::reason`]): a run over thousands
+    /// of users with nothing due prints none of it.
+    NotDue {
+        left: i64,
+        due_from: OffsetDateTime,
+    },
 }
 
 impl Decision {
@@ -48,9 +58,13 @@ impl Decision {
         matches!(self, Decision::Rotate(_))
     }
 
-    pub fn reason(&self) -> &str {
+    pub fn reason(&self) -> Cow<'_, str> {
         match self {
-            Decision::Rotate(why) | Decision::Keep(why) => why,
+            Decision::Rotate(why) | Decision::Keep(why) => Cow::Borrowed(why),
+            Decision::NotDue { left, due_from } => Cow::Owned(format!(
+                "not due: {left} days left, due from {}",
+                rfc3339(*due_from)
+            )),
         }
     }
 
@@ -58,7 +72,7 @@ impl Decision {
     pub fn action(&self) -> &'static str {
         match self {
             Decision::Rotate(_) => "rotate",
-            Decision::Keep(_) => "keep",
+            Decision::Keep(_) | Decision::NotDue { .. } => "keep",
         }
     }
 }
@@ -68,7 +82,7 @@ impl Decision {
 pub struct UserPlan {
     pub user: String,
     pub decision: Decision,
-    pub old_serial: String,
+    pub old_serial: Serial,
     pub standing: Standing,
     /// What a re-issue would use.
     pub key_type: KeyType,
@@ -277,7 +291,7 @@ fn decide(
     let p = UserPlan {
         user: c.user.clone(),
         decision: Decision::Keep(String::new()),
-        old_serial: c.serial.to_string(),
+        old_serial: c.serial.clone(),
         standing,
         key_type: o.key_type.unwrap_or(c.key_type),
         days,
@@ -342,13 +356,11 @@ fn decide(
         // --force with a renewal forces the CA, not its users.
         Standing::Valid if o.force && !renewed => format!("forced: {left} days left, not due"),
         Standing::Valid => {
-            return keep(
-                p,
-                format!(
-                    "not due: {left} days left, due from {}",
-                    rfc3339(within.due_from(c.not_before, c.not_after))
-                ),
-            )
+            let due_from = within.due_from(c.not_before, c.not_after);
+            return UserPlan {
+                decision: Decision::NotDue { left, due_from },
+                ..p
+            };
         }
     };
     // A re-issue cannot end after the CA: when the new certificate would not
@@ -661,7 +673,7 @@ mod tests {
         };
         let p = decide_at(&ix, "33%", &o, T0 + Duration::days(25));
         assert!(p.ca.rotate && p.ca.keep_key);
-        let why: Vec<(bool, &str)> = p
+        let why: Vec<(bool, Cow<str>)> = p
             .users
             .iter()
             .map(|u| (u.decision.rotates(), u.decision.reason()))

@@ -664,6 +664,49 @@ pub fn recover(store: &DirStore, now: OffsetDateTime) -> Result<Recovered> {
     Ok(done)
 }
 
+/// Whether an interrupted commit may have left [`recover`]
+/// something to finish: `audit.pending` exists, or the log's last line may
+/// be torn. Reads only the end of the log (the whole of it is megabytes in
+/// a large store); true whenever it cannot tell, so `recover` decides.
+pub fn dir_unsettled(dir: &Path) -> bool {
+    use crate::store::fs;
+    if std::fs::symlink_metadata(dir.join(PENDING_FILE)).is_ok() {
+        return true;
+    }
+    match fs::open_private(&log_path(dir), fs::Kind::File) {
+        Ok(f) => torn_end(f, AUDIT_TAIL).unwrap_or(true),
+        Err(Err(e)) => e.kind() != std::io::ErrorKind::NotFound,
+        Err(Ok(_refused)) => true,
+    }
+}
+
+/// How much of the end of the audit log [`torn_end`] reads: far more than
+/// one line.
+const AUDIT_TAIL: u64 = 64 * 1024;
+
+/// Whether the last line of `log` may be torn ([`torn_tail`]),
+/// from its last `window` bytes; true when the last line does not fit in them.
+fn torn_end(mut log: impl std::io::Read + std::io::Seek, window: u64) -> std::io::Result<bool> {
+    use std::io::SeekFrom;
+    let len = log.seek(SeekFrom::End(0))?;
+    // From one byte before the window, so a line that begins exactly at
+    // its start is seen whole.
+    let start = len.saturating_sub(window + 1);
+    log.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    log.read_to_end(&mut tail)?;
+    let lines = if start == 0 {
+        &tail[..]
+    } else {
+        // Drop the part of a line the window begins inside.
+        match tail.iter().position(|b| *b == b'\n') {
+            Some(i) if i + 1 < tail.len() => &tail[i + 1..],
+            _ => return Ok(true),
+        }
+    };
+    Ok(torn_tail(lines) > 0)
+}
+
 /// The first broken link of a log: its 1-based line number and what is wrong.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Broken {
@@ -751,6 +794,55 @@ pub fn read_dir_log(dir: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A real audit log of a few lines of different lengths.
+    fn unsettled_log() -> Vec<u8> {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::new(d.path().join("s"));
+        let dir = store.dir().unwrap().to_path_buf();
+        crate::store::fs::private_dir(&dir).unwrap();
+        store
+            .as_dir()
+            .unwrap()
+            .write_index(&crate::store::Index::new())
+            .unwrap();
+        let now = time::macros::datetime!(2026-06-01 00:00 UTC);
+        assert!(!dir_unsettled(&dir), "no log yet");
+        store
+            .transact(false, now, |tx| {
+                for i in 0..6 {
+                    let e = Event::new("test", Kind::ConfigChanged);
+                    tx.record(e.detail("x".repeat(i * 7)));
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert!(!dir_unsettled(&dir));
+        std::fs::write(dir.join(PENDING_FILE), "{}").unwrap();
+        assert!(dir_unsettled(&dir), "a pending journal");
+        std::fs::read(log_path(&dir)).unwrap()
+    }
+
+    #[test]
+    fn the_end_of_the_log_tells_a_torn_last_line_at_every_window() {
+        use std::io::Cursor;
+        let log = unsettled_log();
+        let ends: Vec<usize> = (0..log.len()).filter(|&i| log[i] == b'\n').collect();
+        for (n, &end) in ends.iter().enumerate() {
+            let whole = &log[..=end];
+            let last = end - n.checked_sub(1).map_or(0, |p| ends[p] + 1) + 1;
+            for window in 1..=whole.len() as u64 + 2 {
+                let fits = window >= last as u64 || whole.len() as u64 <= window + 1;
+                let torn = torn_end(Cursor::new(whole), window).unwrap();
+                assert_eq!(torn, !fits, "{n} lines, window {window}");
+                for cut in [b"{\"seq\":9".as_slice(), b"\0\0\0\0\n"] {
+                    let bad = [whole, cut].concat();
+                    assert!(torn_end(Cursor::new(&bad), window).unwrap());
+                }
+            }
+        }
+        assert!(!torn_end(Cursor::new(b""), AUDIT_TAIL).unwrap());
+    }
 
     #[test]
     fn every_kind_reads_back_from_its_name_and_only_sends_that_arrived_deliver() {

@@ -318,6 +318,20 @@ impl DirStore {
     /// very same command never jams on it (a CRL number, an imported
     /// serial).
     pub fn write_file(&self, index: &Index, rel: &Path, data: &[u8], mode: u32) -> Result<()> {
+        self.write_file_in(index, rel, data, mode, None)
+    }
+
+    /// [`DirStore::write_file`] as one file of `batch` ([`fs::Batch`]): not
+    /// synced here, so not durable until the batch is synced, which its
+    /// caller does before the index names the file.
+    pub fn write_file_in(
+        &self,
+        index: &Index,
+        rel: &Path,
+        data: &[u8],
+        mode: u32,
+        batch: Option<&mut fs::Batch>,
+    ) -> Result<()> {
         self.ensure_parent(rel)?;
         let path = self.path(rel);
         let orphan = fs::check_path(&path, fs::Kind::File)? && !index.names(rel);
@@ -326,7 +340,7 @@ impl DirStore {
         } else {
             Replace::Never
         };
-        fs::write_atomic(&path, data, mode, replace)?;
+        fs::write_atomic_in(&path, data, mode, replace, batch)?;
         let what = if mode == SECRET_MODE {
             "a new private key"
         } else {

@@ -271,8 +271,22 @@ pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
         .map_err(|e| Error::io("set permissions on", path, e))
 }
 
-/// Write `data` to `path` atomically with `mode`.
+/// Write `data` to `path` atomically with `mode`, durable (the file, then
+/// its directory, synced) before it returns.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32, replace: Replace) -> Result<()> {
+    write_atomic_in(path, data, mode, replace, None)
+}
+
+/// [`write_atomic`]; with a `batch`, neither the file nor its directory is
+/// synced here: the file is durable only once [`Batch::sync`] has
+/// returned, which must come before anything (the index) names it.
+pub fn write_atomic_in(
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    replace: Replace,
+    batch: Option<&mut Batch>,
+) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -291,9 +305,14 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32, replace: Replace) -> Re
         .map_err(|e| Error::io("set permissions on", tmp.path(), e))?;
     tmp.write_all(data)
         .map_err(|e| Error::io("write", tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("sync", tmp.path(), e))?;
+    // A file on another file system than the store's (a mount inside the
+    // store) is not the batch's to sync: it is synced here.
+    let batch = batch.filter(|b| b.covers(tmp.as_file()));
+    if batch.is_none() {
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io("sync", tmp.path(), e))?;
+    }
     match replace {
         Replace::Allow => tmp
             .persist(path)
@@ -307,7 +326,97 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32, replace: Replace) -> Re
             }
         })?,
     }
-    sync_dir(dir)
+    match batch {
+        None => sync_dir(dir),
+        Some(b) => {
+            b.written.push(path.to_path_buf());
+            Ok(())
+        }
+    }
+}
+
+/// The files of one batch (the keys and certificates of `pki issue u1 ...
+/// u100`, of a rotation), written with [`write_atomic_in`] without a sync
+/// each, then made durable together by [`Batch::sync`], before the index
+/// that names them is written. Four fsyncs per user (file and directory,
+/// key and certificate) become one `syncfs` per batch. A crash before the
+/// sync leaves files no index names (orphans, removed by the next run that
+/// changes the store) or temporary files; after it, every file and its
+/// directory entry is on disk.
+pub struct Batch {
+    /// The store directory, opened when the batch starts: `syncfs` reports
+    /// a write-back error of the file system that happened since (Linux 5.8
+    /// and later), so an error while the batch was written is not missed.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    store: File,
+    /// Its file system (`st_dev`): what one `syncfs` covers.
+    dev: u64,
+    path: PathBuf,
+    /// Every file written, for the platforms without `syncfs`.
+    written: Vec<PathBuf>,
+}
+
+impl Batch {
+    /// Start a batch of writes into the store at `store`.
+    pub fn start(store: &Path) -> Result<Batch> {
+        let flags = nofollow() | rustix::fs::OFlags::DIRECTORY.bits() as i32;
+        let dir = OpenOptions::new()
+            .read(true)
+            .custom_flags(flags)
+            .open(store)
+            .map_err(|e| Error::io("open directory", store, e))?;
+        let dev = dir
+            .metadata()
+            .map_err(|e| Error::io("look at", store, e))?
+            .dev();
+        Ok(Batch {
+            store: dir,
+            dev,
+            path: store.to_path_buf(),
+            written: Vec::new(),
+        })
+    }
+
+    /// Whether `file` is on the store's file system, which [`Batch::sync`]
+    /// syncs (with no `syncfs`, every file is synced by its path).
+    fn covers(&self, file: &File) -> bool {
+        cfg!(not(target_os = "linux")) || file.metadata().is_ok_and(|m| m.dev() == self.dev)
+    }
+
+    /// Make every file of the batch durable, with the renames and
+    /// directories that name it: one `syncfs` of the store's file system on
+    /// Linux (every dirty page of it, ours among them, is written and the
+    /// disk's cache flushed; a write-back error since [`Batch::start`]
+    /// fails it), elsewhere an fsync of each file and of each directory
+    /// the batch wrote into, and theirs. A failure changes nothing: the
+    /// index does not name these files yet.
+    pub fn sync(self) -> Result<()> {
+        if self.written.is_empty() {
+            return Ok(());
+        }
+        #[cfg(target_os = "linux")]
+        rustix::fs::syncfs(&self.store)
+            .map_err(|e| Error::io("sync the file system of", &self.path, e.into()))?;
+        #[cfg(not(target_os = "linux"))]
+        {
+            let mut dirs = std::collections::BTreeSet::new();
+            for f in &self.written {
+                File::open(f)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| Error::io("sync", f, e))?;
+                dirs.extend(f.ancestors().skip(1).take(2).map(Path::to_path_buf));
+            }
+            for d in dirs.iter().rev() {
+                sync_dir(d)?;
+            }
+        }
+        crate::ui::trace(format!(
+            "synced the {} file(s) of the batch under {} at once: durable before the index names them",
+            self.written.len(),
+            self.path.display()
+        ));
+        Ok(())
+    }
 }
 
 fn exists(path: &Path) -> Error {
@@ -549,6 +658,45 @@ mod tests {
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o644);
         // No temporary files are left behind.
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_batch_writes_whole_files_and_syncs_them_at_once() {
+        let d = tempfile::tempdir().unwrap();
+        let mut batch = Batch::start(d.path()).unwrap();
+        for i in 0..3 {
+            let p = d.path().join(format!("f{i}"));
+            write_atomic_in(&p, b"data", SECRET_MODE, Replace::Never, Some(&mut batch)).unwrap();
+        }
+        let again = write_atomic_in(
+            &d.path().join("f0"),
+            b"other",
+            SECRET_MODE,
+            Replace::Never,
+            Some(&mut batch),
+        );
+        assert_eq!(again.unwrap_err().code(), 4);
+        assert_eq!(batch.written.len(), 3);
+        // A file on another file system is not the batch's to sync.
+        if let Ok(shm) = tempfile::tempdir_in("/dev/shm") {
+            let f = File::create(shm.path().join("x")).unwrap();
+            let elsewhere = f.metadata().unwrap().dev() != batch.dev;
+            assert_eq!(
+                batch.covers(&f),
+                !elsewhere || cfg!(not(target_os = "linux"))
+            );
+        }
+        batch.sync().unwrap();
+        for i in 0..3 {
+            let p = d.path().join(format!("f{i}"));
+            assert_eq!(fs::read(&p).unwrap(), b"data");
+            assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
+        }
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            3,
+            "no temporary file"
+        );
     }
 
     #[test]

@@ -316,6 +316,16 @@ impl Store {
         }
     }
 
+    /// Whether an interrupted run may have left something for the next
+    /// locked run to finish (a directory store's pending journal or torn
+    /// last audit line; a store in Vault commits in one write, so never).
+    pub fn unsettled(&self) -> bool {
+        match &self.backend {
+            Backend::Dir(d) => audit::dir_unsettled(&d.dir),
+            Backend::Vault(_) => false,
+        }
+    }
+
     /// Take the store lock (exit 4 when held and not waiting), finishing
     /// first what an interrupted run left ([`DirStore::lock`]).
     pub fn lock(&self, wait: bool, now: OffsetDateTime) -> Result<Lock> {
@@ -334,8 +344,23 @@ impl Store {
     /// orphan of an interrupted run and is replaced, so a retry of the very
     /// same command never jams on it.
     pub fn write_file(&self, index: &Index, rel: &Path, data: &[u8], mode: u32) -> Result<()> {
+        self.write_file_in(index, rel, data, mode, None)
+    }
+
+    /// [`Store::write_file`] as one file of `batch` ([`fs::Batch`], a
+    /// directory store's): not synced here, so not durable until the batch
+    /// is synced, which its caller does before the index names the file. A
+    /// store in Vault has no batch: each object is durable once written.
+    pub fn write_file_in(
+        &self,
+        index: &Index,
+        rel: &Path,
+        data: &[u8],
+        mode: u32,
+        batch: Option<&mut fs::Batch>,
+    ) -> Result<()> {
         match &self.backend {
-            Backend::Dir(d) => d.write_file(index, rel, data, mode),
+            Backend::Dir(d) => d.write_file_in(index, rel, data, mode, batch),
             Backend::Vault(v) => v.write_file(index, rel, data),
         }
     }

@@ -467,6 +467,23 @@ fn a_failure_after_the_commit_point_keeps_the_audit_line_and_the_hook() {
     assert!(!env.store().join("hook.pending").exists());
 }
 
+/// The keys and certificates of a batch are written without a sync each
+/// and synced together before the index names them: a failed sync is a
+/// failure before the commit point (nothing changed, the rerun succeeds).
+#[test]
+fn a_failed_sync_of_a_batch_changes_nothing() {
+    if !have_strace() {
+        return;
+    }
+    let stores = Stores::new();
+    let batches = ["issue", "rotate", "rotate --ca --force", "rollover advance"];
+    let (injected, failed, late) = sweep(&stores, &batches, &["syncfs"]);
+    assert!(
+        injected >= batches.len() && failed == injected && late == 0,
+        "{injected} injected, {failed} failed, {late} after the commit"
+    );
+}
+
 /// Every writing command, every fault: slow (minutes).
 #[test]
 #[ignore = "slow fault sweep: run with --ignored"]
@@ -481,6 +498,7 @@ fn fault_sweep_of_every_writing_command() {
         &names,
         &[
             "fsync",
+            "syncfs",
             "rename",
             "renameat",
             "renameat2",

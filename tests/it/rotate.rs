@@ -391,3 +391,54 @@ crate::each_backend!(
     rotating_the_ca_reissues_every_user_under_it,
     no_certificate_outlives_its_ca,
 );
+
+/// A run with nothing to do reads the index once and takes no lock, as
+/// `--dry-run` does: another writer holding the lock neither refuses nor
+/// holds up the nightly no-op, while a run with work to do is refused
+/// (exit 4). A plain run still finishes an interrupted commit (a torn
+/// last audit line), under the lock.
+#[test]
+fn a_run_with_nothing_to_do_takes_no_lock_but_finishes_an_interrupted_commit() {
+    let mut env = store_at_t0(&[("alice", "100"), ("bob", "365")]);
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(env.store().join(".lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let before = env.snapshot(&env.store());
+    // Day 66: nothing due.
+    env.var("PKI_NOW", "2026-03-08T00:00:00Z");
+    let r = env.run(&["rotate"]);
+    r.ok();
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("nothing to do: 2 certificate(s) kept"),
+        "{}",
+        r.stderr
+    );
+    let d = rotate_doc(env.run(&["rotate", "--json"]).ok());
+    assert!(d.actions.iter().all(|a| a.action == "keep"), "{d:?}");
+    assert!(actions(&d)["bob"].1.starts_with("not due"), "{d:?}");
+    // Day 70: alice is due, and the lock is held.
+    env.var("PKI_NOW", "2026-03-12T00:00:00Z");
+    env.run(&["rotate"])
+        .code(4)
+        .one_line_error(&["another pki", "--wait"]);
+    assert_eq!(env.snapshot(&env.store()), before);
+    drop(lock);
+
+    // A torn last audit line: the no-op run takes the lock to cut it off.
+    env.var("PKI_NOW", "2026-03-08T00:00:00Z");
+    let log = env.store().join("audit.jsonl");
+    let mut text = std::fs::read(&log).unwrap();
+    text.extend_from_slice(b"{\"seq\":9");
+    std::fs::write(&log, &text).unwrap();
+    env.run(&["audit", "verify"]).code(3);
+    let r = env.run(&["rotate"]);
+    r.ok();
+    assert!(r.stderr.contains("nothing to do"), "{}", r.stderr);
+    env.run(&["audit", "verify"]).ok();
+    let last = std::fs::read_to_string(&log).unwrap();
+    let last: serde_json::Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "audit-torn-line-removed", "{last}");
+}
