@@ -293,6 +293,11 @@ EOF
         echo
         cat "$ROOT/bench/notes.md"
     fi
+    # The store on Vault: measured by bench/vault.sh (it needs OpenBao).
+    if [ -f "$ROOT/bench/vault-results.md" ]; then
+        echo
+        cat "$ROOT/bench/vault-results.md"
+    fi
 } >"$OUT_MD"
 rm -f "$OUT_MD.measured"
 say "wrote $OUT_MD in ${ELAPSED} s"
