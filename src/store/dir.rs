@@ -316,14 +316,9 @@ impl DirStore {
     /// index does not name is an orphan of an interrupted run (its files
     /// were written, its index was not): it is replaced, so a retry of the
     /// very same command never jams on it (a CRL number, an imported
-    /// serial).
-    pub fn write_file(&self, index: &Index, rel: &Path, data: &[u8], mode: u32) -> Result<()> {
-        self.write_file_in(index, rel, data, mode, None)
-    }
-
-    /// [`DirStore::write_file`] as one file of `batch` ([`fs::Batch`]): not
-    /// synced here, so not durable until the batch is synced, which its
-    /// caller does before the index names the file.
+    /// serial). With a `batch` ([`fs::Batch`]) it is not synced here, so
+    /// not durable until the batch is synced, which its caller does before
+    /// the index names the file.
     pub fn write_file_in(
         &self,
         index: &Index,
