@@ -276,7 +276,8 @@ impl Command {
             ),
             Command::Rotate(a) => f("rotate", !a.dry_run, Some(&a.lock), Some(&a.pass)),
             Command::Check(_) => f("check", false, None, None),
-            Command::Verify(_) => f("verify", false, None, None),
+            // Reads the CA key (encrypted: with its passphrase) to match it.
+            Command::Verify(a) => f("verify", false, None, Some(&a.pass)),
             Command::Completions(_) => f("completions", false, None, None),
             Command::Man(_) => f("man", false, None, None),
             Command::Import(a) => f("import", true, Some(&a.lock), Some(&a.pass)),

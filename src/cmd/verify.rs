@@ -35,6 +35,9 @@ pub struct Args {
     /// With --cert: the private key that should match it.
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
+    /// The CA key is read to check that it matches its certificate.
+    #[command(flatten)]
+    pub pass: crate::cli::PassphraseFile,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {

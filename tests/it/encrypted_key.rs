@@ -213,3 +213,22 @@ fn rotate_ca_keeps_an_encrypted_ca_encrypted_and_audits_it() {
     );
     env.run(&["audit", "verify"]).ok();
 }
+
+/// `verify` matches the CA key to its certificate, so an encrypted key
+/// needs its passphrase there too: by `--passphrase-file` or
+/// `PKI_PASSPHRASE_FILE`, as its own failure line says.
+#[test]
+fn verify_takes_the_passphrase_of_an_encrypted_ca_key() {
+    let mut env = Env::new();
+    std::fs::write(env.path("pass.txt"), "correct horse\n").unwrap();
+    env.run(&["init", "--encrypt", "--passphrase-file", "pass.txt"])
+        .ok();
+    env.run(&["issue", "alice", "--passphrase-file", "pass.txt"])
+        .ok();
+    let r = env.run(&["verify"]);
+    r.code(3);
+    assert!(r.stdout.contains("--passphrase-file"), "{}", r.stdout);
+    env.run(&["verify", "--passphrase-file", "pass.txt"]).ok();
+    env.var("PKI_PASSPHRASE_FILE", "pass.txt");
+    env.run(&["verify"]).ok();
+}
