@@ -246,15 +246,25 @@ pub fn check_prometheus_path(path: &std::path::Path) -> Result<()> {
 /// launches gets the new ones. Nothing is done when none was published.
 /// The change is made whatever happens here: a failure says so.
 pub fn republish(ctx: &Ctx, command: &str) -> Result<()> {
-    let index = ctx.store.read_index()?;
-    let (names, warnings) =
-        crate::deliver::by_reference::republish(&ctx.store, &index, &ctx.passphrase, ctx.now, command)
-            .map_err(|e| {
-                crate::store::after_commit(
-                    &e,
-                    "the values apps read by reference still hold the old ones: publish them again with `pki export marathon --by-reference` (and `pki export asp --by-reference`)",
-                )
-            })?;
+    // Only a store in Vault publishes (a directory store refuses to).
+    if ctx.store.as_vault().is_none() {
+        return Ok(());
+    }
+    let made = |e: Error| {
+        crate::store::after_commit(
+            &e,
+            "the values apps read by reference still hold the old ones: publish them again with `pki export marathon --by-reference` (and `pki export asp --by-reference`)",
+        )
+    };
+    let index = ctx.store.read_index().map_err(made)?;
+    let (names, warnings) = crate::deliver::by_reference::republish(
+        &ctx.store,
+        &index,
+        &ctx.passphrase,
+        ctx.now,
+        command,
+    )
+    .map_err(made)?;
     ctx.warn_all(warnings);
     if !names.is_empty() {
         ctx.say(format!(
