@@ -504,7 +504,6 @@ fn help_lists_the_commands_own_options_first_then_the_global_ones_each_described
         &["list"][..],
         &["show"],
         &["check"],
-        &["verify"],
         &["completions"],
         &["man"],
         &["audit", "show"],
@@ -516,6 +515,13 @@ fn help_lists_the_commands_own_options_first_then_the_global_ones_each_described
             assert!(!h.contains(f), "{p:?} lists {f}\n{h}");
         }
     }
+    // verify takes no lock but reads the CA key to match it (an encrypted
+    // one with its passphrase, as its failure line says).
+    let h = help(&["verify"]);
+    assert!(
+        h.contains("--passphrase-file") && !h.contains("--wait"),
+        "{h}"
+    );
     // export files takes the lock (for the audit log) but never the CA key.
     let h = help(&["export", "files"]);
     assert!(
