@@ -41,19 +41,19 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<()> {
 fn copy(ctx: &Ctx, a: &CopyArgs) -> Result<()> {
     let to = Address::parse(&a.to)?;
     let from = ctx.store.name();
-    if Store::open(&to).name() == from {
+    let target = Store::open(&to);
+    if target.name() == from {
         return Err(Error::usage(
             format!("--to {} is the store being copied", a.to),
             "give another directory or vault:// address",
         ));
     }
-    let target = Store::open(&to);
     target.refuse_file()?;
     // The source first: its lock, its index and an unbroken history, and
     // its line saying where the keys go, before anything is sent.
     let mut source_log = audit::Appender::open_locking(&ctx.store, ctx.wait, ctx.now)?;
     let index = ctx.store.read_index()?;
-    audit::verify(&ctx.store.audit_text()?).map_err(|(_, broken)| Error::Attention {
+    let mut log = audit::verify(&ctx.store.audit_text()?).map_err(|(_, broken)| Error::Attention {
         msg: format!(
             "the audit log of {} is broken at line {}: it {}; a copy would carry a history that does not verify; run `pki audit verify` and see docs/security.md",
             from.display(),
@@ -68,20 +68,14 @@ fn copy(ctx: &Ctx, a: &CopyArgs) -> Result<()> {
             "pass --force to replace it (its index and history), or copy to another address",
         ));
     }
-    source_log.record(vec![Event::new("store copy", Kind::StoreCopiedTo).detail(
+    // The source's line, written under its lock, is the last of the
+    // history the copy carries.
+    let sent = source_log.chain(vec![Event::new("store copy", Kind::StoreCopiedTo).detail(
         format!("to {to}: every certificate, key and CRL the index names"),
-    )])?;
-    let history = audit::verify(&ctx.store.audit_text()?).map_err(|_| {
-        Error::failed(
-            format!(
-                "the audit log of {} changed while it was copied",
-                from.display()
-            ),
-            "run the command again",
-        )
-    })?;
+    )]);
+    source_log.write(&sent)?;
+    log.extend(sent);
     let files = copy_files(&ctx.store, &target, &index)?;
-    let mut log = history;
     let last = log.last().map(|e| (e.seq, e.hash.clone()));
     let (seq, prev) = last.unwrap_or((0, audit::GENESIS.to_string()));
     log.extend(audit::chain(
