@@ -83,7 +83,7 @@ fn marathon_by_reference(ctx: &Ctx, a: MarathonArgs) -> Result<()> {
             recipe,
             out,
         },
-    ) = super::export::read_store(ctx, a.user.as_deref(), a.key_format, false)?;
+    ) = crate::cmd::read_store(ctx, a.user.as_deref(), a.key_format, false)?;
     let payload = RefPayload::new(
         "deploy marathon",
         byref::store_references(&user, &at),
@@ -118,7 +118,7 @@ fn asp_by_reference(ctx: &Ctx, a: AspArgs) -> Result<()> {
         index,
         recipe,
         out,
-    } = super::export::read_asp(
+    } = crate::cmd::read_asp(
         ctx,
         &a.who,
         (a.store_host.as_deref(), a.store_port),
@@ -202,7 +202,7 @@ fn deploy(
             )?;
             byref::publish(&ctx.store, ctx.wait, ctx.now, p.command(), read, out)?
         };
-        published.push(super::export::published_doc(&out.name, &at));
+        published.push(crate::cmd::published_doc(&out.name, &at));
     }
     let names: Vec<String> = p.users().into_iter().map(|(u, _)| u).collect();
     let Plan {

@@ -18,8 +18,6 @@ use crate::store::CertState;
 mod args;
 mod by_reference;
 
-pub use by_reference::{published_doc, read_asp, read_store};
-
 pub use args::{
     AspArgs, AspFormat, FilesArgs, Format, K8sArgs, K8sFormat, MarathonArgs, RiakAdminArgs, Target,
 };

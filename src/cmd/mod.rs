@@ -1,6 +1,7 @@
 //! One module per command. Each has an `Args` (clap) and a `run`. This
-//! module holds what they share: [`Ctx`], the dispatch, and the `--json`
-//! documents built from the layers' types (`json.rs` imports nothing above x509/).
+//! module holds what they share: [`Ctx`], the dispatch, the `--json`
+//! documents built from the layers' types (`json.rs` imports nothing above
+//! x509/), and what export and deploy both read by reference.
 
 pub mod audit;
 pub mod check;
@@ -28,12 +29,17 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
+use crate::cli::AspUsers;
 use crate::cli::{Cli, Command};
+use crate::deliver::by_reference::{self as byref, Read, ASP, STORE};
+use crate::deliver::pick_user;
 use crate::error::{Error, Result};
 use crate::json;
+use crate::store::publish::Published;
 use crate::store::Store;
 use crate::ui::Ui;
 use crate::x509::cert::{days_left, rfc3339};
+use crate::x509::keys::KeyFormat;
 
 /// What every command gets: the store, the output, the lock policy and the clock.
 pub struct Ctx {
@@ -273,4 +279,57 @@ pub fn republish(ctx: &Ctx, command: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// What `export marathon` and `deploy marathon` by reference read
+/// ([`byref::read`]): the user (the one named, or the store's only one)
+/// and the CA's publication. Its warnings are printed.
+pub fn read_store(
+    ctx: &Ctx,
+    user: Option<&str>,
+    format: KeyFormat,
+    allow_non_rsa: bool,
+) -> Result<(String, Read)> {
+    let mut picked = String::new();
+    let read = byref::read(&ctx.store, STORE, &ctx.passphrase, ctx.now, |index| {
+        picked = pick_user(&ctx.store, index, user)?.user.clone();
+        Ok(byref::store_publication(format, allow_non_rsa))
+    })?;
+    ctx.warn_all(&read.out.warnings);
+    Ok((picked, read))
+}
+
+/// What `export asp` and `deploy asp` by reference read: the controller's
+/// publication for `who` at `address` (`--store-host`, `--store-port`).
+/// Its warnings are printed.
+pub fn read_asp(
+    ctx: &Ctx,
+    who: &AspUsers,
+    address: (Option<&str>, Option<u16>),
+    format: KeyFormat,
+    allow_non_rsa: bool,
+) -> Result<Read> {
+    let read = byref::read(&ctx.store, ASP, &ctx.passphrase, ctx.now, |index| {
+        Ok(byref::asp_publication(
+            index,
+            &who.users,
+            who.all_users,
+            address.0,
+            address.1,
+            format,
+            allow_non_rsa,
+        ))
+    })?;
+    ctx.warn_all(&read.out.warnings);
+    Ok(read)
+}
+
+/// A publication as the JSON documents report it.
+pub fn published_doc(name: &str, at: &Published) -> json::PublishedDoc {
+    json::PublishedDoc {
+        name: name.to_string(),
+        mount: at.mount.clone(),
+        path: at.path.clone(),
+        fields: byref::fields_of(name),
+    }
 }

@@ -12,14 +12,12 @@
 use serde_json::Value;
 
 use super::{AspArgs, AspFormat, Format, MarathonArgs};
-use crate::cli::AspUsers;
-use crate::cmd::Ctx;
+use crate::cmd::{published_doc, read_asp, read_store, Ctx};
 use crate::deliver::by_reference::{self as byref, Outgoing, Read, References, ASP, STORE};
-use crate::deliver::{asp, marathon, pick_user};
+use crate::deliver::{asp, marathon};
 use crate::error::Result;
 use crate::json;
 use crate::store::publish::{Publication, Published};
-use crate::x509::keys::KeyFormat;
 
 pub fn marathon_cmd(ctx: &Ctx, a: &MarathonArgs, merge_into: Option<Value>) -> Result<()> {
     if let Some(v) = &a.marathon_version {
@@ -137,49 +135,6 @@ pub fn asp_cmd(ctx: &Ctx, a: &AspArgs, settings: &[(String, String)]) -> Result<
     Ok(())
 }
 
-/// What `export marathon` and `deploy marathon` by reference read
-/// ([`byref::read`]): the user (the one named, or the store's only one)
-/// and the CA's publication. Its warnings are printed.
-pub fn read_store(
-    ctx: &Ctx,
-    user: Option<&str>,
-    format: KeyFormat,
-    allow_non_rsa: bool,
-) -> Result<(String, Read)> {
-    let mut picked = String::new();
-    let read = byref::read(&ctx.store, STORE, &ctx.passphrase, ctx.now, |index| {
-        picked = pick_user(&ctx.store, index, user)?.user.clone();
-        Ok(byref::store_publication(format, allow_non_rsa))
-    })?;
-    ctx.warn_all(&read.out.warnings);
-    Ok((picked, read))
-}
-
-/// What `export asp` and `deploy asp` by reference read: the controller's
-/// publication for `who` at `address` (`--store-host`, `--store-port`).
-/// Its warnings are printed.
-pub fn read_asp(
-    ctx: &Ctx,
-    who: &AspUsers,
-    address: (Option<&str>, Option<u16>),
-    format: KeyFormat,
-    allow_non_rsa: bool,
-) -> Result<Read> {
-    let read = byref::read(&ctx.store, ASP, &ctx.passphrase, ctx.now, |index| {
-        Ok(byref::asp_publication(
-            index,
-            &who.users,
-            who.all_users,
-            address.0,
-            address.1,
-            format,
-            allow_non_rsa,
-        ))
-    })?;
-    ctx.warn_all(&read.out.warnings);
-    Ok(read)
-}
-
 /// `app` with the references' `secrets` block.
 fn with_secrets(mut app: Value, refs: &References) -> Value {
     app["secrets"] = Value::Object(refs.secrets.clone());
@@ -209,14 +164,4 @@ fn emit(ctx: &Ctx, doc: Value, at: &Published, name: &str) -> Result<()> {
         });
     }
     ctx.data(&json::to_text(&doc, "the Marathon document")?)
-}
-
-/// A publication as the JSON documents report it.
-pub fn published_doc(name: &str, at: &Published) -> json::PublishedDoc {
-    json::PublishedDoc {
-        name: name.to_string(),
-        mount: at.mount.clone(),
-        path: at.path.clone(),
-        fields: byref::fields_of(name),
-    }
 }
