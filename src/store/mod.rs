@@ -306,14 +306,7 @@ impl Store {
     /// ([`Store::make_room`]).
     pub fn lock_new(&self, wait: bool, now: OffsetDateTime) -> Result<Lock> {
         self.make_room()?;
-        match &self.backend {
-            Backend::Dir(d) => Ok(Lock::Dir(d.lock(wait, now)?.0)),
-            Backend::Vault(v) => {
-                let lease = v.lock(wait)?;
-                v.begin(true)?;
-                Ok(Lock::Vault(lease))
-            }
-        }
+        self.lock_in(wait, now, true)
     }
 
     /// Whether an interrupted run may have left something for the next
@@ -329,11 +322,17 @@ impl Store {
     /// Take the store lock (exit 4 when held and not waiting), finishing
     /// first what an interrupted run left ([`DirStore::lock`]).
     pub fn lock(&self, wait: bool, now: OffsetDateTime) -> Result<Lock> {
+        self.lock_in(wait, now, false)
+    }
+
+    /// The lock, and in Vault the state read under it (`create`: a store
+    /// that does not exist yet is an empty one).
+    fn lock_in(&self, wait: bool, now: OffsetDateTime, create: bool) -> Result<Lock> {
         match &self.backend {
             Backend::Dir(d) => Ok(Lock::Dir(d.lock(wait, now)?.0)),
             Backend::Vault(v) => {
                 let lease = v.lock(wait)?;
-                v.begin(false)?;
+                v.begin(create)?;
                 Ok(Lock::Vault(lease))
             }
         }
