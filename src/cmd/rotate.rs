@@ -138,8 +138,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     // commit) runs now, before anything else; its outcome is reported last.
     let earlier = run_pending(ctx);
     if !first.changes() && !ctx.store.unsettled() {
-        // Nothing is due in the committed index and no interrupted commit
-        // is left to finish: nothing to write, so no lock, as a dry run.
+        // Nothing is due in the committed index and no interrupted run
+        // left anything to finish (in Vault: a lock whose holder is gone,
+        // which the transaction below takes over and releases): nothing to
+        // write, so no lock, as a dry run.
         // The answer is the committed index's (as if this run came just
         // before any writer now at work). Stale temporary files and
         // orphans stay for the next run that takes the lock: looking for

@@ -310,12 +310,14 @@ impl Store {
     }
 
     /// Whether an interrupted run may have left something for the next
-    /// locked run to finish (a directory store's pending journal or torn
-    /// last audit line; a store in Vault commits in one write, so never).
+    /// locked run to finish: a directory store's pending journal or torn
+    /// last audit line; in Vault (which commits in one write) the lock of a
+    /// holder that is gone, which would otherwise stay until the next
+    /// writer, and make writers of other hosts wait out its lease.
     pub fn unsettled(&self) -> bool {
         match &self.backend {
             Backend::Dir(d) => audit::dir_unsettled(&d.dir),
-            Backend::Vault(_) => false,
+            Backend::Vault(v) => v.lock_left(),
         }
     }
 

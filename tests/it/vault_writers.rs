@@ -394,6 +394,20 @@ fn a_killed_holder_is_taken_over_at_once_on_its_host_and_a_foreign_one_after_its
         ["bob", "carol", "dave", "erin", "fred"]
     );
     env.run(&["audit", "verify"]).ok();
+
+    // A `rotate` with nothing due (cron's usual run) takes no lock: it
+    // neither waits for a live holder nor takes its lock over...
+    vault.put_object("lock", foreign(unix_now() + 3600));
+    let before = vault.state_version();
+    a.run(&["rotate"]).ok();
+    assert_eq!(vault.object("lock").unwrap().0["host"], "ci-runner-7");
+    // ...but a lock whose holder is gone it releases, which would otherwise
+    // keep the next writer of another host waiting out the lease.
+    vault.put_object("lock", foreign(unix_now() - 1));
+    a.run(&["rotate"]).ok();
+    assert!(vault.object("lock").is_none(), "the lock left was released");
+    assert_eq!(vault.state_version(), before, "nothing was due");
+    env.run(&["audit", "verify"]).ok();
 }
 
 #[test]

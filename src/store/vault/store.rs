@@ -305,9 +305,8 @@ impl VaultStore {
             // Held, or taken by another writer first: look at the holder.
             cas = 0;
             if let Some(cur) = client.kv_get(&self.mount, &key)? {
-                let held: Option<Holder> = serde_json::from_value(Value::Object(cur.data)).ok();
-                match held {
-                    Some(h) if !h.gone() => {
+                match Holder::live(cur.data) {
+                    Some(h) => {
                         if !wait {
                             return Err(Error::Locked {
                                 dir: PathBuf::from(self.address().to_string()),
@@ -333,6 +332,19 @@ impl VaultStore {
                 // cannot replace: taken against the latest version.
                 cas = client.kv_version(&self.mount, &key)?;
             }
+        }
+    }
+
+    /// Whether the lock is held by a holder that is gone (or that pki
+    /// cannot read), so that the next writer would take it over. A failed
+    /// read is "no": the writer that follows reads it again and says why.
+    pub fn lock_left(&self) -> bool {
+        let Ok(client) = self.client() else {
+            return false;
+        };
+        match client.kv_get(&self.mount, &self.key("lock")) {
+            Ok(Some(cur)) => Holder::live(cur.data).is_none(),
+            _ => false,
         }
     }
 
@@ -723,6 +735,14 @@ impl Holder {
 
     fn to_value(&self) -> Value {
         serde_json::to_value(self).expect("plain data encodes")
+    }
+
+    /// The holder a lock object names, unless it is gone or unreadable
+    /// (a lock any writer may take over).
+    fn live(data: serde_json::Map<String, Value>) -> Option<Holder> {
+        serde_json::from_value::<Holder>(Value::Object(data))
+            .ok()
+            .filter(|h| !h.gone())
     }
 
     /// A holder whose lease ran out, or a process of this host that is gone.
