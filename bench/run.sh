@@ -168,16 +168,9 @@ bench b-pki-one "$RUNS_A" "$(seeded pki)" "bash $B/pki-user.sh myuser"
 
 # --- (c) check and no-op rotate at 1,000 and 10,000 users -----------------
 mkdir -p "$CACHE"
+. "$ROOT/bench/stores.sh"
 for n in 1000 10000; do
-    store="$CACHE/store-$n"
-    if [ ! -f "$store/index.json" ] || [ "$(cd "$CACHE" && cat "stamp-$n" 2>/dev/null)" != "$n ecdsa-p256 v1" ]; then
-        say "building the $n-user store (ECDSA P-256, once; kept in $CACHE)"
-        rm -rf "$store"
-        seq -f 'user%05g' 1 "$n" >"$WORK/users-$n.txt"
-        PKI_DIR="$store" "$PKI" init -q
-        PKI_DIR="$store" "$PKI" -q issue --key-type ecdsa-p256 --from "$WORK/users-$n.txt" 2>/dev/null
-        echo "$n ecdsa-p256 v1" >"$CACHE/stamp-$n"
-    fi
+    store=$(bench_store "$n")
     for verb in check rotate; do
         if has "$verb"; then
             cmd="$PKI --dir $store $verb"
@@ -292,6 +285,11 @@ EOF
     if [ -f "$ROOT/bench/notes.md" ]; then
         echo
         cat "$ROOT/bench/notes.md"
+    fi
+    # The directory store against its size: measured by bench/store.sh.
+    if [ -f "$ROOT/bench/store-results.md" ]; then
+        echo
+        cat "$ROOT/bench/store-results.md"
     fi
     # The store on Vault: measured by bench/vault.sh (it needs OpenBao).
     if [ -f "$ROOT/bench/vault-results.md" ]; then

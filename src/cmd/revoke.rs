@@ -36,7 +36,12 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let (user, serial) = (a.user.as_deref(), a.serial.as_deref());
     // Check unlocked first: a bad name or serial is exit 2 without waiting.
-    let index = ctx.store.read_index()?;
+    // `revoke USER` reads and writes only that user's entries (in a store
+    // whose index is in shards, one revoke costs O(change)); a serial may
+    // be anyone's.
+    let named: Vec<String> = user.map(String::from).into_iter().collect();
+    let whose = user.map(|_| named.as_slice());
+    let index = ctx.store.read_index_for(whose)?;
     index.ca(&ctx.store)?;
     target(&index, user, serial)?;
     if let Some(hex) = serial {
@@ -49,7 +54,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             ctx.say(format!("--serial {} matches {who}{full}", hex.trim()));
         }
     }
-    let done = ctx.store.transact(ctx.wait, ctx.now, |tx| {
+    let done = ctx.store.transact_for(whose, ctx.wait, ctx.now, |tx| {
         let Some(i) = target(&tx.index, user, serial)? else {
             return Ok(None);
         };

@@ -452,12 +452,26 @@ pub fn dir_head(dir: &Path, done: &str) -> Result<(u64, String)> {
         )
     };
     crate::store::fs::append(&path, b"", crate::store::fs::SECRET_MODE)?;
-    let bytes = crate::store::fs::read_private(&path, crate::store::fs::Kind::File).map_err(
-        |e| match e {
-            Ok(refusal) => refusal,
-            Err(e) => damaged(format!("cannot be read: {}", crate::error::one_line(&e))),
-        },
-    )?;
+    let unreadable =
+        |e: std::io::Error| damaged(format!("cannot be read: {}", crate::error::one_line(&e)));
+    // Only the end of the log: the whole of it is megabytes in a large store.
+    let log =
+        crate::store::fs::open_private(&path, crate::store::fs::Kind::File).map_err(
+            |e| match e {
+                Ok(refusal) => refusal,
+                Err(e) => unreadable(e),
+            },
+        )?;
+    let bytes = match tail_lines(log, AUDIT_TAIL).map_err(unreadable)? {
+        Some(tail) => tail,
+        // A last line longer than the window: the whole log.
+        None => crate::store::fs::read_private(&path, crate::store::fs::Kind::File).map_err(
+            |e| match e {
+                Ok(refusal) => refusal,
+                Err(e) => unreadable(e),
+            },
+        )?,
+    };
     head_of(&bytes).map_err(|why| damaged(why.into()))
 }
 
@@ -584,6 +598,11 @@ pub struct Recovered {
 pub fn recover(store: &DirStore, now: OffsetDateTime) -> Result<Recovered> {
     let dir = &store.dir;
     let mut done = Recovered::default();
+    // Most often there is nothing to finish, which the end of the log and
+    // the journal's absence tell without reading the whole log.
+    if !dir_unsettled(dir) {
+        return Ok(done);
+    }
     let log = log_path(dir);
     let bytes =
         crate::store::fs::read_if_present(&log, crate::store::fs::Kind::File)?.unwrap_or_default();
@@ -686,7 +705,16 @@ const AUDIT_TAIL: u64 = 64 * 1024;
 
 /// Whether the last line of `log` may be torn ([`torn_tail`]),
 /// from its last `window` bytes; true when the last line does not fit in them.
-fn torn_end(mut log: impl std::io::Read + std::io::Seek, window: u64) -> std::io::Result<bool> {
+fn torn_end(log: impl std::io::Read + std::io::Seek, window: u64) -> std::io::Result<bool> {
+    Ok(tail_lines(log, window)?.is_none_or(|t| torn_tail(&t) > 0))
+}
+
+/// The whole lines among the last `window` bytes of `log` (and a torn
+/// last one), or None when the last line does not fit in them.
+fn tail_lines(
+    mut log: impl std::io::Read + std::io::Seek,
+    window: u64,
+) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::SeekFrom;
     let len = log.seek(SeekFrom::End(0))?;
     // From one byte before the window, so a line that begins exactly at
@@ -695,16 +723,14 @@ fn torn_end(mut log: impl std::io::Read + std::io::Seek, window: u64) -> std::io
     log.seek(SeekFrom::Start(start))?;
     let mut tail = Vec::new();
     log.read_to_end(&mut tail)?;
-    let lines = if start == 0 {
-        &tail[..]
-    } else {
-        // Drop the part of a line the window begins inside.
-        match tail.iter().position(|b| *b == b'\n') {
-            Some(i) if i + 1 < tail.len() => &tail[i + 1..],
-            _ => return Ok(true),
-        }
-    };
-    Ok(torn_tail(lines) > 0)
+    if start == 0 {
+        return Ok(Some(tail));
+    }
+    // Drop the part of a line the window begins inside.
+    match tail.iter().position(|b| *b == b'\n') {
+        Some(i) if i + 1 < tail.len() => Ok(Some(tail.split_off(i + 1))),
+        _ => Ok(None),
+    }
 }
 
 /// The first broken link of a log: its 1-based line number and what is wrong.
@@ -842,6 +868,28 @@ mod tests {
             }
         }
         assert!(!torn_end(Cursor::new(b""), AUDIT_TAIL).unwrap());
+    }
+
+    #[test]
+    fn the_head_read_from_the_end_of_the_log_is_the_head_of_the_whole_log() {
+        use std::io::Cursor;
+        let log = unsettled_log();
+        let want = head_of(&log).unwrap();
+        assert!(want.0 > 1);
+        let last = log[..log.len() - 1]
+            .rsplit(|b| *b == b'\n')
+            .next()
+            .unwrap()
+            .len() as u64
+            + 1;
+        for window in 1..=log.len() as u64 + 2 {
+            match tail_lines(Cursor::new(&log), window).unwrap() {
+                Some(tail) => assert_eq!(head_of(&tail).unwrap(), want, "window {window}"),
+                // Only a window shorter than the last line needs the whole log.
+                None => assert!(window < last, "window {window}"),
+            }
+        }
+        assert_eq!(tail_lines(Cursor::new(b""), 9).unwrap(), Some(Vec::new()));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! ```text
 //! <store>/                 0700
 //!   index.json             0600  the one source of truth: current CA, every certificate, settings
+//!   index.d/<shard>.<n>.json 0600  past 1,000 certificates, their entries (index.json names the files)
 //!   .lock                        taken by every command that writes
 //!   audit.jsonl            0600  the hash-chained audit log
 //!   ca/<serial>.crt        0644  every CA certificate ever made here
@@ -16,21 +17,40 @@
 //! naming a complete, matching old pair or a complete, matching new one;
 //! files written by an interrupted run are orphans no index names.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
 use super::fs::{self, Replace, SECRET_MODE};
-use super::{after_commit, audit, hook, Index, Scanned, INDEX_FILE, LOCK_FILE, STORE_DIRS};
+use super::{after_commit, audit, hook, shard, Index, Scanned, INDEX_FILE, LOCK_FILE, STORE_DIRS};
 use crate::error::{Error, Result};
 
 /// A store directory.
 #[derive(Clone, Debug)]
 pub struct DirStore {
     pub dir: PathBuf,
+    /// The users whose directories this run has said it writes into
+    /// ([`INTENT_FILE`]).
+    intent: Arc<Mutex<BTreeSet<String>>>,
 }
 
+/// The users whose directories a run holding the lock writes into, one
+/// name per line, appended (and synced) before the first file is made in
+/// each: where a run killed before its commit can have left temporary
+/// files and orphans, for the next run that takes the lock to remove. It
+/// is emptied once that is done, and after each commit.
+pub const INTENT_FILE: &str = "users.intent";
+
 impl DirStore {
+    pub fn new(dir: PathBuf) -> DirStore {
+        DirStore {
+            dir,
+            intent: Default::default(),
+        }
+    }
+
     pub fn path(&self, rel: &Path) -> PathBuf {
         self.dir.join(rel)
     }
@@ -45,8 +65,10 @@ impl DirStore {
     /// only what a killed `init` leaves (the lock, `ca/`, temporary files) is
     /// a store in the making, so running `init` again succeeds.
     pub fn refuse_foreign_dir(&self) -> Result<()> {
-        const OURS: [&str; 8] = [
+        const OURS: [&str; 10] = [
             INDEX_FILE,
+            shard::SHARD_DIR,
+            INTENT_FILE,
             ".lock",
             audit::AUDIT_FILE,
             audit::PENDING_FILE,
@@ -129,10 +151,10 @@ impl DirStore {
             }
             Err(_) => return Ok(()),
         }
-        for d in STORE_DIRS {
+        for d in STORE_DIRS.iter().chain([&shard::SHARD_DIR]) {
             fs::check_path(&self.dir.join(d), fs::Kind::Dir)?;
         }
-        for f in [INDEX_FILE, LOCK_FILE, audit::AUDIT_FILE] {
+        for f in [INDEX_FILE, LOCK_FILE, audit::AUDIT_FILE, INTENT_FILE] {
             fs::check_path(&self.dir.join(f), fs::Kind::Any)?;
         }
         Ok(())
@@ -192,26 +214,145 @@ impl DirStore {
     /// and so is an index whose entries are not what pki writes
     /// ([`Index::validate`]).
     pub fn read_index(&self) -> Result<Index> {
+        self.read_index_for(None)
+    }
+
+    /// [`DirStore::read_index`]; an index in shards ([`shard`]) with only
+    /// the entries of `users` when they are given.
+    pub fn read_index_for(&self, users: Option<&[String]>) -> Result<Index> {
         self.guard()?;
         let path = self.dir.join(INDEX_FILE);
-        let text = match fs::read_private(&path, fs::Kind::Any) {
-            Ok(t) => t,
-            Err(Ok(refusal)) => return Err(refusal),
-            Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Err(self.no_store()),
-            Err(Err(source)) => return Err(Error::Read { path, source }),
+        // A reader holds no lock: a writer may replace the index, and
+        // remove the shard files it named, while they are read. Read again
+        // when that is what happened.
+        let mut tries = 0;
+        let index = loop {
+            let text = self.read_index_text()?;
+            let mut index = Index::from_text(&text, &path)?;
+            index.check_format(&path, shard::SHARDED_FORMAT)?;
+            if index.shards.is_none() {
+                index.validate(&path)?;
+                break index;
+            }
+            match shard::assemble(&mut index, &path, users, |rel, buf| {
+                self.read_shard(rel, buf)
+            }) {
+                Ok(()) => break index,
+                Err(_) if tries < 10 && self.read_index_text().ok().as_ref() != Some(&text) => {
+                    tries += 1
+                }
+                Err(e) => return Err(e),
+            }
         };
-        let index = Index::parse(&text, &path)?;
         crate::ui::trace(format!(
-            "read {} ({} certificate(s)): the store's state",
+            "read {} ({} certificate(s){}): the store's state",
             path.display(),
-            index.certificates.len()
+            index.certificates.len(),
+            if index.layout.as_ref().is_some_and(shard::Layout::partial) {
+                ", from the shards of the users named"
+            } else {
+                ""
+            }
         ));
         Ok(index)
     }
 
+    fn read_index_text(&self) -> Result<Vec<u8>> {
+        let path = self.dir.join(INDEX_FILE);
+        match fs::read_private(&path, fs::Kind::Any) {
+            Ok(t) => Ok(t),
+            Err(Ok(refusal)) => Err(refusal),
+            Err(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(self.no_store()),
+            Err(Err(source)) => Err(Error::Read { path, source }),
+        }
+    }
+
+    /// A shard file `index.json` names, read as every file of the store is.
+    fn read_shard(&self, rel: &Path, buf: &mut Vec<u8>) -> Result<()> {
+        self.check_parents(rel)?;
+        let path = self.path(rel);
+        fs::read_private_into(&path, fs::Kind::File, buf).map_err(|e| match e {
+            Ok(refusal) => refusal,
+            Err(e) => Error::failed(
+                format!(
+                    "{} names {} but it cannot be read: {}",
+                    self.dir.join(INDEX_FILE).display(),
+                    path.display(),
+                    crate::error::one_line(&e)
+                ),
+                "restore the store's index.json and index.d/ from a backup; the certificates and keys beside them are intact",
+            ),
+        })
+    }
+
     /// Replace the index atomically: the single commit point of every change.
     pub fn write_index(&self, index: &Index) -> Result<()> {
-        self.write_index_text(&crate::ui::to_text(index, "the index")?)
+        let encoded = shard::encode(index, None)?;
+        self.write_shards(&encoded.shards)?;
+        self.write_index_text(&encoded.index)?;
+        self.remove_replaced(&encoded.replaced);
+        Ok(())
+    }
+
+    /// Write the shard files an index is about to name, durable before it does.
+    fn write_shards(&self, shards: &[(PathBuf, String)]) -> Result<()> {
+        let Some((first, _)) = shards.first() else {
+            return Ok(());
+        };
+        self.ensure_parent(first)?;
+        let mut batch = fs::Batch::start(&self.dir)?;
+        for (rel, text) in shards {
+            // A file of this name is an orphan of an interrupted run: the
+            // index names no file of a generation it has not reached.
+            fs::write_atomic_in(
+                &self.path(rel),
+                text.as_bytes(),
+                SECRET_MODE,
+                Replace::Allow,
+                Some(&mut batch),
+            )?;
+        }
+        batch.sync()?;
+        crate::ui::trace(format!(
+            "wrote {} shard file(s) of the index under {} (0600), not current until index.json names them",
+            shards.len(),
+            self.dir.join(shard::SHARD_DIR).display()
+        ));
+        Ok(())
+    }
+
+    /// Remove the shard files a commit stopped naming. After the commit,
+    /// so a failure changes nothing: the next run that takes the lock
+    /// removes what is left ([`DirStore::remove_unnamed_shards`]).
+    fn remove_replaced(&self, replaced: &[PathBuf]) {
+        for rel in replaced {
+            let _ = std::fs::remove_file(self.path(rel));
+        }
+    }
+
+    /// Under the lock: remove the files of `index.d/` that `index` does not
+    /// name (those a commit replaced, and those of an interrupted one).
+    fn remove_unnamed_shards(&self, index: &Index) -> Result<()> {
+        let dir = self.dir.join(shard::SHARD_DIR);
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        fs::check_path(&dir, fs::Kind::Dir)?;
+        let named: std::collections::HashSet<PathBuf> = index
+            .layout
+            .iter()
+            .flat_map(|l| l.files())
+            .map(|rel| self.path(&rel))
+            .collect();
+        for e in rd.flatten() {
+            let p = e.path();
+            if !named.contains(&p) && e.file_type().is_ok_and(|t| t.is_file()) {
+                std::fs::remove_file(&p).map_err(|e| {
+                    Error::io("remove a shard file the index no longer names", &p, e)
+                })?;
+            }
+        }
+        Ok(())
     }
 
     fn write_index_text(&self, text: &str) -> Result<()> {
@@ -231,31 +372,94 @@ impl DirStore {
             .map(|b| crate::x509::cert::sha256_hex(&b))
     }
 
+    /// The users a run killed since the last commit said it was writing
+    /// for ([`INTENT_FILE`]): their directories, and the store's own
+    /// (`ca/`, `crl/`, `users/`, `index.d/`), are where it can have left
+    /// temporary files and orphans. Only those are looked at, not every
+    /// user's directory of a store of thousands. A name that is not one
+    /// (a line torn by a crash, an edit) is skipped.
+    pub fn intended(&self) -> Result<Vec<String>> {
+        let path = self.dir.join(INTENT_FILE);
+        let text = fs::read_if_present(&path, fs::Kind::File)?.unwrap_or_default();
+        let mut users: Vec<String> = String::from_utf8_lossy(&text)
+            .lines()
+            .filter(|u| crate::x509::names::validate_user(u).is_ok())
+            .map(String::from)
+            .collect();
+        users.sort();
+        users.dedup();
+        Ok(users)
+    }
+
     /// The directories where a run killed since the last commit can have
-    /// left temporary files: the store, `ca/`, `crl/`, `users/`, and each
-    /// `users/<user>/` changed since `index.json` was last written (a
-    /// temporary file is made, and removed, only under the lock, and the
-    /// run that makes one either commits after removing it or is killed
-    /// before committing: so one left behind is always newer than the
-    /// index). That spares a stat-and-read of every user's directory on
-    /// each command in a store of thousands.
-    pub fn temp_dirs(&self) -> Vec<PathBuf> {
+    /// left temporary files: the store's own where files are written (not
+    /// `users/`, which holds only directories: listing it would cost one
+    /// entry per user) and those of `users` ([`DirStore::intended`]).
+    pub fn temp_dirs(&self, users: &[String]) -> Vec<PathBuf> {
         let mut dirs = vec![self.dir.clone()];
-        dirs.extend(STORE_DIRS.iter().map(|d| self.dir.join(d)));
+        dirs.extend(
+            ["ca", "crl", shard::SHARD_DIR]
+                .iter()
+                .map(|d| self.dir.join(d)),
+        );
+        dirs.extend(users.iter().map(|u| self.dir.join("users").join(u)));
+        dirs
+    }
+
+    /// The users' directories changed since `index.json` was last written:
+    /// where anything a run left without saying so ([`INTENT_FILE`] came
+    /// with this version; a file put there by hand) can be. A temporary
+    /// file or orphan is made only under the lock, by a run that commits
+    /// after it or is stopped before: so one left behind is newer than the
+    /// index. One stat per user: looked at only by a run that reads the
+    /// whole index anyway.
+    fn changed_user_dirs(&self) -> Vec<PathBuf> {
         let committed = std::fs::symlink_metadata(self.dir.join(INDEX_FILE))
             .and_then(|m| m.modified())
             .ok();
-        if let Ok(rd) = std::fs::read_dir(self.dir.join("users")) {
-            dirs.extend(rd.flatten().filter_map(|e| {
+        let Ok(rd) = std::fs::read_dir(self.dir.join("users")) else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .filter_map(|e| {
                 let m = e.metadata().ok().filter(|m| m.is_dir())?;
                 let changed = match (committed, m.modified()) {
                     (Some(c), Ok(t)) => t >= c,
                     _ => true,
                 };
                 changed.then(|| e.path())
-            }));
+            })
+            .collect()
+    }
+
+    /// Say, before a file is made in `users/<user>/`, that this run writes
+    /// there: appended to [`INTENT_FILE`] and synced, once per user and run.
+    pub fn intend<'u>(&self, users: impl IntoIterator<Item = &'u str>) -> Result<()> {
+        let mut said = self.intent.lock().unwrap_or_else(|e| e.into_inner());
+        let mut new: Vec<&str> = users.into_iter().filter(|u| !said.contains(*u)).collect();
+        new.sort_unstable();
+        new.dedup();
+        if new.is_empty() {
+            return Ok(());
         }
-        dirs
+        let mut text = new.join("\n");
+        text.push('\n');
+        fs::append(&self.dir.join(INTENT_FILE), text.as_bytes(), SECRET_MODE)?;
+        said.extend(new.into_iter().map(String::from));
+        Ok(())
+    }
+
+    /// Forget what [`DirStore::intend`] said: the run committed, or the
+    /// leftovers it named were removed. Not synced: an intent that comes
+    /// back after a crash only makes the next run look once more.
+    pub fn clear_intent(&self) -> Result<()> {
+        let path = self.dir.join(INTENT_FILE);
+        let mut said = self.intent.lock().unwrap_or_else(|e| e.into_inner());
+        if fs::clear(&path)? {
+            crate::ui::trace(format!("emptied {}", path.display()));
+        }
+        said.clear();
+        Ok(())
     }
 
     /// The key and certificate files in `dirs` (user directories, as
@@ -266,7 +470,18 @@ impl DirStore {
     pub fn orphans_in(&self, index: &Index, dirs: &[PathBuf]) -> Vec<PathBuf> {
         let users = self.dir.join("users");
         let mut out = Vec::new();
-        for dir in dirs.iter().filter(|d| d.parent() == Some(users.as_path())) {
+        // Only the directories of users whose entries `index` holds (one
+        // read in shards may not hold everyone's): anything else is no
+        // orphan of its.
+        let held = |d: &&PathBuf| {
+            d.file_name()
+                .is_some_and(|u| index.holds_user(&u.to_string_lossy()))
+        };
+        for dir in dirs
+            .iter()
+            .filter(|d| d.parent() == Some(users.as_path()))
+            .filter(held)
+        {
             let Ok(rd) = std::fs::read_dir(dir) else {
                 continue;
             };
@@ -299,9 +514,9 @@ impl DirStore {
     }
 
     /// Remove the orphans of an interrupted run ([`DirStore::orphans_in`]) from
-    /// the user directories changed since the index was written (where a
-    /// killed run leaves them; see [`DirStore::temp_dirs`]). Only under the
-    /// store lock, with `index` as read under it: no other pki is writing.
+    /// the user directories it said it wrote into (see
+    /// [`DirStore::intended`]). Only under the store lock, with `index` as
+    /// read under it: no other pki is writing.
     fn remove_orphans(&self, index: &Index, changed: &[PathBuf]) -> Result<()> {
         for rel in self.orphans_in(index, changed) {
             let p = self.path(&rel);
@@ -327,7 +542,18 @@ impl DirStore {
         mode: u32,
         batch: Option<&mut fs::Batch>,
     ) -> Result<()> {
+        let user = user_of(rel);
+        if let Some(user) = user.filter(|u| !index.holds_user(u)) {
+            return Err(shard::fault(&format!(
+                "a file of user {user}, whose entries were not read, was written"
+            )));
+        }
         self.ensure_parent(rel)?;
+        // Said once the directory is known to be the store's own, before
+        // anything is made in it.
+        if let Some(user) = user {
+            self.intend([user])?;
+        }
         let path = self.path(rel);
         let orphan = fs::check_path(&path, fs::Kind::File)? && !index.names(rel);
         let replace = if orphan {
@@ -393,16 +619,16 @@ impl DirStore {
     /// Take the store lock (exit 4 when held and not waiting). Whoever
     /// holds it is the only pki writing here, so stale temporary files of
     /// killed runs are removed now, and what an interrupted commit left is
-    /// finished ([`audit::recover`]). Returns the lock and the directories
-    /// changed since the last commit (where orphans can be).
-    pub fn lock(&self, wait: bool, now: OffsetDateTime) -> Result<(fs::Lock, Vec<PathBuf>)> {
+    /// finished ([`audit::recover`]). Returns the lock and the users an
+    /// interrupted run wrote for ([`DirStore::intended`]: where orphans can be).
+    pub fn lock(&self, wait: bool, now: OffsetDateTime) -> Result<(fs::Lock, Vec<String>)> {
         let lock = fs::Lock::acquire(&self.dir, wait)?;
-        // What an interrupted run may have left is in the directories
-        // changed since the last commit: listed once (one stat per user).
-        let changed = self.temp_dirs();
-        fs::remove_temp_files(changed.iter().cloned())?;
+        // What an interrupted run may have left is in the directories it
+        // said it was writing into.
+        let users = self.intended()?;
+        fs::remove_temp_files(self.temp_dirs(&users))?;
         audit::recover(self, now)?;
-        Ok((lock, changed))
+        Ok((lock, users))
     }
 
     /// Before the lock is taken: refuse an untrusted store, or say how to
@@ -420,19 +646,42 @@ impl DirStore {
     }
 
     /// Under the lock: the index (a new empty one when `create` and there
-    /// is none yet), with the orphans of an interrupted run removed from
-    /// the directories `changed` since the last commit.
-    pub fn begin(&self, create: bool, changed: &[PathBuf]) -> Result<Index> {
+    /// is none yet; with `users`, their entries: [`DirStore::read_index_for`]),
+    /// with the orphans of an interrupted run removed from the directories
+    /// of the users it wrote for (`intended`), and the shard files no
+    /// index names.
+    pub fn begin(
+        &self,
+        create: bool,
+        intended: &[String],
+        users: Option<&[String]>,
+    ) -> Result<Index> {
         let index = if create && !self.exists() {
             Index::new()
         } else {
-            self.read_index()?
+            // The entries of the users an interrupted run wrote for too,
+            // to tell their orphans from their files.
+            let users = users.map(|u| [u, intended].concat());
+            self.read_index_for(users.as_deref())?
         };
-        self.remove_orphans(&index, changed)?;
+        let mut dirs = self.temp_dirs(intended);
+        if !index.layout.as_ref().is_some_and(shard::Layout::partial) {
+            let changed = self.changed_user_dirs();
+            fs::remove_temp_files(changed.iter().cloned())?;
+            dirs.extend(changed);
+        }
+        dirs.sort();
+        dirs.dedup();
+        self.remove_orphans(&index, &dirs)?;
+        self.remove_unnamed_shards(&index)?;
+        if !intended.is_empty() {
+            self.clear_intent()?;
+        }
         Ok(index)
     }
 
-    /// Write `text` (the index) and append `entries` as one commit
+    /// Write `index` (`before`: as read under the lock, so that only the
+    /// shards whose entries changed are written) and append `entries` as one commit
     /// (docs/store.md): the chained lines go to the pending journal first,
     /// then the index is replaced (the commit point: `committed` is called),
     /// then the lines are appended and the journal removed. A failure
@@ -441,10 +690,14 @@ impl DirStore {
     /// still pending ([`audit::recover`]).
     pub fn commit(
         &self,
-        text: &str,
+        index: &Index,
+        before: &Index,
         entries: &[audit::Entry],
         committed: impl FnOnce(),
     ) -> Result<()> {
+        let encoded = shard::encode(index, Some(before))?;
+        self.write_shards(&encoded.shards)?;
+        let text = encoded.index.as_str();
         let index_sha256 = crate::x509::cert::sha256_hex(text.as_bytes());
         if !entries.is_empty() {
             audit::write_pending(
@@ -472,6 +725,10 @@ impl DirStore {
         audit::remove_pending(&self.dir).map_err(|e| {
             after_commit(&e, "the audit record is complete; the next pki run that takes the store lock removes audit.pending")
         })?;
+        self.remove_replaced(&encoded.replaced);
+        // Committed: the files written are named, none is an orphan. A
+        // failure to say so only makes the next run look again.
+        let _ = self.clear_intent();
         match late {
             None => Ok(()),
             Some(e) => Err(after_commit(
@@ -486,10 +743,12 @@ impl DirStore {
     /// holds the lock.
     pub fn replace_all(
         &self,
-        text: &str,
+        index: &Index,
         log: &[audit::Entry],
         committed: impl FnOnce(),
     ) -> Result<()> {
+        let encoded = shard::encode(index, None)?;
+        self.write_shards(&encoded.shards)?;
         let path = audit::log_path(&self.dir);
         fs::write_atomic(
             &path,
@@ -498,8 +757,9 @@ impl DirStore {
             Replace::Allow,
         )?;
         audit::remove_pending(&self.dir)?;
-        self.write_index_text(text)?;
+        self.write_index_text(&encoded.index)?;
         committed();
+        self.remove_replaced(&encoded.replaced);
         Ok(())
     }
 
@@ -521,5 +781,16 @@ impl DirStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(Error::io("remove", &p, e)),
         }
+    }
+}
+
+/// The user whose directory holds `rel` (`users/<user>/<file>`).
+fn user_of(rel: &Path) -> Option<&str> {
+    let mut parts = rel.components();
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(u), Some(name), Some(_), None) if u.as_os_str() == "users" => {
+            name.as_os_str().to_str()
+        }
+        _ => None,
     }
 }

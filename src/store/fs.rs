@@ -161,10 +161,21 @@ pub fn read_private(
     path: &Path,
     kind: Kind,
 ) -> std::result::Result<Vec<u8>, std::result::Result<Error, std::io::Error>> {
-    let mut f = open_private(path, kind)?;
     let mut v = Vec::new();
-    f.read_to_end(&mut v).map_err(Err)?;
+    read_private_into(path, kind, &mut v)?;
     Ok(v)
+}
+
+/// [`read_private`] into `buf` (emptied first), which many reads can share.
+pub fn read_private_into(
+    path: &Path,
+    kind: Kind,
+    buf: &mut Vec<u8>,
+) -> std::result::Result<(), std::result::Result<Error, std::io::Error>> {
+    let mut f = open_private(path, kind)?;
+    buf.clear();
+    f.read_to_end(buf).map_err(Err)?;
+    Ok(())
 }
 
 /// Read a whole file of the store that may be missing (None): a refusal
@@ -455,6 +466,18 @@ pub fn append(path: &Path, data: &[u8], mode: u32) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Empty a file of the store, not synced; a missing one is left missing.
+/// Whether there was anything to empty.
+pub fn clear(path: &Path) -> Result<bool> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.len() > 0 => {}
+        _ => return Ok(false),
+    }
+    let f = open_store_file(OpenOptions::new().write(true), path, "open to empty")?;
+    f.set_len(0).map_err(|e| Error::io("empty", path, e))?;
+    Ok(true)
 }
 
 /// Cut a file of the store back to `len` bytes (a torn last line), then fsync.

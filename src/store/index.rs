@@ -39,6 +39,14 @@ pub struct Index {
     /// A staged CA rollover in progress (`pki rollover`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollover: Option<Rollover>,
+    /// A directory store's `index.json` past 1,000 certificates (format 2):
+    /// the shard files that hold them ([`super::shard`]). Never set in an
+    /// index read back: its entries are then in `certificates`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<super::shard::ShardMap>,
+    /// Which shards this index was read from, when it was (not written).
+    #[serde(skip)]
+    pub layout: Option<super::shard::Layout>,
 }
 
 /// The phase of a CA rollover (docs/rollover.md). `done` is no rollover.
@@ -402,6 +410,12 @@ impl Index {
                 .any(|c| c.serial == *ca_serial && c.key == ca.key)
     }
 
+    /// Whether this index holds the entries of `user`: always, unless it
+    /// was read in part, from the shards of some users only.
+    pub fn holds_user(&self, user: &str) -> bool {
+        self.layout.as_ref().is_none_or(|l| l.holds(user))
+    }
+
     /// The user's current (active) certificate.
     pub fn active(&self, user: &str) -> Option<&CertEntry> {
         self.certificates
@@ -603,6 +617,38 @@ impl Index {
     /// messages): the format must be this pki's and every entry what pki
     /// writes ([`Index::validate`]).
     pub fn parse(text: &[u8], path: &std::path::Path) -> Result<Index> {
+        let index = Index::from_text(text, path)?;
+        index.check_format(path, INDEX_FORMAT)?;
+        index.validate(path)?;
+        Ok(index)
+    }
+
+    /// A format 1 index, or format 2 when `sharded` allows it (a directory
+    /// store's `index.json`, whose entries are in shards: its map, none of
+    /// its entries); anything else is another version's or damaged.
+    pub fn check_format(&self, path: &std::path::Path, newest: u32) -> Result<()> {
+        let sharded = self.format == super::shard::SHARDED_FORMAT && newest >= self.format;
+        if self.format != INDEX_FORMAT && !sharded {
+            return Err(other_format(&path.display(), self.format, newest));
+        }
+        if sharded != self.shards.is_some() || (sharded && !self.certificates.is_empty()) {
+            return Err(Error::failed(
+                format!(
+                    "{} is damaged: format {} with{} a shard map and {} certificate(s) of its own",
+                    path.display(),
+                    self.format,
+                    if self.shards.is_some() { "" } else { "out" },
+                    self.certificates.len()
+                ),
+                "restore it from a backup; the certificates and keys beside it are intact",
+            ));
+        }
+        Ok(())
+    }
+
+    /// An index's text as serde reads it, nothing checked yet; an error
+    /// names the entry where it went wrong.
+    pub fn from_text(text: &[u8], path: &std::path::Path) -> Result<Index> {
         let path = path.to_path_buf();
         // The plain reader first (tracking the path of every value would
         // triple the cost of a large index); only a refused index is read
@@ -643,10 +689,6 @@ impl Index {
                     "restore it from a backup; the certificates and keys beside it are intact",
                 )
             })?;
-        if index.format != INDEX_FORMAT {
-            return Err(other_format(&path.display(), index.format, INDEX_FORMAT));
-        }
-        index.validate(&path)?;
         Ok(index)
     }
 }

@@ -18,6 +18,7 @@ pub mod fs;
 pub mod hook;
 mod index;
 pub mod publish;
+pub mod shard;
 pub mod vault;
 
 use std::path::{Path, PathBuf};
@@ -71,7 +72,7 @@ impl Store {
     /// The store at `address`. Nothing is read or contacted yet.
     pub fn open(address: &Address) -> Self {
         let backend = match address {
-            Address::Dir(d) => Backend::Dir(DirStore { dir: d.clone() }),
+            Address::Dir(d) => Backend::Dir(DirStore::new(d.clone())),
             Address::Vault { mount, path } => {
                 Backend::Vault(Arc::new(VaultStore::new(mount.clone(), path.clone())))
             }
@@ -208,7 +209,32 @@ impl Store {
         now: OffsetDateTime,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        self.transact_in(wait, now, false, f)
+        self.transact_in(wait, now, false, None, f)
+    }
+
+    /// [`Store::transact`] for a change to the certificates of `users`
+    /// only (`issue`, `revoke USER`; None: anyone's): in a directory store
+    /// whose index is in shards, `tx.index` holds the CAs, the settings
+    /// and the entries of those users' shards, and the commit writes only
+    /// what changed, so one change costs O(change), not O(store) ([`shard`]).
+    pub fn transact_for<T>(
+        &self,
+        users: Option<&[String]>,
+        wait: bool,
+        now: OffsetDateTime,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.transact_in(wait, now, false, users, f)
+    }
+
+    /// [`Store::read_index`] for a command about `users` only (None:
+    /// anyone): in a directory store whose index is in shards, the entries
+    /// of their shards ([`Store::transact_for`]).
+    pub fn read_index_for(&self, users: Option<&[String]>) -> Result<Index> {
+        match &self.backend {
+            Backend::Dir(d) => d.read_index_for(users),
+            Backend::Vault(v) => v.read_index(),
+        }
     }
 
     /// [`Store::transact`] for `init`: a store without an index starts empty.
@@ -218,7 +244,7 @@ impl Store {
         now: OffsetDateTime,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        self.transact_in(wait, now, true, f)
+        self.transact_in(wait, now, true, None, f)
     }
 
     fn transact_in<T>(
@@ -226,13 +252,14 @@ impl Store {
         wait: bool,
         now: OffsetDateTime,
         create: bool,
+        users: Option<&[String]>,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
         let (_lock, index) = match &self.backend {
             Backend::Dir(d) => {
                 d.before_lock(create)?;
-                let (lock, changed) = d.lock(wait, now)?;
-                (Lock::Dir(lock), d.begin(create, &changed)?)
+                let (lock, intended) = d.lock(wait, now)?;
+                (Lock::Dir(lock), d.begin(create, &intended, users)?)
             }
             Backend::Vault(v) => {
                 let lease = v.lock(wait)?;
@@ -255,20 +282,28 @@ impl Store {
             }
             return Ok(out);
         }
-        self.commit(&index, events, now)?;
+        self.commit(&index, &tx.before, events, now)?;
         Ok(out)
     }
 
     /// Write `index` and record `events` as one commit (the backends'
     /// `commit`: docs/store.md, docs/vault.md).
-    fn commit(&self, index: &Index, events: Vec<audit::Event>, now: OffsetDateTime) -> Result<()> {
-        let text = crate::ui::to_text(index, "the index")?;
+    fn commit(
+        &self,
+        index: &Index,
+        before: &Index,
+        events: Vec<audit::Event>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         let log = audit::Appender::open(self, now, None, "nothing was changed: ")?;
         let entries = log.chain(events);
         let committed = || self.committed.store(true, Ordering::SeqCst);
         match &self.backend {
-            Backend::Dir(d) => d.commit(&text, &entries, committed),
-            Backend::Vault(v) => v.commit(Some(&text), &entries, committed),
+            Backend::Dir(d) => d.commit(index, before, &entries, committed),
+            Backend::Vault(v) => {
+                let text = crate::ui::to_text(index, "the index")?;
+                v.commit(Some(&text), &entries, committed)
+            }
         }
     }
 
@@ -293,11 +328,13 @@ impl Store {
     /// (`pki store copy`), as one commit; the caller holds the lock, taken
     /// with [`Store::lock_new`].
     pub fn replace_all(&self, index: &Index, log: &[audit::Entry]) -> Result<()> {
-        let text = crate::ui::to_text(index, "the index")?;
         let committed = || self.committed.store(true, Ordering::SeqCst);
         match &self.backend {
-            Backend::Dir(d) => d.replace_all(&text, log, committed),
-            Backend::Vault(v) => v.replace_all(&text, log, committed),
+            Backend::Dir(d) => d.replace_all(index, log, committed),
+            Backend::Vault(v) => {
+                let text = crate::ui::to_text(index, "the index")?;
+                v.replace_all(&text, log, committed)
+            }
         }
     }
 

@@ -69,7 +69,7 @@ fn fixtures() -> Env {
         # Broken stores.
         cp -a pki idxdir; rm idxdir/index.json; mkdir idxdir/index.json
         cp -a pki damaged; echo '{"format": 1, "ca": ' > damaged/index.json
-        cp -a pki future; sed -i 's/"format": 1/"format": 2/' future/index.json
+        cp -a pki future; sed -i 's/"format": 1/"format": 3/' future/index.json
         cp -a pki badlog; sed -i '2s/"user":"alice"/"user":"mallory"/' badlog/audit.jsonl
         # Apps that are not apps, and odd files.
         echo '[]' > arr.json
@@ -176,7 +176,7 @@ fn cases() -> Vec<Case> {
         case(&["--dir", "idxdir", "init", "--force"], 2, &["idxdir/index.json"]),
         case(&["--dir", "damaged", "list"], 1, &["damaged/index.json is damaged", "restore it from a backup"]),
         case(&["--dir", "damaged", "revoke", "alice"], 1, &["is damaged"]),
-        case(&["--dir", "future", "list"], 1, &["format 2", "pki version"]),
+        case(&["--dir", "future", "list"], 1, &["format 3", "pki version"]),
         case(&["--dir", "badlog", "audit", "verify"], 3, &["line 2 was edited", "off this machine"]),
         case(&["init"], 4, &["already holds a root CA", "--force"]),
         case(&["issue", "alice"], 4, &["already has a certificate", "--force"]),
