@@ -137,16 +137,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     // A hook a committed rotation could not run (its run stopped after the
     // commit) runs now, before anything else; its outcome is reported last.
     let earlier = run_pending(ctx);
-    if !first.changes() && !ctx.store.unsettled() {
+    if !first.changes() && !ctx.store.unsettled(&index) {
         // Nothing is due in the committed index and no interrupted run
-        // left anything to finish (in Vault: a lock whose holder is gone,
-        // which the transaction below takes over and releases): nothing to
-        // write, so no lock, as a dry run.
-        // The answer is the committed index's (as if this run came just
-        // before any writer now at work). Stale temporary files and
-        // orphans stay for the next run that takes the lock: looking for
-        // them is a stat of every user's directory, which cost a no-op
-        // run over 50,000 users more than reading the index.
+        // left anything the transaction below would finish or tidy (an
+        // audit journal, shard files or users.intent a run stopped before
+        // it removed; in Vault a lock whose holder is gone): nothing to
+        // write, so no lock, as a dry run. The answer is the committed
+        // index's (as if this run came just before any writer now at
+        // work). Leftovers only a look in every user's directory would
+        // find (from an older pki, or put there by hand) stay for the next
+        // run that takes the lock: that look cost a no-op run over 50,000
+        // users more than reading the index.
         report(ctx, &first, &Outcome::default(), false)?;
         return earlier;
     }

@@ -333,26 +333,40 @@ impl DirStore {
     /// Under the lock: remove the files of `index.d/` that `index` does not
     /// name (those a commit replaced, and those of an interrupted one).
     fn remove_unnamed_shards(&self, index: &Index) -> Result<()> {
-        let dir = self.dir.join(shard::SHARD_DIR);
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            return Ok(());
+        fs::check_path(&self.dir.join(shard::SHARD_DIR), fs::Kind::Dir)?;
+        for p in self.unnamed_shards(index) {
+            std::fs::remove_file(&p)
+                .map_err(|e| Error::io("remove a shard file the index no longer names", &p, e))?;
+        }
+        Ok(())
+    }
+
+    /// The files of `index.d/` that `index` (read from this store) does not name.
+    fn unnamed_shards(&self, index: &Index) -> Vec<PathBuf> {
+        let Ok(rd) = std::fs::read_dir(self.dir.join(shard::SHARD_DIR)) else {
+            return Vec::new();
         };
-        fs::check_path(&dir, fs::Kind::Dir)?;
         let named: std::collections::HashSet<PathBuf> = index
             .layout
             .iter()
             .flat_map(|l| l.files())
             .map(|rel| self.path(&rel))
             .collect();
-        for e in rd.flatten() {
-            let p = e.path();
-            if !named.contains(&p) && e.file_type().is_ok_and(|t| t.is_file()) {
-                std::fs::remove_file(&p).map_err(|e| {
-                    Error::io("remove a shard file the index no longer names", &p, e)
-                })?;
-            }
-        }
-        Ok(())
+        rd.flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
+            .map(|e| e.path())
+            .filter(|p| !named.contains(p))
+            .collect()
+    }
+
+    /// Whether a run stopped before it could tidy up, as far as can be told
+    /// without looking in every user's directory: a run that said it was
+    /// writing for users (a non-empty [`INTENT_FILE`]), or files of
+    /// `index.d/` that `index` does not name (a commit stopped before it
+    /// removed the shards it replaced).
+    pub fn leftovers(&self, index: &Index) -> bool {
+        std::fs::symlink_metadata(self.dir.join(INTENT_FILE)).is_ok_and(|m| m.len() > 0)
+            || !self.unnamed_shards(index).is_empty()
     }
 
     fn write_index_text(&self, text: &str) -> Result<()> {

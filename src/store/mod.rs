@@ -348,12 +348,14 @@ impl Store {
 
     /// Whether an interrupted run may have left something for the next
     /// locked run to finish: a directory store's pending journal or torn
-    /// last audit line; in Vault (which commits in one write) the lock of a
-    /// holder that is gone, which would otherwise stay until the next
-    /// writer, and make writers of other hosts wait out its lease.
-    pub fn unsettled(&self) -> bool {
+    /// last audit line, or what it can see of a run's leftovers without a
+    /// look in every user's directory ([`DirStore::leftovers`], with
+    /// `index` as just read); in Vault (which commits in one write) the
+    /// lock of a holder that is gone, which would otherwise stay until the
+    /// next writer, and make writers of other hosts wait out its lease.
+    pub fn unsettled(&self, index: &Index) -> bool {
         match &self.backend {
-            Backend::Dir(d) => audit::dir_unsettled(&d.dir),
+            Backend::Dir(d) => audit::dir_unsettled(&d.dir) || d.leftovers(index),
             Backend::Vault(v) => v.lock_left(),
         }
     }

@@ -217,9 +217,14 @@ pub struct Encoded {
 /// the shards it read and add entries after the rest; anything else is a
 /// fault of pki, refused before anything is written.
 pub fn encode(index: &Index, before: Option<&Index>) -> Result<Encoded> {
+    encode_past(index, before, inline_max())
+}
+
+/// [`encode`], sharding past `inline` certificates.
+fn encode_past(index: &Index, before: Option<&Index>, inline: usize) -> Result<Encoded> {
     let layout = index.layout.as_ref();
     let partial = layout.is_some_and(Layout::partial);
-    if !partial && index.certificates.len() <= inline_max() {
+    if !partial && index.certificates.len() <= inline {
         let replaced = layout.map(|l| l.files().collect()).unwrap_or_default();
         return Ok(Encoded {
             index: crate::ui::to_text(index, "the index")?,
@@ -336,4 +341,298 @@ pub fn fault(what: &str) -> Error {
         format!("pki would write a damaged index ({what}); nothing was written"),
         "this is a fault of pki: report it with the command that was run",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{CertState, INDEX_FORMAT};
+    use std::collections::HashMap;
+
+    fn entry(i: usize) -> CertEntry {
+        let t = time::macros::datetime!(2026-01-01 00:00 UTC);
+        let user = format!("u{}", i % 40);
+        let serial = format!("1{i:039x}");
+        CertEntry {
+            cert: format!("users/{user}/{serial}.crt").into(),
+            key: Some(format!("users/{user}/{serial}.key").into()),
+            user,
+            serial: serial.as_str().into(),
+            not_before: t,
+            not_after: t,
+            key_type: crate::x509::keys::KeyType::EcdsaP256,
+            fingerprint_sha256: "ab".repeat(32),
+            state: CertState::Superseded,
+            ca_serial: "0c".into(),
+            issued_at: t,
+            revoked_at: None,
+            revocation_reason: None,
+        }
+    }
+
+    /// An index of `n` entries, the last of each user active.
+    fn index(n: usize) -> Index {
+        let mut ix = Index::new();
+        ix.certificates = (0..n).map(entry).collect();
+        for c in ix.certificates.iter_mut().rev().take(40) {
+            c.state = CertState::Active;
+        }
+        ix
+    }
+
+    /// The files of a store: what `encode` wrote over what was there.
+    #[derive(Default)]
+    struct Disk(HashMap<PathBuf, String>);
+
+    impl Disk {
+        fn write(&mut self, e: &Encoded) {
+            for (rel, text) in &e.shards {
+                self.0.insert(rel.clone(), text.clone());
+            }
+            self.0.insert(PathBuf::from("index.json"), e.index.clone());
+            for rel in &e.replaced {
+                self.0.remove(rel);
+            }
+        }
+
+        fn read(&self, users: Option<&[String]>) -> Result<Index> {
+            let path = Path::new("/s/index.json");
+            let text = &self.0[Path::new("index.json")];
+            let mut ix = Index::from_text(text.as_bytes(), path)?;
+            ix.check_format(path, SHARDED_FORMAT)?;
+            if ix.shards.is_none() {
+                return Ok(ix);
+            }
+            assemble(&mut ix, path, users, |rel, buf| {
+                let t = self.0.get(rel).ok_or_else(|| damaged(rel, "missing"))?;
+                buf.clear();
+                buf.extend_from_slice(t.as_bytes());
+                Ok(())
+            })?;
+            Ok(ix)
+        }
+
+        fn shard_files(&self) -> usize {
+            self.0.keys().filter(|p| p.starts_with(SHARD_DIR)).count()
+        }
+    }
+
+    fn sharded(n: usize) -> (Disk, Index) {
+        let ix = index(n);
+        let mut disk = Disk::default();
+        disk.write(&encode_past(&ix, None, 0).unwrap());
+        (disk, ix)
+    }
+
+    #[test]
+    fn a_sharded_index_reads_back_whole_in_its_order() {
+        let (disk, ix) = sharded(300);
+        let back = disk.read(None).unwrap();
+        assert_eq!(back.certificates, ix.certificates);
+        assert_eq!(back.format, INDEX_FORMAT);
+        let map: ShardMap = serde_json::from_value(
+            serde_json::from_str::<serde_json::Value>(&disk.0[Path::new("index.json")]).unwrap()
+                ["shards"]
+                .clone(),
+        )
+        .unwrap();
+        assert_eq!(map.certificates, 300);
+        assert_eq!(map.files.len(), disk.shard_files());
+        // A small index stays format 1, byte for byte as before.
+        let small = index(5);
+        let e = encode_past(&small, None, 1000).unwrap();
+        assert!(e.shards.is_empty());
+        assert_eq!(e.index, crate::ui::to_text(&small, "the index").unwrap());
+    }
+
+    #[test]
+    fn a_change_to_some_users_writes_only_their_shards() {
+        let (mut disk, ix) = sharded(300);
+        let users = vec!["u7".to_string()];
+        let before = disk.read(Some(&users)).unwrap();
+        assert!(before.layout.as_ref().unwrap().partial());
+        assert!(before.certificates.len() < 300 && before.holds_user("u7"));
+        let mut after = before.clone();
+        let i = after
+            .certificates
+            .iter()
+            .position(|c| c.user == "u7" && c.state == CertState::Active)
+            .unwrap();
+        after.certificates[i].state = CertState::Revoked;
+        let mut new = entry(300);
+        new.user = "u7".into();
+        new.cert = format!("users/u7/{}.crt", new.serial).into();
+        new.key = Some(format!("users/u7/{}.key", new.serial).into());
+        new.state = CertState::Active;
+        after.certificates.push(new.clone());
+        let e = encode_past(&after, Some(&before), 0).unwrap();
+        assert_eq!(e.shards.len(), 1, "only u7's shard");
+        assert_eq!(e.replaced.len(), 1);
+        disk.write(&e);
+        let whole = disk.read(None).unwrap();
+        let mut want = ix.certificates.clone();
+        let j = want
+            .iter()
+            .position(|c| c.user == "u7" && c.state == CertState::Active)
+            .unwrap();
+        want[j].state = CertState::Revoked;
+        want.push(new);
+        assert_eq!(
+            whole.certificates, want,
+            "the change in place, the new entry last"
+        );
+        // Nothing changed in the entries: no shard is written.
+        let again = disk.read(None).unwrap();
+        let mut settled = again.clone();
+        settled.settings.crl_url = Some("http://crl.example/c.crl".into());
+        let e = encode_past(&settled, Some(&again), 0).unwrap();
+        assert!(e.shards.is_empty() && e.replaced.is_empty());
+        // Everything gone (`init --force` over it): back to format 1.
+        let mut empty = again.clone();
+        empty.certificates.clear();
+        let e = encode_past(&empty, Some(&again), 1000).unwrap();
+        assert!(e.shards.is_empty());
+        disk.write(&e);
+        assert_eq!(disk.shard_files(), 0);
+        assert!(disk.read(None).unwrap().certificates.is_empty());
+    }
+
+    #[test]
+    fn a_change_outside_the_shards_read_is_refused_as_a_fault() {
+        let (disk, _) = sharded(300);
+        let users = vec!["u7".to_string()];
+        let before = disk.read(Some(&users)).unwrap();
+        let mut after = before.clone();
+        let stranger = (0..40)
+            .map(|i| format!("u{i}"))
+            .find(|u| !before.holds_user(u))
+            .unwrap();
+        let mut e = entry(301);
+        e.user = stranger;
+        after.certificates.push(e);
+        let err = encode_past(&after, Some(&before), 0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("was not read") && err.contains("nothing was written"),
+            "{err}"
+        );
+        let mut after = before.clone();
+        after.certificates.pop();
+        let err = encode_past(&after, Some(&before), 0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("removed"), "{err}");
+    }
+
+    #[test]
+    fn hostile_shards_are_refused_naming_the_file() {
+        let (disk, _) = sharded(120);
+        let names: Vec<PathBuf> = {
+            let mut v: Vec<_> = disk
+                .0
+                .keys()
+                .filter(|p| p.starts_with(SHARD_DIR))
+                .cloned()
+                .collect();
+            v.sort();
+            v
+        };
+        let damaged_by = |edit: &dyn Fn(&mut Disk)| {
+            let mut d = Disk(disk.0.clone());
+            edit(&mut d);
+            d.read(None)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        // An entry moved to another user's shard.
+        let moved = damaged_by(&|d: &mut Disk| {
+            let line = d.0[&names[0]].lines().next().unwrap().to_string();
+            d.0.get_mut(&names[1])
+                .unwrap()
+                .push_str(&format!("{line}\n"));
+        });
+        assert!(
+            moved.contains("is not this shard's")
+                && moved.contains(&names[1].display().to_string()),
+            "{moved}"
+        );
+        // An entry dropped: the count no longer holds.
+        let dropped = damaged_by(&|d: &mut Disk| {
+            let t = d.0[&names[0]]
+                .lines()
+                .skip(1)
+                .map(|l| format!("{l}\n"))
+                .collect();
+            d.0.insert(names[0].clone(), t);
+        });
+        assert!(
+            dropped.contains("counts 120 certificates, its shards hold 119"),
+            "{dropped}"
+        );
+        // An entry repeated.
+        let twice = damaged_by(&|d: &mut Disk| {
+            let line = d.0[&names[0]].lines().next().unwrap().to_string();
+            d.0.get_mut(&names[0])
+                .unwrap()
+                .push_str(&format!("{line}\n"));
+        });
+        assert!(twice.contains("claim one place"), "{twice}");
+        // Not JSON, a file missing, a map naming what pki never writes.
+        let garbled = damaged_by(&|d: &mut Disk| {
+            d.0.insert(names[2].clone(), "[1, {\"user\": \n".into());
+        });
+        assert!(
+            garbled.contains("is damaged") && garbled.contains(&names[2].display().to_string()),
+            "{garbled}"
+        );
+        let missing = damaged_by(&|d: &mut Disk| {
+            d.0.remove(&names[3]);
+        });
+        assert!(missing.contains("missing"), "{missing}");
+        for (from, to) in [
+            (
+                "\"files\": {\n      \"",
+                "\"files\": {\n      \"zz\": 1,\n      \"",
+            ),
+            ("\"generation\": 1", "\"generation\": 0"),
+        ] {
+            let odd = damaged_by(&|d: &mut Disk| {
+                let t = d.0[Path::new("index.json")].replacen(from, to, 1);
+                d.0.insert("index.json".into(), t);
+            });
+            assert!(
+                odd.contains("names a file pki does not write"),
+                "{from}: {odd}"
+            );
+        }
+        // Format 2 holds no entries of its own; format 1 names no shards.
+        let text = disk.0[Path::new("index.json")].clone();
+        let own = format!(
+            "\"certificates\": [{}]",
+            serde_json::to_string(&entry(0)).unwrap()
+        );
+        for (from, to) in [
+            ("\"certificates\": []", own.as_str()),
+            ("\"format\": 2", "\"format\": 1"),
+        ] {
+            let mut d = Disk(disk.0.clone());
+            d.0.insert("index.json".into(), text.replacen(from, to, 1));
+            let err = d.read(None).err().unwrap().to_string();
+            assert!(err.contains("is damaged: format"), "{to}: {err}");
+        }
+    }
+
+    #[test]
+    fn names_spread_over_the_shards() {
+        assert_eq!(shard_of("alice"), shard_of("alice"));
+        let used: BTreeSet<String> = (0..50_000)
+            .map(|i| shard_of(&format!("user{i:05}")))
+            .collect();
+        assert_eq!(used.len(), 256);
+        assert!(used.iter().all(|s| is_shard(s)));
+    }
 }

@@ -77,7 +77,7 @@ fn refused(env: &Env, args: &[&str], code: i32, parts: &[&str]) {
 }
 
 fn index(env: &Env) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(env.store().join("index.json")).unwrap()).unwrap()
+    env.index_json()
 }
 
 fn the_documented_v1_ca_is_adopted_and_keeps_working(backend: Backend) {

@@ -35,6 +35,7 @@ mod redirects;
 mod rollover;
 mod rotate;
 mod second_day;
+mod shards;
 mod sign_and_send;
 mod store_trust;
 mod tls_handshake;

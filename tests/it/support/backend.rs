@@ -29,6 +29,10 @@ pub enum Backend {
     Dir,
     /// A fresh `vault://secret/pki/<unique>` on the shared dev server.
     Vault,
+    /// The directory `<root>/pki`, its index in shards from the first
+    /// certificate (`PKI_INDEX_INLINE_MAX=0`), as a store past 1,000
+    /// certificates keeps it (docs/store.md, format 2).
+    Sharded,
 }
 
 impl Backend {
@@ -37,14 +41,15 @@ impl Backend {
     /// fails the test, elsewhere the test says it is skipped).
     pub fn available(self) -> bool {
         match self {
-            Backend::Dir => true,
+            Backend::Dir | Backend::Sharded => true,
             Backend::Vault => Bao::shared().is_some(),
         }
     }
 }
 
 /// Define, for each test function `NAME(backend: Backend)`, the tests
-/// `NAME::dir` and `NAME::vault`: the same test, once on each backend.
+/// `NAME::dir`, `NAME::vault` and `NAME::sharded`: the same test, once on
+/// each backend, and on a directory store whose index is in shards.
 #[macro_export]
 macro_rules! each_backend {
     ($($test:ident),+ $(,)?) => {$(
@@ -61,6 +66,11 @@ macro_rules! each_backend {
                 if Backend::Vault.available() {
                     super::$test(Backend::Vault)
                 }
+            }
+
+            #[test]
+            fn sharded() {
+                super::$test(Backend::Sharded)
             }
         }
     )+};

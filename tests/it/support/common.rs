@@ -88,6 +88,10 @@ impl Run {
     }
 }
 
+/// What makes a directory store keep its index in shards from the first
+/// certificate ([`Backend::Sharded`]).
+pub const SHARDED_VAR: &str = "PKI_INDEX_INLINE_MAX";
+
 impl Env {
     pub fn new() -> Self {
         Env {
@@ -110,6 +114,9 @@ impl Env {
                 env.var(&k, &v);
             }
             env.vault = Some(vault);
+        }
+        if backend == Backend::Sharded {
+            env.var(SHARDED_VAR, "0");
         }
         env
     }
@@ -136,6 +143,8 @@ impl Env {
     pub fn backend(&self) -> Backend {
         if self.vault.is_some() {
             Backend::Vault
+        } else if self.vars.iter().any(|(k, _)| k == SHARDED_VAR) {
+            Backend::Sharded
         } else {
             Backend::Dir
         }

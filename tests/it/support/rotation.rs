@@ -48,5 +48,5 @@ pub fn chains(ca: &Path, cert: &Path, at: &str) -> (bool, String) {
 
 /// `index.json` of the env's store.
 pub fn index(env: &Env) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(env.store().join("index.json")).unwrap()).unwrap()
+    env.index_json()
 }
