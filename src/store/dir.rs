@@ -3,7 +3,8 @@
 //! ```text
 //! <store>/                 0700
 //!   index.json             0600  the one source of truth: current CA, every certificate, settings
-//!   index.d/<shard>.<n>.json 0600  past 1,000 certificates, their entries (index.json names the files)
+//!   index.d/<shard>.<n>.jsonl 0600 past 1,000 certificates, their entries (index.json names the files)
+//!   users.intent           0600  the users a run holding the lock writes for
 //!   .lock                        taken by every command that writes
 //!   audit.jsonl            0600  the hash-chained audit log
 //!   ca/<serial>.crt        0644  every CA certificate ever made here
@@ -388,8 +389,8 @@ impl DirStore {
 
     /// The users a run killed since the last commit said it was writing
     /// for ([`INTENT_FILE`]): their directories, and the store's own
-    /// (`ca/`, `crl/`, `users/`, `index.d/`), are where it can have left
-    /// temporary files and orphans. Only those are looked at, not every
+    /// ([`DirStore::temp_dirs`]), are where it can have left temporary
+    /// files and orphans. Only those are looked at, not every
     /// user's directory of a store of thousands. A name that is not one
     /// (a line torn by a crash, an edit) is skipped.
     pub fn intended(&self) -> Result<Vec<String>> {
@@ -761,7 +762,12 @@ impl DirStore {
         log: &[audit::Entry],
         committed: impl FnOnce(),
     ) -> Result<()> {
-        let encoded = shard::encode(index, None)?;
+        // Laid out anew: how the source store held it says nothing here.
+        let index = Index {
+            layout: None,
+            ..index.clone()
+        };
+        let encoded = shard::encode(&index, None)?;
         self.write_shards(&encoded.shards)?;
         let path = audit::log_path(&self.dir);
         fs::write_atomic(

@@ -623,7 +623,7 @@ impl Index {
         Ok(index)
     }
 
-    /// A format 1 index, or format 2 when `sharded` allows it (a directory
+    /// A format 1 index, or format 2 when `newest` allows it (a directory
     /// store's `index.json`, whose entries are in shards: its map, none of
     /// its entries); anything else is another version's or damaged.
     pub fn check_format(&self, path: &std::path::Path, newest: u32) -> Result<()> {

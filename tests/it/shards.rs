@@ -63,6 +63,12 @@ fn past_the_threshold_the_index_moves_to_shards_and_nothing_else_changes() {
     assert_eq!(rows(&after)[..3], rows(&list)[..]);
     env.run(&["verify"]).ok();
     env.run(&["audit", "verify"]).ok();
+    // A copy holds the same entries, laid out anew.
+    env.run(&["store", "copy", "--to", "copy"]).ok();
+    let copied = Env::index_at(&env.path("copy"));
+    assert_eq!(copied.certificates, env.index().certificates);
+    env.run(&["--store", "copy", "verify"]).ok();
+    env.run(&["--store", "copy", "audit", "verify"]).ok();
     // Every mode as the rest of the store's.
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: std::path::PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

@@ -13,7 +13,11 @@ impl Env {
     /// The store's index, read through pki's own type (every field
     /// checked); an index in shards (format 2) is assembled by pki's reader.
     pub fn index(&self) -> Index {
-        let dir = self.store();
+        Env::index_at(&self.store())
+    }
+
+    /// [`Env::index`] of the store in the directory `dir`.
+    pub fn index_at(dir: &std::path::Path) -> Index {
         let raw: Index = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap())
             .expect("index.json parses as pki::store::Index");
         if raw.shards.is_none() {
