@@ -40,8 +40,13 @@ struct Stores {
 
 impl Stores {
     fn new() -> Stores {
+        Stores::from(Env::new())
+    }
+
+    /// The stores, made from `base` (an empty scratch directory with its
+    /// variables set).
+    fn from(base: Env) -> Stores {
         let inputs = tempfile::tempdir().unwrap();
-        let base = Env::new();
         base.run(&["init", "--crl-url", "http://crl.example/root.crl"])
             .ok();
         base.run(&["issue", "alice"]).ok();
@@ -496,6 +501,36 @@ fn fault_sweep_of_every_writing_command() {
     sweep(
         &stores,
         &names,
+        &[
+            "fsync",
+            "syncfs",
+            "rename",
+            "renameat",
+            "renameat2",
+            "linkat",
+            "write",
+            "openat",
+        ],
+    );
+}
+
+/// The commands that write in a store whose index is in shards
+/// (docs/store.md, format 2), every fault: `issue` and `revoke USER` write
+/// one shard and users.intent, `sign` and `import --user` a user's files,
+/// `rotate` and `crl` read the whole index. Slow (minutes).
+#[test]
+#[ignore = "slow fault sweep: run with --ignored"]
+fn fault_sweep_on_an_index_in_shards() {
+    if !have_strace() {
+        return;
+    }
+    let mut base = Env::new();
+    base.var(crate::support::common::SHARDED_VAR, "0");
+    let stores = Stores::from(base);
+    assert!(stores.base.store().join("index.d").is_dir(), "in shards");
+    sweep(
+        &stores,
+        &["issue", "revoke", "sign", "import --user", "rotate", "crl"],
         &[
             "fsync",
             "syncfs",
