@@ -489,6 +489,19 @@ fn a_failed_sync_of_a_batch_changes_nothing() {
     );
 }
 
+/// The system calls the sweeps fail: every way pki makes a file durable
+/// or puts it in place, and every write and open.
+const SYSCALLS: &[&str] = &[
+    "fsync",
+    "syncfs",
+    "rename",
+    "renameat",
+    "renameat2",
+    "linkat",
+    "write",
+    "openat",
+];
+
 /// Every writing command, every fault: slow (minutes).
 #[test]
 #[ignore = "slow fault sweep: run with --ignored"]
@@ -498,20 +511,7 @@ fn fault_sweep_of_every_writing_command() {
     }
     let stores = Stores::new();
     let names: Vec<&str> = cases(&stores).iter().map(|c| c.name).collect();
-    sweep(
-        &stores,
-        &names,
-        &[
-            "fsync",
-            "syncfs",
-            "rename",
-            "renameat",
-            "renameat2",
-            "linkat",
-            "write",
-            "openat",
-        ],
-    );
+    sweep(&stores, &names, SYSCALLS);
 }
 
 /// The commands that write in a store whose index is in shards
@@ -531,16 +531,7 @@ fn fault_sweep_on_an_index_in_shards() {
     sweep(
         &stores,
         &["issue", "revoke", "sign", "import --user", "rotate", "crl"],
-        &[
-            "fsync",
-            "syncfs",
-            "rename",
-            "renameat",
-            "renameat2",
-            "linkat",
-            "write",
-            "openat",
-        ],
+        SYSCALLS,
     );
 }
 
