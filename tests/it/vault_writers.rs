@@ -454,3 +454,37 @@ fn a_paused_writer_whose_lease_ran_out_commits_nothing() {
         .ok();
     assert_eq!(current_users(&env), ["bob", "carol"]);
 }
+
+/// A token pki logged in for (AppRole, TTL 2 s) is renewed while the run
+/// lasts: a writer that waits 5 s for its passphrase under the lock, then
+/// signs and commits, succeeds (without the renewal it fails: the token
+/// has expired).
+#[test]
+fn a_login_token_is_renewed_while_the_run_outlasts_its_ttl() {
+    let Some(bao) = crate::support::bao::Bao::shared() else {
+        return;
+    };
+    let Some((mut env, _)) = encrypted_store(&[]) else {
+        return;
+    };
+    let policy = env.run(&["vault", "policy"]).ok().stdout.clone();
+    let (role_id, secret_id) = bao.approle_for(&policy, "2s");
+    std::fs::write(env.path("secret-id"), format!("{secret_id}\n")).unwrap();
+    let file = env.path("secret-id").display().to_string();
+    env.unset("VAULT_TOKEN")
+        .var("PKI_VAULT_AUTH", "approle")
+        .var("PKI_VAULT_ROLE_ID", &role_id)
+        .var("PKI_VAULT_SECRET_ID_FILE", &file);
+    let (held, mut fifo) = holder(&env, "bob");
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    fifo.write_all(b"s3cret\n").unwrap();
+    drop(fifo);
+    let out = held.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(current_users(&env), ["bob"]);
+    let r = env.run(&["-v", "issue", "carol", "--passphrase-file", "pass.txt"]);
+    r.ok();
+    assert!(!r.stderr.contains(&secret_id) && !r.stderr.contains(&role_id));
+    env.run(&["audit", "verify"]).ok();
+}

@@ -13,6 +13,7 @@
 //! would repeat one has it replaced by `<redacted>`.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -175,12 +176,16 @@ fn secret_file(var: &str, path: &Path, what: &str) -> Result<Zeroizing<String>> 
 
 /// The token `auth` leads to: read from where it is, or the answer of a
 /// login sent over `conn`.
-pub(super) fn token(auth: &Auth, conn: &Conn) -> Result<SecretText> {
+/// The token, and for a token pki logged in for itself that Vault lets
+/// it renew, how long it is valid ([`Client`](super::client::Client)
+/// renews it while the run lasts). A token a person or pipeline gave is
+/// theirs to renew.
+pub(super) fn token(auth: &Auth, conn: &Conn) -> Result<(SecretText, Option<Duration>)> {
     match auth {
-        Auth::Token(TokenSource::Env(t)) => Ok(t.clone()),
+        Auth::Token(TokenSource::Env(t)) => Ok((t.clone(), None)),
         Auth::Token(TokenSource::File(f)) => {
             let t = secret_file("PKI_VAULT_TOKEN_FILE", f, "a Vault token")?;
-            Ok(Redacted::new(t))
+            Ok((Redacted::new(t), None))
         }
         Auth::Token(TokenSource::Helper(path)) => {
             let missing = || {
@@ -199,7 +204,7 @@ pub(super) fn token(auth: &Auth, conn: &Conn) -> Result<SecretText> {
                 _ => {}
             }
             let t = secret_file("the token helper file", path, "a Vault token")?;
-            Ok(Redacted::new(t))
+            Ok((Redacted::new(t), None))
         }
         Auth::AppRole {
             mount,
@@ -240,9 +245,15 @@ pub(super) fn token(auth: &Auth, conn: &Conn) -> Result<SecretText> {
     }
 }
 
-/// `POST auth/<mount>/login` with `body`; the client token of the answer.
-/// `secrets` never appear in an error.
-fn login(conn: &Conn, mount: &str, mut body: Value, secrets: &[&str]) -> Result<SecretText> {
+/// `POST auth/<mount>/login` with `body`; the client token of the answer,
+/// and how long it is valid when it can be renewed ([`lease`]). `secrets`
+/// never appear in an error.
+fn login(
+    conn: &Conn,
+    mount: &str,
+    mut body: Value,
+    secrets: &[&str],
+) -> Result<(SecretText, Option<Duration>)> {
     let api = format!("auth/{}/login", segments(mount)?);
     let a = send(conn, None, Method::Post, &api, Some(&body));
     wipe(&mut body);
@@ -250,20 +261,34 @@ fn login(conn: &Conn, mount: &str, mut body: Value, secrets: &[&str]) -> Result<
     if a.status != 200 {
         return Err(redact(refusal(conn, Op::Login, &api, &a), secrets));
     }
-    let token = a
-        .json()
-        .and_then(|mut v| v.pointer_mut("/auth/client_token").map(Value::take))
+    let mut answer = a.json();
+    let ttl = answer.as_ref().and_then(lease);
+    let token = answer
+        .as_mut()
+        .and_then(|v| v.pointer_mut("/auth/client_token").map(Value::take))
         .and_then(|t| match t {
             Value::String(s) => Some(Zeroizing::new(s)),
             _ => None,
         });
     match token {
-        Some(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic()) => Ok(Redacted::new(t)),
+        Some(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic()) => {
+            Ok((Redacted::new(t), ttl))
+        }
         _ => Err(Error::failed(
             format!("Vault's answer to the login at {api} holds no auth.client_token"),
             format!("check that VAULT_ADDR ({}) is Vault", conn.addr),
         )),
     }
+}
+
+/// How long the token of a login's (or a renewal's) answer is valid, when
+/// Vault lets it be renewed: `auth.lease_duration` seconds, if
+/// `auth.renewable` (a token without an end, or one that cannot be
+/// renewed, has nothing to renew).
+pub(super) fn lease(answer: &Value) -> Option<Duration> {
+    let auth = answer.get("auth")?;
+    let secs = auth.get("lease_duration")?.as_u64()?;
+    (auth.get("renewable")?.as_bool()? && secs > 0).then(|| Duration::from_secs(secs))
 }
 
 /// Zero the strings of a login's body (the secrets in it) before it is freed.

@@ -324,11 +324,12 @@ impl Client {
             requests: AtomicU64::new(0),
             index: Mutex::new(None),
         });
-        let token = super::auth::token(&s.auth, &conn)?;
-        Ok(Client {
-            conn,
-            token: Arc::new(token),
-        })
+        let (token, ttl) = super::auth::token(&s.auth, &conn)?;
+        let token = Arc::new(token);
+        if let Some(ttl) = ttl {
+            renew_while_used(Arc::downgrade(&conn), token.clone(), ttl);
+        }
+        Ok(Client { conn, token })
     }
 
     /// `VAULT_ADDR`, as messages name the server.
@@ -573,6 +574,58 @@ pub(super) fn segments(path: &str) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// Renew the token pki logged in for, in the background, while a client
+/// of `conn` lives: halfway through each lease (`auth/token/renew-self`),
+/// so a run that outlasts the token's TTL (thousands of RSA keys, a
+/// passphrase typed late, a wait for the lock) keeps it; a failed renewal
+/// is tried again sooner, and the run's own requests then say what is
+/// wrong. The token's max TTL still ends it.
+fn renew_while_used(
+    conn: std::sync::Weak<Conn>,
+    token: Arc<super::auth::SecretText>,
+    ttl: Duration,
+) {
+    let step = Duration::from_millis(200);
+    std::thread::spawn(move || {
+        let mut wait = ttl / 2;
+        let mut since = Instant::now();
+        loop {
+            std::thread::sleep(step);
+            let Some(conn) = conn.upgrade() else { return };
+            if since.elapsed() < wait {
+                continue;
+            }
+            since = Instant::now();
+            let renewed = send(
+                &conn,
+                Some(token.expose().as_str()),
+                Method::Post,
+                "auth/token/renew-self",
+                Some(&serde_json::json!({})),
+            );
+            match renewed {
+                Ok(a) if a.status == 200 => match a.json().as_ref().and_then(super::auth::lease) {
+                    Some(ttl) => {
+                        crate::ui::trace(format!(
+                            "renewed the Vault token pki logged in with: valid {} s more",
+                            ttl.as_secs()
+                        ));
+                        wait = ttl / 2;
+                    }
+                    // Renewed to its end (the max TTL): nothing more to do.
+                    None => return,
+                },
+                _ => {
+                    crate::ui::trace(
+                        "could not renew the Vault token pki logged in with; trying again",
+                    );
+                    wait = (wait / 4).max(Duration::from_secs(1));
+                }
+            }
+        }
+    });
 }
 
 /// Send `method` to `/v1/<api>` with `token` (none for a login), the

@@ -372,13 +372,19 @@ impl Bao {
     /// AppRole at `approle/`: a new role with the policy `hcl`; its role
     /// id and a new secret id.
     pub fn approle(&self, hcl: &str) -> (String, String) {
+        self.approle_for(hcl, "1h")
+    }
+
+    /// [`Bao::approle`], its tokens valid for `ttl` (e.g. `2s`) each
+    /// time they are issued or renewed.
+    pub fn approle_for(&self, hcl: &str, ttl: &str) -> (String, String) {
         self.enable_auth("approle", "approle");
         let policy = self.policy(hcl);
         let role = format!("r-{}", random_word());
         self.api_ok(
             "POST",
             &format!("auth/approle/role/{role}"),
-            Some(json!({ "token_policies": [policy], "token_ttl": "1h" })),
+            Some(json!({ "token_policies": [policy], "token_ttl": ttl })),
         );
         let id = self.api_ok("GET", &format!("auth/approle/role/{role}/role-id"), None);
         let secret = self.api_ok("POST", &format!("auth/approle/role/{role}/secret-id"), None);
