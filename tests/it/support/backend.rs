@@ -170,24 +170,7 @@ impl VaultPrefix {
 
     /// Every object of the store, relative to its prefix, sorted.
     pub fn objects(&self) -> Vec<String> {
-        let client = bao().client();
-        let mut out = Vec::new();
-        let mut folders = vec![String::new()];
-        while let Some(f) = folders.pop() {
-            let under = format!("{}/{f}", self.path);
-            for k in client
-                .kv_list(&self.mount, under.trim_end_matches('/'))
-                .unwrap()
-            {
-                if k.ends_with('/') {
-                    folders.push(format!("{f}{k}"));
-                } else {
-                    out.push(format!("{f}{k}"));
-                }
-            }
-        }
-        out.sort();
-        out
+        crate::support::vault_env::objects(&bao().client(), &self.mount, &self.path)
     }
 
     /// The store read with pki's own reader, with the root token.

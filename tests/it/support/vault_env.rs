@@ -16,6 +16,26 @@ use serde_json::Value;
 
 use crate::support::common::Env;
 
+/// Every object under `path` of the KV v2 engine at `mount`, by its name
+/// under `path`, sorted.
+pub fn objects(client: &Client, mount: &str, path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    // Folders as "" or "users/u1/"; a listing names sub-folders with a `/`.
+    let mut folders = vec![String::new()];
+    while let Some(dir) = folders.pop() {
+        let under = format!("{path}/{dir}");
+        for name in client.kv_list(mount, under.trim_end_matches('/')).unwrap() {
+            if name.ends_with('/') {
+                folders.push(format!("{dir}{name}"));
+            } else {
+                out.push(format!("{dir}{name}"));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// A store `vault://MOUNT/PATH` on one server, read with the root token.
 pub struct InVault {
     pub address: String,
@@ -122,25 +142,7 @@ impl InVault {
 
     /// Every object of the store, by its name under the store's path.
     pub fn objects(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        // Folders as "" or "users/u1/"; a listing names sub-folders with a `/`.
-        let mut folders = vec![String::new()];
-        while let Some(dir) = folders.pop() {
-            let path = format!("{}/{dir}", self.path);
-            let listed = self
-                .client
-                .kv_list(&self.mount, path.trim_end_matches('/'))
-                .unwrap();
-            for name in listed {
-                if name.ends_with('/') {
-                    folders.push(format!("{dir}{name}"));
-                } else {
-                    out.push(format!("{dir}{name}"));
-                }
-            }
-        }
-        out.sort();
-        out
+        objects(&self.client, &self.mount, &self.path)
     }
 
     /// A copy of this store at `address` on the same server, object by
