@@ -131,12 +131,6 @@ pub fn assemble(
     }
     let loaded: Option<BTreeSet<String>> = users.map(|u| u.iter().map(|u| shard_of(u)).collect());
     let twice = || damaged(path, "two of its shards' entries claim one place");
-    // Read whole, each entry goes straight to its place; read in part,
-    // the entries are sorted by place after.
-    let mut slots: Vec<Option<CertEntry>> = Vec::new();
-    if loaded.is_none() {
-        slots.resize(map.certificates as usize, None);
-    }
     let mut entries: Vec<(u64, CertEntry)> = Vec::new();
     // One buffer for every file: the index is read in one go.
     let mut bytes = Vec::new();
@@ -147,7 +141,6 @@ pub fn assemble(
         let rel = shard_path(shard, *generation);
         read(&rel, &mut bytes)?;
         let shown = path.with_file_name(&rel);
-        // Each entry as it is read goes to its place: no list per shard.
         for read in serde_json::Deserializer::from_slice(&bytes).into_iter::<(u64, CertEntry)>() {
             let (place, e) = read.map_err(|e| damaged(&shown, crate::error::one_line(&e)))?;
             if shard_of(&e.user) != *shard || place >= map.certificates {
@@ -156,11 +149,7 @@ pub fn assemble(
                     format!("it holds an entry of user {:?} at place {place}, which is not this shard's", e.user),
                 ));
             }
-            if loaded.is_some() {
-                entries.push((place, e));
-            } else if slots[place as usize].replace(e).is_some() {
-                return Err(twice());
-            }
+            entries.push((place, e));
         }
     }
     let (places, certificates) = if loaded.is_some() {
@@ -170,15 +159,28 @@ pub fn assemble(
         }
         entries.into_iter().unzip()
     } else {
-        let count = slots.len();
-        let held = slots.iter().filter(|s| s.is_some()).count();
-        if held != count {
+        // The count is checked against what was read before anything is
+        // sized by it (a map is read back, not trusted); then each entry
+        // goes to its place, no sort.
+        let count = entries.len();
+        if count as u64 != map.certificates {
             return Err(damaged(
                 path,
-                format!("it counts {count} certificates, its shards hold {held}"),
+                format!(
+                    "it counts {} certificates, its shards hold {count}",
+                    map.certificates
+                ),
             ));
         }
-        // In place: the list of places becomes the list of entries.
+        let mut slots: Vec<Option<CertEntry>> = Vec::new();
+        slots.resize(count, None);
+        for (place, e) in entries {
+            if slots[place as usize].replace(e).is_some() {
+                return Err(twice());
+            }
+        }
+        // In place: the list of places becomes the list of entries (every
+        // place is held: as many entries as places, none twice).
         let certificates = slots
             .into_iter()
             .map(|e| e.expect("every place is held"))
@@ -573,14 +575,31 @@ mod tests {
             dropped.contains("counts 120 certificates, its shards hold 119"),
             "{dropped}"
         );
-        // An entry repeated.
+        // An entry repeated in place of another: the count holds, a place
+        // is claimed twice.
         let twice = damaged_by(&|d: &mut Disk| {
-            let line = d.0[&names[0]].lines().next().unwrap().to_string();
-            d.0.get_mut(&names[0])
-                .unwrap()
-                .push_str(&format!("{line}\n"));
+            let lines: Vec<&str> = d.0[&names[0]].lines().collect();
+            assert!(lines.len() > 1);
+            let t = [&[lines[0]][..], &lines[..lines.len() - 1]]
+                .concat()
+                .join("\n")
+                + "\n";
+            d.0.insert(names[0].clone(), t);
         });
         assert!(twice.contains("claim one place"), "{twice}");
+        // A count no read could hold is refused before anything is sized by it.
+        let huge = damaged_by(&|d: &mut Disk| {
+            let t = d.0[Path::new("index.json")].replacen(
+                "\"certificates\": 120",
+                "\"certificates\": 1000000000000000",
+                1,
+            );
+            d.0.insert("index.json".into(), t);
+        });
+        assert!(
+            huge.contains("counts 1000000000000000 certificates, its shards hold 120"),
+            "{huge}"
+        );
         // Not JSON, a file missing, a map naming what pki never writes.
         let garbled = damaged_by(&|d: &mut Disk| {
             d.0.insert(names[2].clone(), "[1, {\"user\": \n".into());
