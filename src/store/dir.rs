@@ -432,17 +432,16 @@ impl DirStore {
         let committed = std::fs::symlink_metadata(self.dir.join(INDEX_FILE))
             .and_then(|m| m.modified())
             .ok();
-        let Ok(rd) = std::fs::read_dir(self.dir.join("users")) else {
-            return Vec::new();
-        };
-        rd.flatten()
-            .filter_map(|e| {
-                let m = e.metadata().ok().filter(|m| m.is_dir())?;
-                let changed = match (committed, m.modified()) {
+        self.user_dirs()
+            .into_iter()
+            .filter(|d| {
+                let Ok(m) = std::fs::symlink_metadata(d) else {
+                    return false;
+                };
+                match (committed, m.modified()) {
                     (Some(c), Ok(t)) => t >= c,
                     _ => true,
-                };
-                changed.then(|| e.path())
+                }
             })
             .collect()
     }

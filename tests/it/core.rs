@@ -492,11 +492,7 @@ fn export_files_writes_a_usable_pair(backend: Backend) {
 #[test]
 fn a_held_lock_is_exit_4_and_wait_waits() {
     let env = Env::with_users(&[]);
-    let lock = std::fs::OpenOptions::new()
-        .write(true)
-        .open(env.store().join(".lock"))
-        .unwrap();
-    lock.lock().unwrap();
+    let lock = env.hold_lock();
     let before = env.snapshot(&env.store());
     env.run(&["issue", "u"])
         .code(4)
@@ -571,11 +567,7 @@ fn a_running_pki_can_dump_no_core() {
     core.current = core.maximum;
     setrlimit(Resource::Core, core).unwrap();
     let env = Env::with_users(&[]);
-    let lock = std::fs::OpenOptions::new()
-        .write(true)
-        .open(env.store().join(".lock"))
-        .unwrap();
-    lock.lock().unwrap();
+    let lock = env.hold_lock();
     let (mut child, _stderr, said) = waiting_issue(&env);
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
     drop(lock);

@@ -400,11 +400,7 @@ crate::each_backend!(
 #[test]
 fn a_run_with_nothing_to_do_takes_no_lock_but_finishes_an_interrupted_commit() {
     let mut env = store_at_t0(&[("alice", "100"), ("bob", "365")]);
-    let lock = std::fs::OpenOptions::new()
-        .write(true)
-        .open(env.store().join(".lock"))
-        .unwrap();
-    lock.lock().unwrap();
+    let lock = env.hold_lock();
     let before = env.snapshot(&env.store());
     // Day 66: nothing due.
     env.var("PKI_NOW", "2026-03-08T00:00:00Z");

@@ -11,14 +11,7 @@ fn header(env: &Env) -> serde_json::Value {
 }
 
 fn shard_files(env: &Env) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(env.store().join("index.d"))
-        .map(|rd| {
-            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+    Env::shard_files_at(&env.store())
 }
 
 fn issue(env: &Env, users: &[&str]) {

@@ -61,10 +61,7 @@ fn index_at(store: &Path) -> Option<serde_json::Value> {
     }
     // In shards: the entries as pki assembles them, with the header's
     // generation, which every commit changes.
-    let index = pki::store::Store::new(store)
-        .read_index()
-        .unwrap_or_else(|e| panic!("the index in shards reads after any kill: {e}"));
-    let mut whole = serde_json::to_value(index).unwrap();
+    let mut whole = serde_json::to_value(Env::index_at(store)).unwrap();
     whole["shards"] = raw["shards"].clone();
     Some(whole)
 }
@@ -83,11 +80,7 @@ fn shards_settled(store: &Path, when: &str) {
         .map(|(s, g)| format!("{s}.{g}.jsonl"))
         .collect();
     named.sort();
-    let mut held: Vec<String> = std::fs::read_dir(store.join("index.d"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    held.sort();
+    let held = Env::shard_files_at(store);
     assert_eq!(
         held, named,
         "{when}: index.d/ holds what index.json does not name"

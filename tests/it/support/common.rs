@@ -139,6 +139,17 @@ impl Env {
         env
     }
 
+    /// Hold the store's lock (`.lock`, as pki takes it) until the file
+    /// returned is dropped.
+    pub fn hold_lock(&self) -> std::fs::File {
+        let lock = std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.store().join(".lock"))
+            .unwrap();
+        lock.lock().unwrap();
+        lock
+    }
+
     /// The backend this env's store is on.
     pub fn backend(&self) -> Backend {
         if self.vault.is_some() {

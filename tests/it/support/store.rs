@@ -28,6 +28,19 @@ impl Env {
             .unwrap_or_else(|e| panic!("the store's index reads as pki reads it: {e}"))
     }
 
+    /// The names of the files in `index.d/` of the store in `dir`, sorted
+    /// (none when its index is not in shards).
+    pub fn shard_files_at(dir: &std::path::Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir.join("index.d"))
+            .map(|rd| {
+                rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
     /// [`Env::index`] as JSON, in format 1's shape whatever the format on disk.
     pub fn index_json(&self) -> serde_json::Value {
         serde_json::to_value(self.index()).expect("an index encodes")
